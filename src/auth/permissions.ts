@@ -1,0 +1,63 @@
+/** Permission names exactly as the API reference names them. */
+export const PERMISSIONS = [
+  "api.jobs.manage.list",
+  "api.jobs.manage.manage",
+  "api.jobs.case_notes.manage",
+  "api.jobs.photos.view",
+  "api.jobs.photos.manage",
+  "api.jobs.documents.manage",
+  "api.jobs.recall.manage",
+  "api.jobs.mark_recall_completed.manage",
+  "api.jobs.amend_request.manage",
+  "api.jobs.amendable_fields.manage",
+  "api.jobs.toggle_pin.manage",
+  "api.jobs.remedials.manage",
+] as const;
+
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const ROLES = ["admin", "manager", "staff", "agent", "contractor"] as const;
+export type Role = (typeof ROLES)[number];
+
+const ALL: readonly Permission[] = PERMISSIONS;
+
+/**
+ * Role → permissions. Contractors hold `api.jobs.manage.manage` because the reference gates
+ * every endpoint on it "unless noted" (reference lists, SLA status), but they are confined to
+ * their own jobs and may not create, update or delete jobs (they propose amendments instead);
+ * recalls and remedial links are decided by the managing side.
+ */
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  admin: ALL,
+  manager: ALL,
+  staff: ALL,
+  agent: ALL,
+  contractor: [
+    "api.jobs.manage.list",
+    "api.jobs.manage.manage",
+    "api.jobs.case_notes.manage",
+    "api.jobs.photos.view",
+    "api.jobs.photos.manage",
+    "api.jobs.documents.manage",
+    "api.jobs.amend_request.manage",
+    "api.jobs.amendable_fields.manage",
+    "api.jobs.toggle_pin.manage",
+  ],
+};
+
+/** Management authority: deciding amendments and approval gates. */
+export const hasManagementAuthority = (role: Role) => role === "admin" || role === "manager";
+
+/** A token may narrow its user's permissions, never widen them. */
+export function effectivePermissions(role: Role, narrowedJson: string | null): Set<Permission> {
+  const base = ROLE_PERMISSIONS[role] ?? [];
+  if (!narrowedJson) return new Set(base);
+  let narrowed: unknown;
+  try {
+    narrowed = JSON.parse(narrowedJson);
+  } catch {
+    return new Set();
+  }
+  if (!Array.isArray(narrowed)) return new Set();
+  return new Set(base.filter((p) => narrowed.includes(p)));
+}

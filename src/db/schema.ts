@@ -1,0 +1,444 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Timestamps are ISO-8601 UTC strings ("2024-06-01T14:00:00Z"): sortable, and what the API returns.
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%SZ','now'))`;
+const createdAt = () => text("created_at").notNull().default(now);
+const bool = (name: string) => integer(name, { mode: "boolean" }).notNull().default(false);
+
+// ── reference data ─────────────────────────────────────────────────────────────
+
+export const jobStatuses = sqliteTable("job_statuses", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  sortOrder: integer("sort_order").notNull(),
+  requiresApproval: bool("requires_approval"),
+  isCompleted: bool("is_completed"),
+  isClosed: bool("is_closed"),
+  isCancelled: bool("is_cancelled"),
+  isArchived: bool("is_archived"),
+  // Approval gate: where approve / reject move a job in this status (null = next by sort order).
+  approveToStatusId: integer("approve_to_status_id"),
+  rejectToStatusId: integer("reject_to_status_id"),
+});
+
+export const priorities = sqliteTable("priorities", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  sortOrder: integer("sort_order").notNull(),
+  // Hours from creation (or recall) to the SLA deadline; null = no SLA for this priority.
+  slaHours: integer("sla_hours"),
+});
+
+export const jobTypes = sqliteTable("job_types", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+});
+
+export const paymentStatuses = sqliteTable("payment_statuses", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  sortOrder: integer("sort_order").notNull().default(0),
+});
+
+export const timeRanges = sqliteTable("time_ranges", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  startTime: text("start_time").notNull(), // "08:00"
+  endTime: text("end_time").notNull(), // "12:00"
+});
+
+export const fileTypes = sqliteTable("file_types", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+});
+
+export const addresses = sqliteTable(
+  "addresses",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    line1: text("line1").notNull(),
+    line2: text("line2"),
+    town: text("town").notNull(),
+    postcode: text("postcode").notNull(),
+    // Lower-cased "line1 line2 town postcode" for the address search.
+    searchText: text("search_text").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("addresses_postcode_idx").on(t.postcode)],
+);
+
+// ── parties ────────────────────────────────────────────────────────────────────
+
+export const agents = sqliteTable("agents", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  uuid: text("uuid").notNull().unique(),
+  name: text("name").notNull(),
+  email: text("email"),
+  createdAt: createdAt(),
+});
+
+export const contractors = sqliteTable("contractors", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  uuid: text("uuid").notNull().unique(),
+  name: text("name").notNull(),
+  email: text("email"),
+  createdAt: createdAt(),
+});
+
+export const tenants = sqliteTable("tenants", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  uuid: text("uuid").notNull().unique(),
+  name: text("name").notNull(),
+  // Personal contact data: encrypted (v1.<kid>.<b64>), see src/crypto/fields.ts.
+  email: text("email"),
+  phone: text("phone"),
+  createdAt: createdAt(),
+});
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    name: text("name").notNull(),
+    email: text("email").notNull(),
+    role: text("role", { enum: ["admin", "manager", "staff", "agent", "contractor"] }).notNull(),
+    // A contractor user acts for one contractor record and sees only that contractor's jobs.
+    contractorId: integer("contractor_id").references(() => contractors.id),
+    agentId: integer("agent_id").references(() => agents.id),
+    disabledAt: text("disabled_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("users_email_idx").on(t.email)],
+);
+
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    // SHA-256 of the token, hex. The token itself is shown once and never stored.
+    tokenHash: text("token_hash").notNull(),
+    // JSON array narrowing the role's permissions; null = all of the role's.
+    permissions: text("permissions"),
+    expiresAt: text("expires_at"),
+    revokedAt: text("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("api_tokens_hash_idx").on(t.tokenHash), index("api_tokens_user_idx").on(t.userId)],
+);
+
+// ── jobs ───────────────────────────────────────────────────────────────────────
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobRef: text("job_ref").notNull().unique(),
+    jobTitle: text("job_title").notNull(),
+    jobDescription: text("job_description").notNull(),
+    statusId: integer("status_id")
+      .notNull()
+      .references(() => jobStatuses.id),
+    priorityId: integer("priority_id")
+      .notNull()
+      .references(() => priorities.id),
+    jobTypeId: integer("job_type_id")
+      .notNull()
+      .references(() => jobTypes.id),
+    paymentStatusId: integer("payment_status_id").references(() => paymentStatuses.id),
+    timeRangeId: integer("time_range_id").references(() => timeRanges.id),
+    addressId: integer("address_id")
+      .notNull()
+      .references(() => addresses.id),
+    agentId: integer("agent_id").references(() => agents.id),
+    contractorId: integer("contractor_id").references(() => contractors.id),
+    createdBy: integer("created_by").references(() => users.id),
+    jobTotalBudget: real("job_total_budget"),
+    contractorBudget: real("contractor_budget"),
+    vatPercentage: real("vat_percentage").notNull(),
+    dateWorksStartDate: text("date_works_start_date"),
+    dateWorksEndDate: text("date_works_end_date"),
+    worksOrderRef: text("works_order_ref"),
+    invoiceNo: text("invoice_no"),
+    // Encrypted at rest (v1.<kid>.<b64>); keys derived per table, column and job uuid.
+    accessDetails: text("access_details"),
+    privateContactName: text("private_contact_name"),
+    privateContactEmail: text("private_contact_email"),
+    // Recall state: 1 while a recall cycle is open.
+    isRecall: integer("is_recall").notNull().default(0),
+    // SLA clock: starts at creation, restarts at a recall; deadline = start + priority.sla_hours.
+    slaStartedAt: text("sla_started_at").notNull(),
+    slaDeadline: text("sla_deadline"),
+    completedAt: text("completed_at"),
+    createdAt: createdAt(),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("jobs_status_idx").on(t.statusId, t.id),
+    index("jobs_priority_idx").on(t.priorityId, t.id),
+    index("jobs_agent_idx").on(t.agentId, t.id),
+    index("jobs_contractor_idx").on(t.contractorId, t.id),
+    index("jobs_created_by_idx").on(t.createdBy, t.id),
+    index("jobs_job_type_idx").on(t.jobTypeId),
+    index("jobs_address_idx").on(t.addressId),
+    index("jobs_sla_deadline_idx").on(t.slaDeadline),
+  ],
+);
+
+export const jobTenants = sqliteTable(
+  "job_tenants",
+  {
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    tenantId: integer("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.tenantId] }), index("job_tenants_tenant_idx").on(t.tenantId)],
+);
+
+// ── case notes ─────────────────────────────────────────────────────────────────
+
+export const caseNotes = sqliteTable(
+  "case_notes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    // Threaded replies (inbound email) point at the note they answer.
+    parentId: integer("parent_id"),
+    // Encrypted: sanitised HTML (or plain text) and its plain-text form.
+    message: text("message").notNull(),
+    messageText: text("message_text").notNull(),
+    isHtml: bool("is_html"),
+    isPinned: bool("is_pinned"),
+    sendEmail: bool("send_email"),
+    source: text("source", { enum: ["api", "email"] })
+      .notNull()
+      .default("api"),
+    // Outbound email: none | sent | failed, with the error when failed.
+    emailStatus: text("email_status").notNull().default("none"),
+    emailError: text("email_error"),
+    emailMessageId: text("email_message_id"),
+    emailRecipients: text("email_recipients"),
+    // Inbound email: the message's Message-ID (dedupe) and the sender (encrypted).
+    inboundMessageId: text("inbound_message_id"),
+    fromEmail: text("from_email"),
+    createdBy: integer("created_by").references(() => users.id),
+    createdByName: text("created_by_name").notNull(),
+    createdAt: createdAt(),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("case_notes_job_idx").on(t.jobId, t.id),
+    index("case_notes_parent_idx").on(t.parentId),
+    uniqueIndex("case_notes_inbound_idx").on(t.inboundMessageId),
+    index("case_notes_email_message_idx").on(t.emailMessageId),
+  ],
+);
+
+export const noteAttachments = sqliteTable(
+  "note_attachments",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    noteId: integer("note_id")
+      .notNull()
+      .references(() => caseNotes.id, { onDelete: "cascade" }),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    r2Key: text("r2_key").notNull(),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("note_attachments_note_idx").on(t.noteId), index("note_attachments_job_idx").on(t.jobId)],
+);
+
+// ── media ──────────────────────────────────────────────────────────────────────
+
+export const photos = sqliteTable(
+  "photos",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    photoType: text("photo_type", { enum: ["before", "during", "after", "other"] })
+      .notNull()
+      .default("other"),
+    kind: text("kind", { enum: ["image", "video"] }).notNull(),
+    r2Key: text("r2_key").notNull(),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    width: integer("width"),
+    height: integer("height"),
+    // Compressed image (photos) — kept only when smaller than the original.
+    compressedKey: text("compressed_key"),
+    compressedSize: integer("compressed_size"),
+    compressedWidth: integer("compressed_width"),
+    compressedHeight: integer("compressed_height"),
+    // Video variants: JSON {"1080p": {key,width,height,bitrate,size}, ...}; thumbnail key.
+    variants: text("variants"),
+    thumbnailKey: text("thumbnail_key"),
+    processingStatus: text("processing_status", { enum: ["pending", "processing", "completed", "failed"] })
+      .notNull()
+      .default("pending"),
+    processingError: text("processing_error"),
+    processingAttempts: integer("processing_attempts").notNull().default(0),
+    processedAt: text("processed_at"),
+    uploadedBy: integer("uploaded_by").references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index("photos_job_idx").on(t.jobId, t.photoType)],
+);
+
+export const documents = sqliteTable(
+  "documents",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    fileTypeId: integer("file_type_id")
+      .notNull()
+      .references(() => fileTypes.id),
+    r2Key: text("r2_key").notNull(),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    uploadedBy: integer("uploaded_by").references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index("documents_job_idx").on(t.jobId)],
+);
+
+// ── workflow ───────────────────────────────────────────────────────────────────
+
+export const amendmentRequests = sqliteTable(
+  "amendment_requests",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    fieldName: text("field_name").notNull(),
+    currentValue: text("current_value"),
+    requestedValue: text("requested_value").notNull(),
+    reason: text("reason").notNull(),
+    status: text("status", { enum: ["pending", "approved", "rejected", "superseded"] })
+      .notNull()
+      .default("pending"),
+    requestedBy: integer("requested_by").references(() => users.id),
+    requestedByName: text("requested_by_name").notNull(),
+    requestedAt: createdAt(),
+    decidedBy: integer("decided_by").references(() => users.id),
+    decidedAt: text("decided_at"),
+    decisionNotes: text("decision_notes"),
+  },
+  (t) => [index("amendment_requests_job_idx").on(t.jobId, t.status), index("amendment_requests_status_idx").on(t.status)],
+);
+
+export const recalls = sqliteTable(
+  "recalls",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    reason: text("reason").notNull(),
+    previousStatusId: integer("previous_status_id"),
+    raisedBy: integer("raised_by").references(() => users.id),
+    raisedAt: createdAt(),
+    // completed | cancelled once the cycle closes.
+    outcome: text("outcome"),
+    closedBy: integer("closed_by").references(() => users.id),
+    closedAt: text("closed_at"),
+  },
+  (t) => [index("recalls_job_idx").on(t.jobId)],
+);
+
+export const remedialLinks = sqliteTable(
+  "remedial_links",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    parentJobId: integer("parent_job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    // A job has at most one remedial parent.
+    remedialJobId: integer("remedial_job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    linkedBy: integer("linked_by").references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("remedial_links_remedial_idx").on(t.remedialJobId), index("remedial_links_parent_idx").on(t.parentJobId)],
+);
+
+export const approvalDecisions = sqliteTable(
+  "approval_decisions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    decision: text("decision", { enum: ["approve", "reject"] }).notNull(),
+    notes: text("notes"),
+    fromStatusId: integer("from_status_id").notNull(),
+    toStatusId: integer("to_status_id").notNull(),
+    decidedBy: integer("decided_by").references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index("approval_decisions_job_idx").on(t.jobId)],
+);
+
+export const slaBreaches = sqliteTable(
+  "sla_breaches",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    // One breach per job per deadline: a recall sets a new deadline, which may breach again.
+    slaDeadline: text("sla_deadline").notNull(),
+    detectedAt: createdAt(),
+    notifiedAt: text("notified_at"),
+    notifyError: text("notify_error"),
+  },
+  (t) => [uniqueIndex("sla_breaches_job_deadline_idx").on(t.jobId, t.slaDeadline)],
+);
+
+// Audit events outlive their job (no foreign key): a deleted job keeps its history.
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    jobId: integer("job_id"),
+    jobUuid: text("job_uuid"),
+    actorUserId: integer("actor_user_id"),
+    actorName: text("actor_name").notNull(),
+    action: text("action").notNull(),
+    // JSON {field: {before, after}}; encrypted fields appear as {"changed": true} without values.
+    changes: text("changes"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("audit_events_job_idx").on(t.jobUuid, t.id)],
+);

@@ -1,0 +1,195 @@
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { effectivePermissions, type Permission, type Role } from "../auth/permissions";
+import { claimedUserUuid, hashToken } from "../auth/tokens";
+import { FieldCipher, loadKeyRing } from "../crypto/fields";
+import * as schema from "../db/schema";
+import { aliased } from "../db/select";
+import { userPins } from "../pins/user-pins";
+import { ApiError } from "./errors";
+
+export type Db = DrizzleD1Database<typeof schema>;
+type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
+
+/** The caller, as resolved from the bearer token. */
+export interface Principal {
+  tokenId: number;
+  userId: number;
+  userUuid: string;
+  name: string;
+  email: string;
+  role: Role;
+  contractorId: number | null;
+  agentId: number | null;
+  permissions: Set<Permission>;
+}
+
+type AuthRow = Awaited<ReturnType<RequestContext["authQuery"]>>[number];
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+export const nowIso = () => iso(Date.now());
+
+/**
+ * Per-request services: the database, the caller, field encryption. Reads put the token check in
+ * the same D1 batch as their data (`read`), so a read costs one round trip; writes resolve the
+ * caller first (`principal`) and then run their batch.
+ */
+export class RequestContext {
+  readonly db: Db;
+  readonly requestId = crypto.randomUUID();
+  private resolved: Principal | undefined;
+  private cipherPromise: Promise<FieldCipher> | undefined;
+  /** Set once the caller holds the operation's permission: nothing is answered before. */
+  authorized = false;
+  permission: Permission | undefined;
+
+  constructor(
+    readonly env: Env,
+    readonly executionCtx: ExecutionContext | undefined,
+    private readonly bearer: string | undefined,
+  ) {
+    this.db = drizzle(env.DB, { schema });
+  }
+
+  get hasCredentials() {
+    return this.bearer !== undefined;
+  }
+
+  cipher(): Promise<FieldCipher> {
+    this.cipherPromise ??= loadKeyRing(this.env.ENCRYPTION_KEYS).then((ring) => new FieldCipher(ring));
+    return this.cipherPromise;
+  }
+
+  private tokenHashPromise: Promise<string> | undefined;
+  tokenHash(): Promise<string> {
+    if (this.bearer === undefined) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
+    this.tokenHashPromise ??= hashToken(this.bearer);
+    return this.tokenHashPromise;
+  }
+
+  private authQuery(hash: string) {
+    return this.db
+      .select(
+        aliased({
+          tokenId: schema.apiTokens.id,
+          expiresAt: schema.apiTokens.expiresAt,
+          revokedAt: schema.apiTokens.revokedAt,
+          narrowed: schema.apiTokens.permissions,
+          userId: schema.users.id,
+          userUuid: schema.users.uuid,
+          name: schema.users.name,
+          email: schema.users.email,
+          role: schema.users.role,
+          contractorId: schema.users.contractorId,
+          agentId: schema.users.agentId,
+          disabledAt: schema.users.disabledAt,
+        }),
+      )
+      .from(schema.apiTokens)
+      .innerJoin(schema.users, eq(schema.users.id, schema.apiTokens.userId))
+      .where(eq(schema.apiTokens.tokenHash, hash))
+      .limit(1);
+  }
+
+  private accept(rows: AuthRow[]): Principal {
+    const row = rows[0];
+    if (!row) throw new ApiError("UNAUTHORIZED", "Invalid bearer token");
+    if (row.revokedAt) throw new ApiError("UNAUTHORIZED", "Bearer token has been revoked");
+    if (row.expiresAt && row.expiresAt <= nowIso()) throw new ApiError("UNAUTHORIZED", "Bearer token has expired");
+    if (row.disabledAt) throw new ApiError("UNAUTHORIZED", "User account is disabled");
+    this.resolved = {
+      tokenId: row.tokenId,
+      userId: row.userId,
+      userUuid: row.userUuid,
+      name: row.name,
+      email: row.email,
+      role: row.role,
+      contractorId: row.contractorId,
+      agentId: row.agentId,
+      permissions: effectivePermissions(row.role, row.narrowed),
+    };
+    this.authorize();
+    return this.resolved;
+  }
+
+  private authorize() {
+    const p = this.resolved;
+    if (!p) return;
+    if (this.permission && !p.permissions.has(this.permission)) {
+      throw new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
+    }
+    this.authorized = true;
+  }
+
+  /** The caller, resolving the token with its own round trip if no batch has done it yet. */
+  async principal(): Promise<Principal> {
+    if (this.resolved) return this.resolved;
+    return this.accept(await this.authQuery(await this.tokenHash()));
+  }
+
+  /** The caller when already resolved (after `principal()` or `read()`). */
+  get caller(): Principal {
+    if (!this.resolved) throw new Error("caller read before authentication");
+    return this.resolved;
+  }
+
+  /** Runs read queries in one D1 batch together with the token check; answers only if it passes. */
+  async read<T extends Batch>(queries: T): Promise<BatchResponse<T>> {
+    if (this.resolved) return this.db.batch(queries);
+    const auth = this.authQuery(await this.tokenHash());
+    const [rows, ...rest] = (await this.db.batch([auth, ...queries] as unknown as T)) as unknown as [AuthRow[], ...unknown[]];
+    this.accept(rows);
+    return rest as unknown as BatchResponse<T>;
+  }
+
+  /**
+   * The SQL condition that limits jobs to what the caller may see: contractors see only jobs
+   * assigned to their contractor record. Before the caller is resolved (inside a read batch), the
+   * condition looks the token up itself, so it holds within the same round trip.
+   */
+  async jobVisible(contractorColumn: SQLiteColumn = schema.jobs.contractorId): Promise<SQL> {
+    if (this.resolved) {
+      if (this.resolved.role !== "contractor") return sql`1 = 1`;
+      return eq(contractorColumn, this.resolved.contractorId ?? -1);
+    }
+    const hash = await this.tokenHash();
+    const contractorOfToken = sql`(SELECT u.contractor_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = 'contractor')`;
+    return sql`(NOT EXISTS (SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = 'contractor') OR ${contractorColumn} = ${contractorOfToken})`;
+  }
+
+  /**
+   * The caller's pinned job uuids, fetched in parallel with the D1 batch: the Durable Object is
+   * addressed by the user uuid the token carries, before the token is verified. Await the answer
+   * with `pins()` after the batch, which keeps it only if the verified caller is that user.
+   */
+  startPins(): void {
+    const uuid = this.resolved?.userUuid ?? (this.bearer ? claimedUserUuid(this.bearer) : undefined);
+    if (!uuid) return;
+    const list = userPins(this.env, uuid).list();
+    list.catch(() => undefined); // awaited (and its failure reported) in pins()
+    this.pinsInFlight = { uuid, list };
+  }
+
+  private pinsInFlight: { uuid: string; list: Promise<string[]> } | undefined;
+
+  async pins(): Promise<Set<string>> {
+    const caller = this.caller;
+    const inFlight = this.pinsInFlight;
+    if (inFlight && inFlight.uuid === caller.userUuid) return new Set(await inFlight.list);
+    return new Set(await userPins(this.env, caller.userUuid).list());
+  }
+
+  /** A job's row by uuid, if the caller may see it (404 otherwise). For writes: caller resolved first. */
+  async visibleJobByUuid(uuid: string) {
+    await this.principal();
+    const job = await this.db
+      .select()
+      .from(schema.jobs)
+      .where(and(eq(schema.jobs.uuid, uuid), await this.jobVisible()))
+      .get();
+    if (!job) throw new ApiError("NOT_FOUND", "Job not found");
+    return job;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const OK_MESSAGE = "Operation completed successfully";
+
+/** `{success, data, count?, message}`: the reference's envelope for reads. */
+export function ok<T>(c: Context, data: T, extra: { count?: number; message?: string } = {}) {
+  const body: Record<string, unknown> = { success: true, data };
+  if (extra.count !== undefined) body.count = extra.count;
+  body.message = extra.message ?? OK_MESSAGE;
+  return c.json(body);
+}
+
+/** `{success, ...fields, message}`: the reference's envelope for writes (fields at the top level). */
+export function done(c: Context, message: string, fields: Record<string, unknown> = {}, status: ContentfulStatusCode = 200) {
+  return c.json({ success: true, ...fields, message }, status);
+}

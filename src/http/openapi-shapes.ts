@@ -1,0 +1,29 @@
+import { z } from "@hono/zod-openapi";
+
+export const ErrorBody = z
+  .object({
+    success: z.literal(false),
+    message: z.string(),
+    code: z.string().openapi({ example: "BAD_REQUEST" }),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })),
+    request_id: z.string(),
+  })
+  .openapi("Error");
+
+const err = (description: string) => ({ description, content: { "application/json": { schema: ErrorBody } } });
+
+/** Named error responses spread into every route of the OpenAPI document. */
+export const errorResponses = {
+  400: err("Invalid input"),
+  401: err("Missing, unknown, revoked or expired bearer token"),
+  403: err("Missing permission, missing or invalid CSRF token, or an archived job"),
+  404: err("Unknown record, or one the caller may not see"),
+  409: err("State conflict"),
+  429: err("Rate limited"),
+} as const;
+
+export const MessageOnly = z.object({ success: z.literal(true), message: z.string() });
+
+export const listEnvelope = <T extends z.ZodType>(item: T) =>
+  z.object({ success: z.literal(true), data: z.array(item), count: z.number().int(), message: z.string() });
+export const dataEnvelope = <T extends z.ZodType>(data: T) => z.object({ success: z.literal(true), data, message: z.string() });

@@ -1,0 +1,183 @@
+import { createRoute, type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { ZodType } from "zod";
+import { verifyCsrfToken } from "../auth/csrf";
+import type { Permission } from "../auth/permissions";
+import { type BodyRecord, readBody } from "./body";
+import type { RequestContext } from "./context";
+import { ApiError, type FieldError } from "./errors";
+import { errorResponses } from "./openapi-shapes";
+
+export type AppEnv = { Bindings: Env; Variables: { ctx: RequestContext } };
+export type AppContext = Context<AppEnv>;
+type Method = "get" | "post" | "patch" | "put" | "delete";
+
+export interface OperationDef<Q, B> {
+  method: Method;
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  /** The permission the caller must hold; null for endpoints any valid token may call. */
+  permission: Permission | null;
+  /** Query and body schemas; bodies accept JSON, form-urlencoded and multipart alike. */
+  query?: ZodType<Q>;
+  body?: ZodType<B>;
+  /** Values of the `action` discriminator, named in the error for an unknown action. */
+  actions?: readonly string[];
+  /** Success responses for the OpenAPI document; error responses are added to every route. */
+  responses: RouteConfig["responses"];
+  handler: (c: AppContext, input: { query: Q; body: B }) => Promise<Response>;
+}
+
+export type Operation = OperationDef<unknown, unknown> & { mutating: boolean };
+
+/** Declares one operation of the reference: its schema, permission, CSRF rule and handler. */
+export function operation<Q = undefined, B = undefined>(def: OperationDef<Q, B>): Operation {
+  return { ...(def as unknown as OperationDef<unknown, unknown>), mutating: def.method !== "get" };
+}
+
+export function jsonResponse(description: string, schema: ZodType) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+const BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] as const;
+
+/** Registers each operation's OpenAPI description and mounts its handler behind auth, CSRF and validation. */
+export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
+  for (const op of ops) {
+    const route = createRoute({
+      method: op.method,
+      path: op.path,
+      operationId: op.operationId,
+      summary: op.summary,
+      description: [op.description, op.permission ? `Required permission: \`${op.permission}\`.` : undefined].filter(Boolean).join("\n\n"),
+      tags: [op.tag],
+      security: [{ bearerAuth: [] }],
+      request: {
+        query: op.query ? (documentedQuery(op.query, op.actions) as never) : undefined,
+        headers: op.mutating
+          ? z.object({ "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }) })
+          : undefined,
+        body: op.body
+          ? { required: true, content: Object.fromEntries(BODY_TYPES.map((t) => [t, { schema: op.body as never }])) }
+          : undefined,
+      },
+      responses: { ...op.responses, ...errorResponses },
+    });
+    app.openAPIRegistry.registerPath(route);
+    app.on(op.method.toUpperCase(), op.path, (c) => run(op, c));
+  }
+}
+
+/**
+ * OpenAPI describes query parameters as one object; a query that is a union over `action`
+ * (list | get) is documented as the merge of its members, every parameter optional but `action`.
+ */
+function documentedQuery(schema: ZodType, actions?: readonly string[]): ZodType {
+  if (schema instanceof z.ZodObject) return schema;
+  const options = (schema as unknown as { options?: ZodType[] }).options;
+  if (!options) return schema;
+  const shape: Record<string, ZodType> = {};
+  for (const option of options) {
+    if (!(option instanceof z.ZodObject)) continue;
+    for (const [key, field] of Object.entries(option.shape as Record<string, ZodType>)) {
+      if (key !== "action") shape[key] ??= field.optional();
+    }
+  }
+  const action = actions?.length ? z.enum(actions as [string, ...string[]]) : z.string();
+  return z.object({ action: action.openapi({ description: "Which operation to run" }), ...shape });
+}
+
+async function run(op: Operation, c: AppContext): Promise<Response> {
+  const ctx = c.var.ctx;
+  ctx.permission = op.permission ?? undefined;
+  if (!ctx.hasCredentials) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
+
+  if (op.mutating) {
+    // Writes: caller and permission first, then CSRF, then the input.
+    const principal = await ctx.principal();
+    const body = await readBody(c);
+    const csrf = c.req.header("x-csrf-token") ?? body.csrf_token;
+    const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
+    if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
+    const input = validate(op, c, body);
+    return op.handler(c, input);
+  }
+
+  // Reads: the handler's batch carries the token check (one round trip).
+  let input: { query: unknown; body: unknown };
+  try {
+    input = validate(op, c, {});
+  } catch (err) {
+    await ctx.principal(); // an unauthenticated caller learns nothing about valid input
+    throw err;
+  }
+  const response = await op.handler(c, input);
+  if (!ctx.authorized) await ctx.principal();
+  return response;
+}
+
+const CSRF_MESSAGES = {
+  missing: "Missing CSRF token: send the csrf_token field or the X-CSRF-Token header (GET /api/security/csrf-token)",
+  malformed: "Malformed CSRF token",
+  expired: "CSRF token has expired: fetch a new one from GET /api/security/csrf-token",
+  invalid: "Invalid CSRF token for this API token",
+} as const;
+
+function validate(op: Operation, c: AppContext, body: BodyRecord) {
+  const errors: FieldError[] = [];
+  let query: unknown;
+  let parsedBody: unknown;
+  if (op.query) {
+    const res = op.query.safeParse(c.req.query(), { reportInput: true });
+    if (res.success) query = res.data;
+    else errors.push(...toFieldErrors(res.error.issues, op.actions));
+  }
+  if (op.body) {
+    const { csrf_token: _csrf, ...rest } = body;
+    // An action may come in the query string as well as the body (the reference shows both).
+    const withAction = rest.action === undefined && c.req.query("action") ? { ...rest, action: c.req.query("action") } : rest;
+    const res = op.body.safeParse(withAction, { reportInput: true });
+    if (res.success) parsedBody = res.data;
+    else errors.push(...toFieldErrors(res.error.issues, op.actions));
+  }
+  if (errors.length > 0) {
+    const first = errors[0];
+    throw new ApiError("BAD_REQUEST", first ? `${first.field}: ${first.message}` : "Invalid request", errors);
+  }
+  return { query, body: parsedBody };
+}
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  input?: unknown;
+  keys?: string[];
+}
+
+export function toFieldErrors(issues: readonly Issue[], actions?: readonly string[]): FieldError[] {
+  return issues.flatMap((issue): FieldError[] => {
+    if (issue.code === "unrecognized_keys" && issue.keys) {
+      const prefix = issue.path.map(String).join(".");
+      return issue.keys.map((key) => ({ field: prefix ? `${prefix}.${key}` : key, message: "is not a known field" }));
+    }
+    const field = issue.path.map(String).join(".") || "body";
+    if (field === "action" && (issue.code === "invalid_union" || issue.input === undefined)) {
+      return [
+        {
+          field,
+          message:
+            issue.input === undefined && issue.code !== "invalid_union"
+              ? "is required"
+              : `is missing or unknown${actions ? `; expected one of: ${actions.join(", ")}` : ""}`,
+        },
+      ];
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined) return [{ field, message: "is required" }];
+    if (issue.code === "invalid_type" && issue.input === null) return [{ field, message: "must not be null" }];
+    return [{ field, message: issue.message }];
+  });
+}

@@ -1,0 +1,66 @@
+import { z } from "@hono/zod-openapi";
+import { and, asc, count, sql } from "drizzle-orm";
+import { addresses } from "../../db/schema";
+import { ok } from "../../http/envelope";
+import { zPagination } from "../../http/fields";
+import { listEnvelope } from "../../http/openapi-shapes";
+import { jsonResponse, operation } from "../../http/operation";
+import { fullAddress } from "../manage/view";
+
+const Address = z.object({
+  ID: z.number().int(),
+  line1: z.string(),
+  line2: z.string().nullable(),
+  town: z.string(),
+  postcode: z.string(),
+  full_address: z.string(),
+});
+
+export const listAddresses = operation({
+  method: "get",
+  path: "/api/jobs/addresses",
+  operationId: "listAddresses",
+  summary: "Searchable property addresses",
+  description: "`search` matches every word against the address lines, town and postcode (case-insensitive).",
+  tag: "Reference",
+  permission: "api.jobs.manage.manage",
+  query: z.strictObject({
+    action: z.literal("list"),
+    search: z.string().trim().max(200, "must be at most 200 characters").optional(),
+    ...zPagination,
+  }),
+  actions: ["list"],
+  responses: { 200: jsonResponse("Addresses", listEnvelope(Address)) },
+  handler: async (c, { query }) => {
+    const ctx = c.var.ctx;
+    const words = (query.search ?? "").toLowerCase().split(/\s+/).filter(Boolean).slice(0, 8);
+    const where = and(
+      ...words.map((w) => {
+        const like = `%${w.replaceAll("\\", "\\\\").replaceAll("%", "\\%").replaceAll("_", "\\_")}%`;
+        return sql`${addresses.searchText} LIKE ${like} ESCAPE '\\'`;
+      }),
+    );
+    const [rows, [total]] = await ctx.read([
+      ctx.db
+        .select()
+        .from(addresses)
+        .where(where)
+        .orderBy(asc(addresses.postcode), asc(addresses.line1))
+        .limit(query.limit)
+        .offset(query.offset),
+      ctx.db.select({ n: count() }).from(addresses).where(where),
+    ]);
+    return ok(
+      c,
+      rows.map((a) => ({
+        ID: a.id,
+        line1: a.line1,
+        line2: a.line2,
+        town: a.town,
+        postcode: a.postcode,
+        full_address: fullAddress({ addressLine1: a.line1, addressLine2: a.line2, addressTown: a.town, addressPostcode: a.postcode }),
+      })),
+      { count: total?.n ?? 0 },
+    );
+  },
+});

@@ -1,0 +1,8 @@
+/** Messages on the media queue. Each is idempotent: Queues deliver at least once. */
+export type MediaMessage =
+  /** Delete every R2 object under a prefix (a deleted job's files). */
+  | { type: "r2.cleanup"; prefix: string }
+  /** Compress an uploaded photo (photon-wasm). */
+  | { type: "photo.compress"; photoId: number }
+  /** Transcode an uploaded video into its variants (the transcoder service). */
+  | { type: "video.transcode"; photoId: number };

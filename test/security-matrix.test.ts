@@ -1,0 +1,126 @@
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { mintCsrfToken } from "../src/auth/csrf";
+import { PERMISSIONS } from "../src/auth/permissions";
+import { operations } from "../src/routes";
+import { api, csrfFor, expectStatus, makeUser, type TestUser } from "./helpers";
+
+/**
+ * The shared auth / CSRF / permission matrix, run against every operation in src/routes.ts:
+ * a route added there is checked here without writing a line.
+ */
+
+const pastIso = "2020-01-01T00:00:00Z";
+let staff: TestUser;
+let revoked: TestUser;
+let expired: TestUser;
+let disabled: TestUser;
+let other: TestUser;
+
+beforeAll(async () => {
+  staff = await makeUser("admin");
+  other = await makeUser("admin");
+  revoked = await makeUser("admin", { revokedAt: pastIso });
+  expired = await makeUser("admin", { expiresAt: pastIso });
+  disabled = await makeUser("admin");
+  await env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(pastIso, disabled.userId).run();
+});
+
+function expectError(res: { status: number; body: unknown }, status: number, code: string, message: RegExp) {
+  expectStatus(res as never, status);
+  const body = res.body as { success: boolean; code: string; message: string; request_id: string };
+  expect(body.success).toBe(false);
+  expect(body.code).toBe(code);
+  expect(body.message).toMatch(message);
+  expect(body.request_id).toMatch(/^[0-9a-f-]{36}$/);
+}
+
+describe.each(operations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, op] as const))("%s", (_name, op) => {
+  const method = op.method.toUpperCase();
+
+  it("401 without a bearer token", async () => {
+    expectError(await api(method, op.path), 401, "UNAUTHORIZED", /Missing bearer token/);
+  });
+
+  it("401 with a malformed Authorization header", async () => {
+    expectError(await api(method, op.path, { headers: { Authorization: "Basic abc" } }), 401, "UNAUTHORIZED", /Missing bearer token/);
+  });
+
+  it("401 with an unknown token", async () => {
+    const forged = `pp_${staff.userUuid.replaceAll("-", "")}_${"A".repeat(43)}`;
+    expectError(await api(method, op.path, { token: forged }), 401, "UNAUTHORIZED", /Invalid bearer token/);
+  });
+
+  it("401 with a revoked token", async () => {
+    expectError(await api(method, op.path, { token: revoked.token }), 401, "UNAUTHORIZED", /revoked/);
+  });
+
+  it("401 with an expired token", async () => {
+    expectError(await api(method, op.path, { token: expired.token }), 401, "UNAUTHORIZED", /expired/);
+  });
+
+  it("401 for a disabled user", async () => {
+    expectError(await api(method, op.path, { token: disabled.token }), 401, "UNAUTHORIZED", /disabled/);
+  });
+
+  if (op.permission) {
+    const permission = op.permission;
+    it(`403 without ${permission}`, async () => {
+      const narrowed = await makeUser("admin", { permissions: PERMISSIONS.filter((p) => p !== permission) });
+      const csrf = op.mutating ? await csrfFor(narrowed.token) : undefined;
+      expectError(
+        await api(method, op.path, { token: narrowed.token, csrf }),
+        403,
+        "FORBIDDEN",
+        new RegExp(`Missing permission: ${permission.replaceAll(".", "\\.")}`),
+      );
+    });
+  }
+
+  if (op.mutating) {
+    it("403 without a CSRF token", async () => {
+      expectError(await api(method, op.path, { token: staff.token, body: {} }), 403, "CSRF_INVALID", /Missing CSRF token/);
+    });
+
+    it("403 with a CSRF token minted for another API token", async () => {
+      const foreign = await csrfFor(other.token);
+      expectError(await api(method, op.path, { token: staff.token, csrf: foreign }), 403, "CSRF_INVALID", /Invalid CSRF token/);
+      // …also when sent in the body rather than the header.
+      expectError(
+        await api(method, op.path, { token: staff.token, body: { csrf_token: foreign } }),
+        403,
+        "CSRF_INVALID",
+        /Invalid CSRF token/,
+      );
+    });
+
+    it("403 with an expired CSRF token", async () => {
+      const old = await mintCsrfToken(env.SIGNING_SECRET, staff.tokenId, Date.now() - 3 * 3600_000);
+      expectError(await api(method, op.path, { token: staff.token, csrf: old.token }), 403, "CSRF_INVALID", /expired/);
+    });
+
+    it("403 with a tampered or malformed CSRF token", async () => {
+      const good = await csrfFor(staff.token);
+      const [exp, sig] = good.split(".");
+      const laterExpiry = `${Number(exp) + 3600}.${sig}`;
+      expectError(await api(method, op.path, { token: staff.token, csrf: laterExpiry }), 403, "CSRF_INVALID", /Invalid CSRF token/);
+      expectError(await api(method, op.path, { token: staff.token, csrf: "not-a-token" }), 403, "CSRF_INVALID", /Malformed CSRF token/);
+    });
+
+    it("401 when a valid CSRF token is replayed after its API token is revoked", async () => {
+      const victim = await makeUser("admin");
+      const csrf = await csrfFor(victim.token);
+      await env.DB.prepare("UPDATE api_tokens SET revoked_at = ? WHERE id = ?").bind(pastIso, victim.tokenId).run();
+      expectError(await api(method, op.path, { token: victim.token, csrf }), 401, "UNAUTHORIZED", /revoked/);
+    });
+  }
+});
+
+describe("the matrix itself", () => {
+  it("covers every operation, each with a documented permission or none", () => {
+    expect(operations.length).toBeGreaterThanOrEqual(10);
+    for (const op of operations) {
+      if (op.permission) expect(PERMISSIONS).toContain(op.permission);
+    }
+  });
+});
