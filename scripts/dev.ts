@@ -17,7 +17,8 @@ console.log("Applying local D1 migrations…");
 migrateLocal();
 const proxy = await localBindings();
 try {
-  if (await seedIfEmpty(proxy.env.DB, vars.ENCRYPTION_KEYS ?? "")) console.log("Seeded demo data (npm run --silent token -- --role staff for a token).");
+  if (await seedIfEmpty(proxy.env.DB, vars.ENCRYPTION_KEYS ?? ""))
+    console.log("Seeded demo data (npm run --silent token -- --role staff for a token).");
 } finally {
   await proxy.dispose();
 }
@@ -42,7 +43,17 @@ if (existsSync("transcoder/src/server.ts")) {
 
 const wrangler = spawn(
   "wrangler",
-  ["dev", "--port", port, "--ip", "127.0.0.1", "--var", `TRANSCODER_URL:http://127.0.0.1:${transcoderPort}`, "--var", `PUBLIC_URL:http://127.0.0.1:${port}`],
+  [
+    "dev",
+    "--port",
+    port,
+    "--ip",
+    "127.0.0.1",
+    "--var",
+    `TRANSCODER_URL:http://127.0.0.1:${transcoderPort}`,
+    "--var",
+    `PUBLIC_URL:http://127.0.0.1:${port}`,
+  ],
   { stdio: "inherit" },
 );
 children.push(wrangler);

@@ -13,24 +13,69 @@ export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promi
   const stmts: D1PreparedStatement[] = [];
   const run = (sql: string, ...args: unknown[]) => stmts.push(db.prepare(sql).bind(...args));
 
-  const streets = ["Example Street", "Harbour Road", "Mill Lane", "Station Road", "Church Walk", "Park View", "Victoria Terrace", "Orchard Close", "Castle Hill", "Quayside"];
+  const streets = [
+    "Example Street",
+    "Harbour Road",
+    "Mill Lane",
+    "Station Road",
+    "Church Walk",
+    "Park View",
+    "Victoria Terrace",
+    "Orchard Close",
+    "Castle Hill",
+    "Quayside",
+  ];
   streets.forEach((street, i) => {
     const line1 = `${i + 1} ${street}`;
     const town = i % 2 ? "Portside" : "Sample Town";
     const postcode = `EX${i + 1} ${i + 1}AA`;
-    run("INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (?, ?, ?, ?, ?)", i + 1, line1, town, postcode, `${line1} ${town} ${postcode}`.toLowerCase());
+    run(
+      "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (?, ?, ?, ?, ?)",
+      i + 1,
+      line1,
+      town,
+      postcode,
+      `${line1} ${town} ${postcode}`.toLowerCase(),
+    );
   });
-  for (const [id, name] of [[10, "Agent_001"], [11, "Agent_002"], [12, "Agent_003"]] as const) {
-    run("INSERT INTO agents (id, uuid, name, email) VALUES (?, ?, ?, ?)", id, crypto.randomUUID(), name, `${name.toLowerCase()}@agents.propops.example.com`);
+  for (const [id, name] of [
+    [10, "Agent_001"],
+    [11, "Agent_002"],
+    [12, "Agent_003"],
+  ] as const) {
+    run(
+      "INSERT INTO agents (id, uuid, name, email) VALUES (?, ?, ?, ?)",
+      id,
+      crypto.randomUUID(),
+      name,
+      `${name.toLowerCase()}@agents.propops.example.com`,
+    );
   }
-  for (const [id, name] of [[20, "Contractor_001"], [21, "Contractor_002"], [22, "Contractor_003"]] as const) {
-    run("INSERT INTO contractors (id, uuid, name, email) VALUES (?, ?, ?, ?)", id, crypto.randomUUID(), name, `${name.toLowerCase()}@contractors.propops.example.com`);
+  for (const [id, name] of [
+    [20, "Contractor_001"],
+    [21, "Contractor_002"],
+    [22, "Contractor_003"],
+  ] as const) {
+    run(
+      "INSERT INTO contractors (id, uuid, name, email) VALUES (?, ?, ?, ?)",
+      id,
+      crypto.randomUUID(),
+      name,
+      `${name.toLowerCase()}@contractors.propops.example.com`,
+    );
   }
   for (let i = 1; i <= 5; i++) {
     const uuid = crypto.randomUUID();
     const email = await cipher.encrypt({ table: "tenants", column: "email", rowUuid: uuid }, `tenant${i}@example.com`);
     const phone = await cipher.encrypt({ table: "tenants", column: "phone", rowUuid: uuid }, `07700 900${String(i).padStart(3, "0")}`);
-    run("INSERT INTO tenants (id, uuid, name, email, phone) VALUES (?, ?, ?, ?, ?)", i, uuid, `Tenant_${String(i).padStart(3, "0")}`, email, phone);
+    run(
+      "INSERT INTO tenants (id, uuid, name, email, phone) VALUES (?, ?, ?, ?, ?)",
+      i,
+      uuid,
+      `Tenant_${String(i).padStart(3, "0")}`,
+      email,
+      phone,
+    );
   }
   const people: [number, string, string, number | null, number | null][] = [
     [1, "Admin_001", "admin", null, null],

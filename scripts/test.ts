@@ -26,14 +26,25 @@ function step(name: string, cmd: string, args: string[], opts: { cwd?: string; c
 const checks: [string, string, string[]][] = [
   ["binding types match wrangler.toml (wrangler types --check)", "wrangler", ["types", "--include-runtime", "false", "--check"]],
   ["type check (tsc)", "tsc", ["--noEmit"]],
-  ...(existsSync("transcoder/tsconfig.json") ? [["type check transcoder (tsc)", "tsc", ["--noEmit", "-p", "transcoder"]] as [string, string, string[]]] : []),
+  ...(existsSync("transcoder/tsconfig.json")
+    ? [["type check transcoder (tsc)", "tsc", ["--noEmit", "-p", "transcoder"]] as [string, string, string[]]]
+    : []),
   ["lint (biome)", "biome", ["check", "."]],
-  ["dry-run deploy (wrangler deploy --dry-run)", "wrangler", ["deploy", "--dry-run", "--outdir", join(tmp, "dist"), "--containers-rollout=none"]],
+  [
+    "dry-run deploy (wrangler deploy --dry-run)",
+    "wrangler",
+    ["deploy", "--dry-run", "--outdir", join(tmp, "dist"), "--containers-rollout=none"],
+  ],
 ];
 let allOk = true;
 for (const [name, cmd, args] of checks) allOk = step(name, cmd, args).ok && allOk;
 
-const vitest = step("Worker tests in workerd (vitest)", "vitest", ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${vitestJson}`]);
+const vitest = step("Worker tests in workerd (vitest)", "vitest", [
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${vitestJson}`,
+]);
 allOk = vitest.ok && allOk;
 try {
   const report = JSON.parse(readFileSync(vitestJson, "utf8")) as { numPassedTests: number; numFailedTests: number };
@@ -44,7 +55,10 @@ try {
 }
 
 if (existsSync("transcoder/test")) {
-  const transcoder = step("transcoder tests with ffmpeg (node --test)", process.execPath, ["--test", "test/"], { cwd: "transcoder", capture: true });
+  const transcoder = step("transcoder tests with ffmpeg (node --test)", process.execPath, ["--test", "test/"], {
+    cwd: "transcoder",
+    capture: true,
+  });
   allOk = transcoder.ok && allOk;
   passed += Number(/^# pass (\d+)/m.exec(transcoder.stdout)?.[1] ?? 0);
   failed += Number(/^# fail (\d+)/m.exec(transcoder.stdout)?.[1] ?? (transcoder.ok ? 0 : 1));

@@ -31,11 +31,18 @@ try {
   const db = proxy.env.DB;
   await seedIfEmpty(db, vars.ENCRYPTION_KEYS ?? "");
   let user = values.name
-    ? await db.prepare("SELECT id, uuid FROM users WHERE name = ? AND role = ?").bind(values.name, role).first<{ id: number; uuid: string }>()
-    : await db.prepare("SELECT id, uuid FROM users WHERE role = ? AND disabled_at IS NULL ORDER BY id LIMIT 1").bind(role).first<{ id: number; uuid: string }>();
+    ? await db
+        .prepare("SELECT id, uuid FROM users WHERE name = ? AND role = ?")
+        .bind(values.name, role)
+        .first<{ id: number; uuid: string }>()
+    : await db
+        .prepare("SELECT id, uuid FROM users WHERE role = ? AND disabled_at IS NULL ORDER BY id LIMIT 1")
+        .bind(role)
+        .first<{ id: number; uuid: string }>();
   if (!user) {
     const name = values.name ?? `${role[0]?.toUpperCase()}${role.slice(1)}_cli`;
-    const contractor = role === "contractor" ? await db.prepare("SELECT id FROM contractors ORDER BY id LIMIT 1").first<{ id: number }>() : null;
+    const contractor =
+      role === "contractor" ? await db.prepare("SELECT id FROM contractors ORDER BY id LIMIT 1").first<{ id: number }>() : null;
     user = await db
       .prepare("INSERT INTO users (uuid, name, email, role, contractor_id) VALUES (?, ?, ?, ?, ?) RETURNING id, uuid")
       .bind(crypto.randomUUID(), name, `${name.toLowerCase()}.${Date.now()}@propops.example.com`, role, contractor?.id ?? null)

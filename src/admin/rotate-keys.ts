@@ -20,7 +20,13 @@ export const rotateKeys = operation({
   responses: {
     200: jsonResponse(
       "Progress",
-      z.object({ success: z.literal(true), rotated: z.number().int(), complete: z.boolean(), active_key_id: z.string(), message: z.string() }),
+      z.object({
+        success: z.literal(true),
+        rotated: z.number().int(),
+        complete: z.boolean(),
+        active_key_id: z.string(),
+        message: z.string(),
+      }),
     ),
   },
   handler: async (c, { body }) => {

@@ -37,7 +37,6 @@ function assertHeaderSafe(name: string, value: string) {
 }
 
 function encodeWord(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: printable ASCII test
   if (/^[\x20-\x7e]*$/.test(value)) return value;
   return `=?UTF-8?B?${base64(new TextEncoder().encode(value))}?=`;
 }
