@@ -1,5 +1,7 @@
 import { rotateKeys } from "./admin/rotate-keys";
 import type { Operation } from "./http/operation";
+import { getCaseNotes } from "./jobs/case-notes/read";
+import { postCaseNotes } from "./jobs/case-notes/write";
 import { getManage } from "./jobs/manage/read";
 import { postManage } from "./jobs/manage/write";
 import { listAddresses } from "./jobs/reference/addresses";
@@ -15,6 +17,8 @@ import { getCsrfToken } from "./security/csrf-token";
 export const operations: readonly Operation[] = [
   getManage,
   postManage,
+  getCaseNotes,
+  postCaseNotes,
   listStatuses,
   listTypes,
   listPriorities,

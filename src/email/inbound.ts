@@ -1,0 +1,260 @@
+import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import PostalMime, { type Email } from "postal-mime";
+import { auditEvent } from "../audit/audit";
+import { fieldCipher } from "../crypto/fields";
+import * as schema from "../db/schema";
+import { caseNotes, jobs, users } from "../db/schema";
+import { nowIso } from "../http/context";
+import { ApiError } from "../http/errors";
+import { deleteObjects, NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
+import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
+import { sanitizeHtml } from "./sanitize";
+
+/**
+ * The Worker's email() handler: threads replies to case-note emails back as child notes.
+ * The note is found from the plus address (notes+<uuid>@EMAIL_DOMAIN) or, failing that, from
+ * In-Reply-To / References naming a Message-ID we sent. Mail that cannot be stored whole is
+ * rejected with a reason (the sender's server bounces it); a second delivery of the same
+ * Message-ID is accepted and stored once.
+ */
+export async function handleInboundEmail(message: ForwardableEmailMessage, env: Env, _ctx: ExecutionContext): Promise<void> {
+  const outcome = await receiveReply(message, env);
+  if (outcome.kind === "rejected") message.setReject(outcome.reason);
+}
+
+export type InboundOutcome = { kind: "stored"; noteUuid: string } | { kind: "duplicate" } | { kind: "rejected"; reason: string };
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const reject = (reason: string): InboundOutcome => ({ kind: "rejected", reason });
+
+export async function receiveReply(message: ForwardableEmailMessage, env: Env): Promise<InboundOutcome> {
+  const limitMb = NOTE_LIMITS.maxRawEmailBytes / 1024 / 1024;
+  if (message.rawSize > NOTE_LIMITS.maxRawEmailBytes) return reject(`Message too large (limit ${limitMb} MB)`);
+  const raw = await readLimited(message.raw, NOTE_LIMITS.maxRawEmailBytes);
+  if (!raw) return reject(`Message too large (limit ${limitMb} MB)`);
+
+  let email: Email;
+  try {
+    email = await PostalMime.parse(raw, { attachmentEncoding: "arraybuffer" });
+  } catch {
+    return reject("Malformed message: it could not be parsed");
+  }
+  const messageId = email.messageId?.trim();
+  if (!messageId || messageId.length > 998) return reject("Malformed message: no Message-ID");
+  if (email.headers.filter((h) => h.key === "from").length !== 1) return reject("Malformed message: exactly one From header is required");
+  const sender = email.from?.address?.trim().toLowerCase();
+  if (!sender || !/^[^\s@]+@[^\s@]+$/.test(sender)) return reject("Malformed message: no sender address in From");
+
+  const db = drizzle(env.DB, { schema });
+  const target = await findNote(db, env, message.to, email);
+  if (target.kind === "rejected") return target;
+  const note = target.note;
+
+  // A redelivery (same Message-ID) is acknowledged without storing it again.
+  const seen = await db.select({ id: caseNotes.id }).from(caseNotes).where(eq(caseNotes.inboundMessageId, messageId)).get();
+  if (seen) return { kind: "duplicate" };
+
+  const job = await selectJobForNotes(db).where(eq(jobs.id, note.jobId)).get();
+  if (!job) return reject("Unknown case note");
+  if (job.isArchived) return reject("The job is archived and takes no more notes");
+
+  const cipher = await fieldCipher(env);
+  const author = await identifySender(db, sender, job, await jobParties(cipher, job));
+  if (!author) return reject("Sender is not a party to this job");
+
+  const body = await replyText(email);
+  if (body.length > NOTE_LIMITS.maxMessageChars) return reject(`Reply text too long (limit ${NOTE_LIMITS.maxMessageChars} characters)`);
+  const uuid = crypto.randomUUID();
+  let files: PreparedAttachment[];
+  try {
+    files = prepareAttachments(
+      job.uuid,
+      uuid,
+      email.attachments
+        // Inline parts with a Content-ID are pictures inside the HTML (signature logos), not files.
+        .filter((a) => !(a.disposition === "inline" && a.contentId))
+        .map((a) => ({ filename: a.filename, bytes: toBytes(a.content) })),
+    );
+  } catch (err) {
+    if (err instanceof ApiError) return reject(err.message.replace(/^attachments: /, "Attachment rejected: "));
+    throw err;
+  }
+  if (body === "" && files.length === 0) return reject("Empty reply: no text once quoted history is removed, and no attachments");
+
+  const text = body === "" ? "(attachments only)" : body;
+  const sealed = await encryptNote(cipher, uuid, { message: text, text, fromEmail: sender });
+  const now = nowIso();
+  await putAttachments(env.MEDIA, files);
+  try {
+    await db.batch([
+      db.insert(caseNotes).values({
+        uuid,
+        jobId: job.id,
+        parentId: note.id,
+        message: sealed.message,
+        messageText: sealed.messageText,
+        isHtml: false,
+        source: "email",
+        inboundMessageId: messageId,
+        fromEmail: sealed.fromEmail,
+        createdBy: author.userId,
+        createdByName: author.name,
+        createdAt: now,
+        updatedAt: now,
+      }),
+      ...attachmentInserts(db, uuid, job.id, files),
+      auditEvent(db, {
+        jobId: job.id,
+        jobUuid: job.uuid,
+        actor: { userId: author.userId, name: author.name },
+        action: "case_note.reply_received",
+        changes: {
+          note_uuid: uuid,
+          parent_uuid: note.uuid,
+          sender: author.party,
+          message: { changed: true },
+          attachments: files.map((f) => f.filename),
+        },
+      }),
+    ]);
+  } catch (err) {
+    // Nothing half-stored: the batch rolled back, so its files go too.
+    await deleteObjects(
+      env.MEDIA,
+      files.map((f) => f.key),
+    );
+    // Two deliveries racing: the unique inbound index kept the other one.
+    const raced = await db.select({ id: caseNotes.id }).from(caseNotes).where(eq(caseNotes.inboundMessageId, messageId)).get();
+    if (raced) return { kind: "duplicate" };
+    throw err;
+  }
+  return { kind: "stored", noteUuid: uuid };
+}
+
+type NoteRow = typeof caseNotes.$inferSelect;
+
+/** The emailed note a reply answers, from the plus address or the threading headers. */
+async function findNote(
+  db: ReturnType<typeof drizzle<typeof schema>>,
+  env: Env,
+  envelopeTo: string,
+  email: Email,
+): Promise<{ kind: "found"; note: NoteRow } | { kind: "rejected"; reason: string }> {
+  const domain = env.EMAIL_DOMAIN.toLowerCase();
+  const plus = new RegExp(`^notes\\+([^@]+)@${domain.replaceAll(".", "\\.")}$`).exec(envelopeTo.trim().toLowerCase());
+  const threadIds = [...`${email.inReplyTo ?? ""} ${email.references ?? ""}`.matchAll(/<[^<>\s]+>/g)].map((m) => m[0]).slice(0, 50);
+  // Our own Message-IDs in the headers name notes; one naming another note than the address is forged.
+  const ownIds = new Set(
+    threadIds.flatMap((id) => {
+      const m = /^<note-([0-9a-f-]{36})@([^>]+)>$/i.exec(id);
+      return m?.[1] && m[2]?.toLowerCase() === domain ? [m[1].toLowerCase()] : [];
+    }),
+  );
+
+  let note: NoteRow | undefined;
+  if (plus) {
+    const uuid = plus[1] ?? "";
+    if (!UUID_RE.test(uuid)) return { kind: "rejected", reason: "Unknown case note address" };
+    if ([...ownIds].some((id) => id !== uuid)) return { kind: "rejected", reason: "Threading headers name a different case note" };
+    note = await db
+      .select()
+      .from(caseNotes)
+      .where(and(eq(caseNotes.uuid, uuid), isNotNull(caseNotes.emailMessageId), isNull(caseNotes.parentId)))
+      .get();
+  } else if (threadIds.length > 0) {
+    if (ownIds.size > 1) return { kind: "rejected", reason: "Threading headers name more than one case note" };
+    note = await db
+      .select()
+      .from(caseNotes)
+      .where(and(inArray(caseNotes.emailMessageId, threadIds), isNull(caseNotes.parentId)))
+      .get();
+  } else {
+    return { kind: "rejected", reason: "Not a reply to a case note: no note address and no In-Reply-To/References" };
+  }
+  if (!note) return { kind: "rejected", reason: "Unknown case note" };
+  return { kind: "found", note };
+}
+
+interface Author {
+  userId: number | null;
+  name: string;
+  party: string;
+}
+
+/** The sender if they are a party: a user who may see the job, or its contractor, agent or private contact. */
+async function identifySender(
+  db: ReturnType<typeof drizzle<typeof schema>>,
+  sender: string,
+  job: { contractorId: number | null },
+  parties: { role: string; email: string | null; name: string | null }[],
+): Promise<Author | undefined> {
+  const user = await db
+    .select({ id: users.id, name: users.name, role: users.role, contractorId: users.contractorId })
+    .from(users)
+    .where(and(sql`lower(${users.email}) = ${sender}`, isNull(users.disabledAt)))
+    .get();
+  // Contractor users see only their contractor's jobs, as in the API.
+  if (user && (user.role !== "contractor" || (user.contractorId !== null && user.contractorId === job.contractorId))) {
+    return { userId: user.id, name: user.name, party: `user:${user.role}` };
+  }
+  const party = parties.find((p) => p.email?.trim().toLowerCase() === sender);
+  if (party) return { userId: null, name: party.name ?? party.role, party: party.role };
+  return undefined;
+}
+
+/** The new text of a reply: the text part (or the HTML's text), without quoted history or signature. */
+async function replyText(email: Email): Promise<string> {
+  const text = email.text ?? (email.html ? (await sanitizeHtml(email.html, { dropQuotes: true })).text : "");
+  return stripQuoted(text);
+}
+
+/** Cuts what mail clients add below a reply: "On … wrote:", quoted lines, forwarded headers, signatures. */
+export function stripQuoted(text: string): string {
+  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    const t = line.trim();
+    const next = (lines[i + 1] ?? "").trim();
+    if (/^On\s.+wrote:$/i.test(t) || (/^On\s/i.test(t) && /wrote:$/i.test(next))) break;
+    if (/^-{2,}\s*Original Message\s*-{2,}$/i.test(t) || /^_{10,}$/.test(t) || line === "-- ") break;
+    if (/^From:\s/i.test(t) && lines.slice(i + 1, i + 5).some((l) => /^(Sent|Date|To|Subject):\s/i.test(l.trim()))) break;
+    if (t.startsWith(">")) continue;
+    out.push(line);
+  }
+  return out
+    .join("\n")
+    .replace(/[ \t]+$/gm, "")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+}
+
+function toBytes(content: ArrayBuffer | Uint8Array | string): Uint8Array {
+  if (typeof content === "string") return new TextEncoder().encode(content);
+  return content instanceof Uint8Array ? content : new Uint8Array(content);
+}
+
+/** The whole raw message, or null once it passes the limit (rawSize is not trusted alone). */
+async function readLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}

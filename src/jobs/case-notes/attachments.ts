@@ -1,0 +1,125 @@
+import { ApiError, badRequest } from "../../http/errors";
+import { objectKey } from "../../media/keys";
+
+/** Limits of case notes, for API requests and inbound email alike. */
+export const NOTE_LIMITS = {
+  maxMessageChars: 50_000,
+  maxFiles: 5,
+  maxFileBytes: 5 * 1024 * 1024,
+  /** Inbound email: the whole raw message. */
+  maxRawEmailBytes: 10 * 1024 * 1024,
+} as const;
+
+/** The type the bytes show (never the name or the declared type), or null when not accepted. */
+export function sniffType(bytes: Uint8Array): string | null {
+  const starts = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  if (starts(0x25, 0x50, 0x44, 0x46, 0x2d)) return "application/pdf";
+  if (starts(0xff, 0xd8, 0xff)) return "image/jpeg";
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
+  if (isPlainText(bytes)) return "text/plain";
+  return null;
+}
+
+function isPlainText(bytes: Uint8Array): boolean {
+  if (bytes.length === 0) return false;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return false;
+  }
+  // Control characters other than tab, newline, form feed and carriage return mean binary.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0c && c !== 0x0d) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** A display name for a file: no path, no control characters or quotes, bounded. */
+export function safeFilename(name: string | null | undefined): string {
+  const last = (name ?? "").split(/[\\/]/).pop() ?? "";
+  const base = [...last]
+    .filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f && ch !== '"')
+    .join("")
+    .trim();
+  return (base || "attachment").slice(0, 200);
+}
+
+export interface AttachmentInput {
+  filename: string | null | undefined;
+  bytes: Uint8Array;
+}
+
+export interface PreparedAttachment {
+  uuid: string;
+  key: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  bytes: Uint8Array;
+}
+
+/** Checks count, size and type (413 / 415 / 400 with the file named) and assigns each a generated R2 key. */
+export function prepareAttachments(jobUuid: string, noteUuid: string, inputs: AttachmentInput[], existing = 0): PreparedAttachment[] {
+  if (existing + inputs.length > NOTE_LIMITS.maxFiles) {
+    throw badRequest(`attachments: at most ${NOTE_LIMITS.maxFiles} files per note`, [
+      { field: "attachments", message: `at most ${NOTE_LIMITS.maxFiles} files per note` },
+    ]);
+  }
+  return inputs.map((input) => {
+    const filename = safeFilename(input.filename);
+    if (input.bytes.byteLength > NOTE_LIMITS.maxFileBytes) {
+      throw new ApiError("PAYLOAD_TOO_LARGE", `attachments: ${filename} is larger than ${NOTE_LIMITS.maxFileBytes / 1024 / 1024} MB`, [
+        { field: "attachments", message: `${filename} is too large` },
+      ]);
+    }
+    const contentType = sniffType(input.bytes);
+    if (!contentType) {
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `attachments: ${filename} is not a PDF, JPEG, PNG or plain-text file`, [
+        { field: "attachments", message: `${filename} has an unsupported type` },
+      ]);
+    }
+    const uuid = crypto.randomUUID();
+    return {
+      uuid,
+      key: objectKey(jobUuid, "notes", noteUuid, uuid),
+      filename,
+      contentType,
+      size: input.bytes.byteLength,
+      bytes: input.bytes,
+    };
+  });
+}
+
+/** Stores the files; if one fails, removes those already stored and throws. */
+export async function putAttachments(bucket: R2Bucket, files: PreparedAttachment[]): Promise<void> {
+  const results = await Promise.allSettled(files.map((f) => bucket.put(f.key, f.bytes, { httpMetadata: { contentType: f.contentType } })));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await deleteObjects(
+      bucket,
+      files.map((f) => f.key),
+    );
+    throw failed.reason;
+  }
+}
+
+/**
+ * Best-effort removal of stored files: a failure is logged, not thrown, because the rows are
+ * already gone and every key lies under the job's prefix, which the job's deletion clears.
+ */
+export async function deleteObjects(bucket: R2Bucket, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  try {
+    await bucket.delete(keys);
+  } catch (err) {
+    console.error(`could not delete ${keys.length} note attachment object(s):`, err instanceof Error ? err.message : err);
+  }
+}
+
+export async function fileInputs(files: File[]): Promise<AttachmentInput[]> {
+  return Promise.all(files.map(async (f) => ({ filename: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+}
+
+export const downloadUrl = (attachmentUuid: string) => `/api/jobs/case-notes?action=download&uuid=${attachmentUuid}`;

@@ -1,0 +1,124 @@
+import { z } from "@hono/zod-openapi";
+import { and, asc, count, desc, eq, sql } from "drizzle-orm";
+import { caseNotes, jobs, noteAttachments } from "../../db/schema";
+import { ok } from "../../http/envelope";
+import { ApiError, notFound } from "../../http/errors";
+import { listEnvelope } from "../../http/openapi-shapes";
+import { type AppContext, operation } from "../../http/operation";
+import { downloadUrl } from "./attachments";
+import { CaseNoteItem, caseNotesQuery, type ListNotesQuery } from "./schemas";
+import { noteContext } from "./service";
+
+export const getCaseNotes = operation({
+  method: "get",
+  path: "/api/jobs/case-notes",
+  operationId: "listCaseNotesOrDownloadAttachment",
+  summary: "List a job's case notes (action=list&job_uuid=…) or download a note attachment (action=download&uuid=<attachment uuid>)",
+  description:
+    "`action=list`: the job's notes, decrypted, pinned notes first and then oldest to newest; emailed replies carry " +
+    "`parent_uuid` (the note they answer). `count` is the job's total; `limit`/`offset` page through. " +
+    "`action=download` answers the attachment's bytes with its sniffed content type. Contractors see only their jobs' notes.",
+  tag: "Case notes",
+  permission: "api.jobs.case_notes.manage",
+  query: caseNotesQuery,
+  actions: ["list", "download"],
+  responses: {
+    200: {
+      description: "The notes, or the attachment's bytes",
+      content: {
+        "application/json": { schema: listEnvelope(CaseNoteItem) },
+        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
+      },
+    },
+  },
+  handler: async (c, { query }) => (query.action === "list" ? listNotes(c, query) : download(c, query.uuid)),
+});
+
+const parentUuid = sql<string | null>`(SELECT p.uuid FROM case_notes p WHERE p.id = ${caseNotes.parentId})`;
+
+async function listNotes(c: AppContext, q: ListNotesQuery) {
+  const ctx = c.var.ctx;
+  const visible = await ctx.jobVisible();
+  const ofJob = and(eq(jobs.uuid, q.job_uuid), visible);
+  const [jobRows, rows, [total], files] = await ctx.read([
+    ctx.db.select({ id: jobs.id }).from(jobs).where(ofJob),
+    ctx.db
+      .select({ note: caseNotes, parentUuid })
+      .from(caseNotes)
+      .innerJoin(jobs, eq(jobs.id, caseNotes.jobId))
+      .where(ofJob)
+      .orderBy(desc(caseNotes.isPinned), asc(caseNotes.id))
+      .limit(q.limit)
+      .offset(q.offset),
+    ctx.db.select({ n: count() }).from(caseNotes).innerJoin(jobs, eq(jobs.id, caseNotes.jobId)).where(ofJob),
+    ctx.db
+      .select({
+        noteId: noteAttachments.noteId,
+        uuid: noteAttachments.uuid,
+        filename: noteAttachments.filename,
+        contentType: noteAttachments.contentType,
+        size: noteAttachments.size,
+      })
+      .from(noteAttachments)
+      .innerJoin(jobs, eq(jobs.id, noteAttachments.jobId))
+      .where(ofJob)
+      .orderBy(asc(noteAttachments.id)),
+  ]);
+  if (jobRows.length === 0) throw notFound("Job");
+
+  const byNote = new Map<number, z.infer<typeof CaseNoteItem>["attachments"]>();
+  for (const f of files) {
+    const list = byNote.get(f.noteId) ?? [];
+    list.push({ uuid: f.uuid, filename: f.filename, content_type: f.contentType, size: f.size, download_url: downloadUrl(f.uuid) });
+    byNote.set(f.noteId, list);
+  }
+  const cipher = await ctx.cipher();
+  const data = await Promise.all(
+    rows.map(async ({ note, parentUuid }) => {
+      const attachments = byNote.get(note.id) ?? [];
+      return {
+        ID: note.id,
+        uuid: note.uuid,
+        job_id: note.jobId,
+        message: await cipher.decrypt(noteContext(note.uuid, "message"), note.message),
+        created_by_name: note.createdByName,
+        send_email: note.sendEmail,
+        attachments_count: attachments.length,
+        created_at: note.createdAt,
+        parent_uuid: parentUuid,
+        is_html: note.isHtml,
+        is_pinned: note.isPinned,
+        source: note.source,
+        email_status: note.emailStatus as z.infer<typeof CaseNoteItem>["email_status"],
+        email_error: note.emailError,
+        updated_at: note.updatedAt,
+        attachments,
+      } satisfies z.infer<typeof CaseNoteItem>;
+    }),
+  );
+  return ok(c, data, { count: total?.n ?? 0 });
+}
+
+async function download(c: AppContext, uuid: string) {
+  const ctx = c.var.ctx;
+  const [rows] = await ctx.read([
+    ctx.db
+      .select({ key: noteAttachments.r2Key, filename: noteAttachments.filename, contentType: noteAttachments.contentType })
+      .from(noteAttachments)
+      .innerJoin(jobs, eq(jobs.id, noteAttachments.jobId))
+      .where(and(eq(noteAttachments.uuid, uuid), await ctx.jobVisible())),
+  ]);
+  const row = rows[0];
+  if (!row) throw notFound("Attachment");
+  const object = await c.env.MEDIA.get(row.key);
+  if (!object) throw new ApiError("NOT_FOUND", "Attachment file not found");
+  const ascii = row.filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
+  return new Response(object.body, {
+    headers: {
+      "Content-Type": row.contentType,
+      "Content-Length": String(object.size),
+      // Always a download: stored files are never rendered in the API's origin.
+      "Content-Disposition": `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(row.filename)}`,
+    },
+  });
+}

@@ -1,0 +1,96 @@
+import { z } from "@hono/zod-openapi";
+import { zBool, zPagination, zUuid } from "../../http/fields";
+import { NOTE_LIMITS } from "./attachments";
+
+/** The message as sent: plain text or rich-text HTML; checked again for text after sanitising. */
+const zMessage = () =>
+  z
+    .string({ error: "must be text" })
+    .trim()
+    .min(1, "must not be empty")
+    .max(NOTE_LIMITS.maxMessageChars, `must be at most ${NOTE_LIMITS.maxMessageChars} characters`)
+    .openapi({ description: "Plain text, or HTML from a rich-text editor (sanitised to a safe allow-list before storage)" });
+
+/** One or more files from a multipart body (`attachments`, repeated, or `attachments[]`). */
+const zFiles = () =>
+  z
+    .preprocess(
+      (v) => (v === undefined || Array.isArray(v) ? v : [v]),
+      z
+        .array(z.instanceof(File, { error: "must be a file (send multipart/form-data)" }))
+        .max(NOTE_LIMITS.maxFiles, `at most ${NOTE_LIMITS.maxFiles} files per note`),
+    )
+    .openapi({
+      type: "array",
+      items: { type: "string", format: "binary" },
+      description: `Files (multipart only): PDF, JPEG, PNG or plain text, each at most ${NOTE_LIMITS.maxFileBytes / 1024 / 1024} MB, at most ${NOTE_LIMITS.maxFiles} per note`,
+    });
+
+export const createNoteBody = z.strictObject({
+  action: z.literal("create"),
+  job_uuid: zUuid(),
+  message: zMessage(),
+  send_email: zBool().default(false),
+  is_pinned: zBool().default(false),
+  attachments: zFiles().optional(),
+});
+
+export const updateNoteBody = z
+  .strictObject({
+    action: z.literal("update"),
+    uuid: zUuid(),
+    message: zMessage().optional(),
+    is_pinned: zBool().optional(),
+  })
+  .refine((v) => v.message !== undefined || v.is_pinned !== undefined, {
+    message: "send message and/or is_pinned",
+    path: ["message"],
+  });
+
+export const deleteNoteBody = z.strictObject({ action: z.literal("delete"), uuid: zUuid() });
+
+export const attachNoteBody = z.strictObject({ action: z.literal("attach"), uuid: zUuid(), attachments: zFiles() });
+
+/** create is the default: the reference's create call has no action field. */
+export const caseNotesBody = z.preprocess(
+  (v) => (v !== null && typeof v === "object" && !Array.isArray(v) && !("action" in v) ? { ...v, action: "create" } : v),
+  z.discriminatedUnion("action", [createNoteBody, updateNoteBody, deleteNoteBody, attachNoteBody]),
+);
+
+export type CreateNote = z.infer<typeof createNoteBody>;
+export type UpdateNote = z.infer<typeof updateNoteBody>;
+export type AttachNote = z.infer<typeof attachNoteBody>;
+
+export const listNotesQuery = z.strictObject({ action: z.literal("list"), job_uuid: zUuid(), ...zPagination });
+export const downloadQuery = z.strictObject({ action: z.literal("download"), uuid: zUuid() });
+export const caseNotesQuery = z.discriminatedUnion("action", [listNotesQuery, downloadQuery]);
+export type ListNotesQuery = z.infer<typeof listNotesQuery>;
+
+export const NoteAttachment = z.object({
+  uuid: z.string(),
+  filename: z.string(),
+  content_type: z.string(),
+  size: z.number().int(),
+  download_url: z.string().openapi({ example: "/api/jobs/case-notes?action=download&uuid=550e8400-e29b-41d4-a716-446655440060" }),
+});
+
+export const CaseNoteItem = z
+  .object({
+    ID: z.number().int(),
+    uuid: z.string(),
+    job_id: z.number().int(),
+    message: z.string().openapi({ description: "Sanitised HTML when is_html, else plain text" }),
+    created_by_name: z.string(),
+    send_email: z.boolean(),
+    attachments_count: z.number().int(),
+    created_at: z.string(),
+    parent_uuid: z.string().nullable().openapi({ description: "The note an emailed reply answers; null for top-level notes" }),
+    is_html: z.boolean(),
+    is_pinned: z.boolean(),
+    source: z.enum(["api", "email"]),
+    email_status: z.enum(["none", "sent", "failed", "partial"]),
+    email_error: z.string().nullable(),
+    updated_at: z.string(),
+    attachments: z.array(NoteAttachment),
+  })
+  .openapi("CaseNote");

@@ -1,0 +1,143 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decodeEntities, looksLikeHtml, prepareNoteBody, safeUrl, sanitizeHtml, textToHtml } from "../src/email/sanitize";
+
+const clean = async (html: string) => (await sanitizeHtml(html)).html;
+
+describe("sanitizeHtml: allow-list", () => {
+  it("keeps the formatting a rich-text editor produces", async () => {
+    const html = "<p>Boiler <strong>serviced</strong>, <em>flue</em> checked.</p><ul><li>Part A</li><li>Part B</li></ul>";
+    expect(await clean(html)).toBe(html);
+  });
+
+  it("drops script, style, iframe, object, embed, svg and template with everything inside", async () => {
+    const out = await clean(
+      "<p>a<script>alert(1)</script>b<style>p{}</style>c<iframe src='https://x.test'>i</iframe>" +
+        "<object data='x'>o</object><embed src='x'><svg><g onload='x'><text>s</text></g></svg><template><b>t</b></template>d</p>",
+    );
+    expect(out).toBe("<p>abcd</p>");
+  });
+
+  it("removes event handlers and unknown attributes, keeps allowed ones", async () => {
+    const out = await clean(
+      `<p onclick="x()" style="color:red" class="c"><img src="https://img.test/a.png" onerror="alert(1)" alt="A" width="20"></p>`,
+    );
+    expect(out).toBe('<p><img src="https://img.test/a.png" alt="A" width="20"></p>');
+  });
+
+  it.each([
+    ["javascript:alert(1)"],
+    ["JaVaScRiPt:alert(1)"],
+    [" javascript:alert(1)"],
+    ["java\tscript:alert(1)"],
+    ["java&#x09;script:alert(1)"],
+    ["&#106;avascript:alert(1)"],
+    ["&#x6A;avascript&colon;alert(1)"],
+    ["vbscript:msgbox(1)"],
+    ["data:text/html,<script>alert(1)</script>"],
+    ["/relative/path"],
+  ])("removes href %j", async (href) => {
+    const out = await clean(`<a href="${href.replaceAll('"', "&quot;")}">link</a>`);
+    expect(out).toBe("<a>link</a>");
+  });
+
+  it("keeps http, https and mailto links and marks them rel=noopener", async () => {
+    expect(await clean('<a href="https://example.test/a?b=1&amp;c=2">x</a>')).toBe(
+      '<a href="https://example.test/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">x</a>',
+    );
+    expect(await clean('<a href="mailto:a@example.test">m</a>')).toContain('href="mailto:a@example.test"');
+    expect(await clean('<img src="data:image/png;base64,AAAA">')).toBe("");
+  });
+
+  it("re-escapes attribute values and text so nothing breaks out", async () => {
+    const out = await clean(`<a href="https://x.test/" title='"><script>alert(1)</script>'>t</a> 1 &lt; 2 &amp;&amp; 3 > 2`);
+    expect(out).toBe(
+      '<a href="https://x.test/" title="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" rel="noopener noreferrer nofollow">t</a> 1 &lt; 2 &amp;&amp; 3 &gt; 2',
+    );
+  });
+
+  it("unwraps unknown elements (text kept), drops comments, closes open tags", async () => {
+    expect(await clean("<font color=red>red</font><form action='x'><input value='v'>f</form><!-- <script>x</script> -->")).toBe("redf");
+    expect(await clean("<p>open <b>bold")).toBe("<p>open <b>bold</b></p>");
+  });
+
+  it("drops an unterminated tag at the end instead of passing it through", async () => {
+    const out = await clean("<p>hi</p><img src=x onerror=alert(1)//");
+    expect(out).toBe("<p>hi</p>");
+  });
+
+  it("never lets a script, handler or javascript: URL through (property-based)", async () => {
+    const piece = fc.constantFrom(
+      "<",
+      ">",
+      "/",
+      '"',
+      "'",
+      "=",
+      " ",
+      "script",
+      "img",
+      "a",
+      "svg",
+      "onerror",
+      "onload",
+      "href",
+      "src",
+      "javascript:",
+      "&#106;",
+      "alert(1)",
+      "<!--",
+      "-->",
+      "p",
+      "iframe",
+      "\t",
+      "\n",
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), async (parts) => {
+        const out = await clean(parts.join(""));
+        expect(out).not.toMatch(/<script|<iframe|<svg/i);
+        expect(out).not.toMatch(/<[^>]*\son[a-z]+\s*=/i);
+        expect(out).not.toMatch(/(href|src)="(?!https?:|mailto:)/i);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("sanitizeHtml: plain-text form", () => {
+  it("puts blocks on their own lines and decodes entities", async () => {
+    const { text } = await sanitizeHtml(
+      "<p>Hello&nbsp;&amp; welcome</p><p>Line<br>two</p><ul><li>one</li><li>two</li></ul><script>x</script>",
+    );
+    expect(text).toBe("Hello & welcome\n\nLine\ntwo\n\n- one\n- two");
+  });
+});
+
+describe("plain text and detection", () => {
+  it("keeps plain text as written and escapes it for the HTML part", async () => {
+    const body = await prepareNoteBody("Price 3 < 5 & rising\n\nSecond para");
+    expect(body).toEqual({
+      message: "Price 3 < 5 & rising\n\nSecond para",
+      text: "Price 3 < 5 & rising\n\nSecond para",
+      html: "<p>Price 3 &lt; 5 &amp; rising</p>\n<p>Second para</p>",
+      isHtml: false,
+    });
+    expect(textToHtml("a\nb")).toBe("<p>a<br>b</p>");
+  });
+
+  it("treats anything tag-like as HTML, so it is sanitised", async () => {
+    expect(looksLikeHtml("x <img src=x onerror=alert(1)>")).toBe(true);
+    expect(looksLikeHtml("<!-- c -->")).toBe(true);
+    expect(looksLikeHtml("3 < 5 and 6 > 2")).toBe(false);
+    const body = await prepareNoteBody("note <img src=x onerror=alert(1)> end");
+    expect(body).toMatchObject({ isHtml: true, message: "note  end", text: "note end" });
+  });
+
+  it("decodes entities and checks URL schemes", () => {
+    expect(decodeEntities("&lt;&#65;&#x42;&copy;&unknown;")).toBe("<AB©&unknown;");
+    expect(safeUrl("https://ok.test/x", "href")).toBe("https://ok.test/x");
+    expect(safeUrl("mailto:a@b.test", "src")).toBeNull();
+    expect(safeUrl("https://ok.test/a b", "href")).toBeNull();
+  });
+});
