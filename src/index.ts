@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { handleInboundEmail } from "./email/inbound";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
+import { runSlaCheck } from "./sla/check";
 
 export { UserPins } from "./pins/user-pins";
 
@@ -13,5 +14,9 @@ export default {
   async queue(batch, env) {
     if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch, env);
     else await consumeMedia(batch, env);
+  },
+  // Awaited, not waitUntil: a failed check then shows as a failed cron invocation.
+  async scheduled(controller, env) {
+    await runSlaCheck(env, new Date(controller.scheduledTime));
   },
 } satisfies ExportedHandler<Env, MediaMessage>;

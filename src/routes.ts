@@ -11,6 +11,7 @@ import { listPriorities } from "./jobs/reference/priorities";
 import { listStatuses } from "./jobs/reference/statuses";
 import { listTimeRanges } from "./jobs/reference/time-ranges";
 import { listTypes } from "./jobs/reference/types";
+import { getSlaStatus } from "./jobs/sla-status/read";
 import { getCsrfToken } from "./security/csrf-token";
 
 /** Every operation of the API, in the order of the reference. Tests run the auth matrix over this list. */
@@ -19,6 +20,7 @@ export const operations: readonly Operation[] = [
   postManage,
   getCaseNotes,
   postCaseNotes,
+  getSlaStatus,
   listStatuses,
   listTypes,
   listPriorities,
