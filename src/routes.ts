@@ -1,9 +1,16 @@
 import { rotateKeys } from "./admin/rotate-keys";
 import type { Operation } from "./http/operation";
+import { getAmendRequests } from "./jobs/amend-request/read";
+import { patchAmendRequest, postAmendRequest } from "./jobs/amend-request/write";
+import { getAmendableFields } from "./jobs/amendable-fields/read";
+import { postApprovalGate } from "./jobs/approval-gate/write";
+import { getAudit } from "./jobs/audit/read";
 import { getCaseNotes } from "./jobs/case-notes/read";
 import { postCaseNotes } from "./jobs/case-notes/write";
 import { getManage } from "./jobs/manage/read";
 import { postManage } from "./jobs/manage/write";
+import { postMarkRecallCompleted } from "./jobs/mark-recall-completed/write";
+import { postRecall } from "./jobs/recall/write";
 import { listAddresses } from "./jobs/reference/addresses";
 import { listFileTypes } from "./jobs/reference/file-types";
 import { listPaymentStatuses } from "./jobs/reference/payment-statuses";
@@ -11,7 +18,10 @@ import { listPriorities } from "./jobs/reference/priorities";
 import { listStatuses } from "./jobs/reference/statuses";
 import { listTimeRanges } from "./jobs/reference/time-ranges";
 import { listTypes } from "./jobs/reference/types";
+import { getRemedials } from "./jobs/remedials/read";
+import { postRemedials } from "./jobs/remedials/write";
 import { getSlaStatus } from "./jobs/sla-status/read";
+import { postTogglePin } from "./jobs/toggle-pin/write";
 import { getCsrfToken } from "./security/csrf-token";
 
 /** Every operation of the API, in the order of the reference. Tests run the auth matrix over this list. */
@@ -20,7 +30,12 @@ export const operations: readonly Operation[] = [
   postManage,
   getCaseNotes,
   postCaseNotes,
+  postRecall,
+  getAmendRequests,
+  postAmendRequest,
+  patchAmendRequest,
   getSlaStatus,
+  postApprovalGate,
   listStatuses,
   listTypes,
   listPriorities,
@@ -28,6 +43,12 @@ export const operations: readonly Operation[] = [
   listTimeRanges,
   listAddresses,
   listFileTypes,
+  postTogglePin,
+  getRemedials,
+  postRemedials,
+  postMarkRecallCompleted,
+  getAmendableFields,
+  getAudit,
   getCsrfToken,
   rotateKeys,
 ];

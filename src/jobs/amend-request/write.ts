@@ -1,0 +1,58 @@
+import { z } from "@hono/zod-openapi";
+import { done } from "../../http/envelope";
+import { zNullableText, zText, zUuid } from "../../http/fields";
+import { MessageOnly } from "../../http/openapi-shapes";
+import { jsonResponse, operation } from "../../http/operation";
+import { decideAmendment, submitAmendment } from "./service";
+
+export const postAmendRequest = operation({
+  method: "post",
+  path: "/api/jobs/amend-request",
+  operationId: "submitAmendmentRequest",
+  summary: "Propose a change to one job field",
+  description:
+    "`field_name` must be one GET /api/jobs/amendable-fields lists for the caller's role (else 400), and `requested_value` " +
+    "valid for that field's type (else 400; \"\" asks to clear an optional field). Answers 201 with the request's `uuid`. " +
+    "A new request on a field that already has a pending request **supersedes** it: the older one gets status `superseded` " +
+    "(with a note naming the new one), so each field has at most one pending request and a decision always applies the latest " +
+    "proposal. Archived jobs answer 403; jobs the caller may not see 404.",
+  tag: "Workflow",
+  permission: "api.jobs.amend_request.manage",
+  body: z.strictObject({
+    job_uuid: zUuid(),
+    field_name: z.string({ error: "must be text" }).trim().min(1, "must not be empty").max(100, "is too long"),
+    requested_value: z
+      .union([z.string(), z.number()], { error: "must be text or a number" })
+      .transform(String)
+      .pipe(z.string().max(10_000, "must be at most 10000 characters")),
+    reason: zText(2_000),
+  }),
+  responses: { 201: jsonResponse("Request submitted", MessageOnly.extend({ uuid: z.string() })) },
+  handler: async (c, { body }) => {
+    const uuid = await submitAmendment(c.var.ctx, body);
+    return done(c, "Amendment request submitted", { uuid }, 201);
+  },
+});
+
+export const patchAmendRequest = operation({
+  method: "patch",
+  path: "/api/jobs/amend-request",
+  operationId: "decideAmendmentRequest",
+  summary: "Approve or reject a pending amendment request",
+  description:
+    "Management only (manager or admin; others 403). Approval applies the requested value to the job in the same transaction " +
+    "as the decision. A request that is no longer pending answers 409 (of two concurrent decisions exactly one wins). " +
+    "`decision_notes` is optional.",
+  tag: "Workflow",
+  permission: "api.jobs.amend_request.manage",
+  body: z.strictObject({
+    uuid: zUuid(),
+    status: z.enum(["approved", "rejected"], { error: "must be approved or rejected" }),
+    decision_notes: zNullableText(2_000).optional(),
+  }),
+  responses: { 200: jsonResponse("Request decided", MessageOnly) },
+  handler: async (c, { body }) => {
+    await decideAmendment(c.var.ctx, body.uuid, body.status, body.decision_notes ?? null);
+    return done(c, body.status === "approved" ? "Amendment request approved" : "Amendment request rejected");
+  },
+});

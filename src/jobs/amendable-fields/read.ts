@@ -1,0 +1,84 @@
+import { z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { jobs } from "../../db/schema";
+import { ok } from "../../http/envelope";
+import { notFound } from "../../http/errors";
+import { zUuid } from "../../http/fields";
+import { dataEnvelope } from "../../http/openapi-shapes";
+import { jsonResponse, operation } from "../../http/operation";
+import { fieldsForRole, type OptionSource, optionQuery, userType } from "./catalogue";
+
+const FieldItem = z
+  .object({
+    key: z.string().openapi({ example: "contractor_budget" }),
+    label: z.string(),
+    type: z.enum(["text", "textarea", "number", "money", "date", "choice"]),
+    current_value: z.string().nullable().openapi({ description: "As text: money with 2 decimals, choices as the option's value" }),
+    required: z.boolean(),
+    description: z.string(),
+    options: z
+      .array(z.object({ value: z.string(), label: z.string() }))
+      .optional()
+      .openapi({ description: "Choice fields only" }),
+  })
+  .openapi("AmendableField");
+
+export const getAmendableFields = operation({
+  method: "get",
+  path: "/api/jobs/amendable-fields",
+  operationId: "listAmendableFields",
+  summary: "The fields the caller may propose changes to on a job, with current values and options",
+  description:
+    "Role-aware: contractors (`user_type: contractor`) may propose contractor_budget, the works dates and the time slot; " +
+    "every other role (`user_type: staff`) a larger set. Encrypted private fields are never amendable. " +
+    "Values are text, as an amendment request carries them; choice fields list their options.",
+  tag: "Workflow",
+  permission: "api.jobs.amendable_fields.manage",
+  query: z.strictObject({ job_uuid: zUuid() }),
+  responses: {
+    200: jsonResponse(
+      "The amendable fields",
+      dataEnvelope(
+        z.object({
+          job_uuid: z.string(),
+          job_ref: z.string(),
+          user_type: z.enum(["staff", "contractor"]),
+          fields: z.array(FieldItem),
+        }),
+      ),
+    ),
+  },
+  handler: async (c, { query }) => {
+    const ctx = c.var.ctx;
+    const db = ctx.db;
+    const [rows, priorities, jobTypes, timeRanges, paymentStatuses] = await ctx.read([
+      db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.uuid, query.job_uuid), await ctx.jobVisible())),
+      optionQuery(db, "priorities"),
+      optionQuery(db, "job_types"),
+      optionQuery(db, "time_ranges"),
+      optionQuery(db, "payment_statuses"),
+    ]);
+    const job = rows[0];
+    if (!job) throw notFound("Job");
+    const options: Record<OptionSource, { id: number; name: string }[]> = {
+      priorities,
+      job_types: jobTypes,
+      time_ranges: timeRanges,
+      payment_statuses: paymentStatuses,
+    };
+    const role = ctx.caller.role;
+    const fields = fieldsForRole(role).map((f) => ({
+      key: f.key,
+      label: f.label,
+      type: f.type,
+      current_value: f.currentText(job),
+      required: f.required,
+      description: f.description,
+      ...(f.options ? { options: options[f.options].map((o) => ({ value: String(o.id), label: o.name })) } : {}),
+    }));
+    return ok(c, { job_uuid: job.uuid, job_ref: job.jobRef, user_type: userType(role), fields });
+  },
+});

@@ -1,0 +1,77 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import { auditEventIfChanged } from "../../audit/audit";
+import { hasManagementAuthority } from "../../auth/permissions";
+import { approvalDecisions, jobStatuses, jobs } from "../../db/schema";
+import { nowIso, type RequestContext } from "../../http/context";
+import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
+
+export type GateDecision = "approve" | "reject";
+
+type Status = typeof jobStatuses.$inferSelect;
+
+/**
+ * Where a decision moves a job: the status's `approve_to_status_id` / `reject_to_status_id`; when
+ * unset, approve goes to the next status by sort order and reject to the previous one.
+ */
+export function gateTarget(statuses: Status[], from: Status, decision: GateDecision): Status | undefined {
+  const configured = decision === "approve" ? from.approveToStatusId : from.rejectToStatusId;
+  if (configured != null) return statuses.find((s) => s.id === configured);
+  const ordered = [...statuses].sort((a, b) => a.sortOrder - b.sortOrder);
+  const i = ordered.findIndex((s) => s.id === from.id);
+  return decision === "approve" ? ordered[i + 1] : i > 0 ? ordered[i - 1] : undefined;
+}
+
+/**
+ * Decides the approval gate of a job in a status that requires approval: moves it on (approve) or
+ * back (reject), records the decision (`approval_decisions`) and the audit event, in one batch.
+ */
+export async function decideGate(ctx: RequestContext, jobUuid: string, decision: GateDecision, notes: string | null) {
+  const caller = ctx.caller;
+  if (!hasManagementAuthority(caller.role)) throw forbidden("Only managers and admins can decide approval gates");
+  const db = ctx.db;
+  const [rows, statuses] = await db.batch([
+    db
+      .select({ id: jobs.id, statusId: jobs.statusId, completedAt: jobs.completedAt })
+      .from(jobs)
+      .where(and(eq(jobs.uuid, jobUuid), await ctx.jobVisible())),
+    db.select().from(jobStatuses).orderBy(asc(jobStatuses.sortOrder)),
+  ]);
+  const job = rows[0];
+  if (!job) throw notFound("Job");
+  const from = statuses.find((s) => s.id === job.statusId);
+  if (!from) throw new ApiError("INTERNAL", "Job has an unknown status");
+  if (from.isArchived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
+  if (!from.requiresApproval) throw conflict(`This job is not at an approval gate; its status (${from.name}) does not require approval`);
+  const to = gateTarget(statuses, from, decision);
+  if (!to) throw new ApiError("INTERNAL", `The workflow defines no status to ${decision} ${from.name} to`);
+
+  const now = nowIso();
+  const completedAt = to.isCompleted ? now : null;
+  const results = await db.batch([
+    // Guarded on the status read: of two concurrent decisions, only the first moves the job.
+    db
+      .update(jobs)
+      .set({ statusId: to.id, completedAt, updatedAt: now })
+      .where(and(eq(jobs.id, job.id), eq(jobs.statusId, from.id))),
+    auditEventIfChanged(db, {
+      jobId: job.id,
+      jobUuid,
+      actor: caller,
+      action: decision === "approve" ? "job.approval_approved" : "job.approval_rejected",
+      changes: {
+        status_id: { before: from.id, after: to.id },
+        ...(job.completedAt !== completedAt ? { completed_at: { before: job.completedAt, after: completedAt } } : {}),
+        ...(notes ? { approval_notes: { before: null, after: notes } } : {}),
+      },
+    }),
+    // Only if the move (and so its audit insert) took effect. Columns in table order: id, job_id,
+    // decision, notes, from_status_id, to_status_id, decided_by, created_at.
+    db
+      .insert(approvalDecisions)
+      .select(sql`SELECT NULL, ${job.id}, ${decision}, ${notes}, ${from.id}, ${to.id}, ${caller.userId}, ${now} WHERE changes() > 0`),
+  ]);
+  if ((results[0] as D1Result).meta.changes === 0) {
+    throw conflict("The job changed while the decision was being recorded; read it again and retry");
+  }
+  return { from, to };
+}

@@ -1,0 +1,30 @@
+import { z } from "@hono/zod-openapi";
+import { done } from "../../http/envelope";
+import { zNullableText, zUuid } from "../../http/fields";
+import { MessageOnly } from "../../http/openapi-shapes";
+import { jsonResponse, operation } from "../../http/operation";
+import { decideGate } from "./service";
+
+export const postApprovalGate = operation({
+  method: "post",
+  path: "/api/jobs/approval-gate",
+  operationId: "decideApprovalGate",
+  summary: "Approve or reject a job at an approval gate",
+  description:
+    "Only for a job whose status requires approval, and only by management (manager or admin; others 403). " +
+    "approve moves the job to the status the workflow names (`approve_to_status_id`, else the next by sort order); " +
+    "reject to `reject_to_status_id` (else the previous). The decision and its notes are recorded with the audit event. " +
+    "A job not at a gate answers 409; archived jobs 403.",
+  tag: "Workflow",
+  permission: "api.jobs.manage.manage",
+  body: z.strictObject({
+    job_uuid: zUuid(),
+    decision: z.enum(["approve", "reject"], { error: "must be approve or reject" }),
+    notes: zNullableText(2_000).optional(),
+  }),
+  responses: { 200: jsonResponse("Decision recorded", MessageOnly) },
+  handler: async (c, { body }) => {
+    const { to } = await decideGate(c.var.ctx, body.job_uuid, body.decision, body.notes ?? null);
+    return done(c, body.decision === "approve" ? "Job approved and progressed to next status" : `Job rejected and returned to ${to.name}`);
+  },
+});

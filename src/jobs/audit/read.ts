@@ -1,0 +1,63 @@
+import { z } from "@hono/zod-openapi";
+import { and, count, desc, eq } from "drizzle-orm";
+import { hasManagementAuthority } from "../../auth/permissions";
+import { auditEvents, jobs } from "../../db/schema";
+import { ok } from "../../http/envelope";
+import { notFound } from "../../http/errors";
+import { zPagination, zUuid } from "../../http/fields";
+import { listEnvelope } from "../../http/openapi-shapes";
+import { jsonResponse, operation } from "../../http/operation";
+
+const AuditItem = z
+  .object({
+    uuid: z.string(),
+    action: z.string().openapi({ example: "job.recalled" }),
+    actor_name: z.string(),
+    actor_user_id: z.number().int().nullable(),
+    changes: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: '{field: {before, after}}; encrypted fields appear as {"changed": true} without values' }),
+    created_at: z.string(),
+  })
+  .openapi("AuditEvent");
+
+export const getAudit = operation({
+  method: "get",
+  path: "/api/jobs/audit",
+  operationId: "listJobAuditEvents",
+  summary: "A job's audit trail: who changed what, when, before and after",
+  description:
+    "Newest first, paginated (`limit`, `offset`; `count` is the total). Needs `api.jobs.manage.list` (whoever may list jobs may " +
+    "read their history). Contractors read only their own jobs' trails. The trail outlives its job: managers and admins can " +
+    "still read a deleted job's trail by its uuid; for other roles a deleted job is 404, like any unknown job.",
+  tag: "Workflow",
+  permission: "api.jobs.manage.list",
+  query: z.strictObject({ job_uuid: zUuid(), ...zPagination }),
+  responses: { 200: jsonResponse("A page of audit events", listEnvelope(AuditItem)) },
+  handler: async (c, { query }) => {
+    const ctx = c.var.ctx;
+    const byJob = eq(auditEvents.jobUuid, query.job_uuid);
+    // Events are read in the same round trip as the visibility check; they are answered only if it passes.
+    const [visibleJob, anyJob, rows, [total]] = await ctx.read([
+      ctx.db
+        .select({ id: jobs.id })
+        .from(jobs)
+        .where(and(eq(jobs.uuid, query.job_uuid), await ctx.jobVisible())),
+      ctx.db.select({ id: jobs.id }).from(jobs).where(eq(jobs.uuid, query.job_uuid)),
+      ctx.db.select().from(auditEvents).where(byJob).orderBy(desc(auditEvents.id)).limit(query.limit).offset(query.offset),
+      ctx.db.select({ n: count() }).from(auditEvents).where(byJob),
+    ]);
+    const n = total?.n ?? 0;
+    const deletedButKnown = anyJob.length === 0 && n > 0 && hasManagementAuthority(ctx.caller.role);
+    if (visibleJob.length === 0 && !deletedButKnown) throw notFound("Job");
+    const data = rows.map((r) => ({
+      uuid: r.uuid,
+      action: r.action,
+      actor_name: r.actorName,
+      actor_user_id: r.actorUserId,
+      changes: r.changes ? (JSON.parse(r.changes) as Record<string, unknown>) : {},
+      created_at: r.createdAt,
+    }));
+    return ok(c, data, { count: n });
+  },
+});

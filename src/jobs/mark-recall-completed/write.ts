@@ -1,0 +1,33 @@
+import { z } from "@hono/zod-openapi";
+import { done } from "../../http/envelope";
+import { zUuid } from "../../http/fields";
+import { jsonResponse, operation } from "../../http/operation";
+import { closeRecall } from "../recall/service";
+
+export const postMarkRecallCompleted = operation({
+  method: "post",
+  path: "/api/jobs/mark-recall-completed",
+  operationId: "markRecallCompleted",
+  summary: "Complete a recalled job, closing its recall cycle",
+  description:
+    "The same as POST /api/jobs/recall with `is_recall=0&action_type=standard`: the job is completed again, " +
+    "`completed_at` = now, the recall record gets outcome `completed`. A job not in recall answers 409 " +
+    '"This job is not marked as a recall"; archived jobs 403.',
+  tag: "Workflow",
+  permission: "api.jobs.mark_recall_completed.manage",
+  body: z.strictObject({ job_uuid: zUuid() }),
+  responses: {
+    200: jsonResponse(
+      "Recall completed",
+      z.object({
+        success: z.literal(true),
+        message: z.string().openapi({ example: "Recall marked as completed successfully" }),
+        data: z.object({ job_id: z.number().int(), job_title: z.string() }),
+      }),
+    ),
+  },
+  handler: async (c, { body }) => {
+    const job = await closeRecall(c.var.ctx, body.job_uuid, "completed");
+    return done(c, "Recall marked as completed successfully", { data: { job_id: job.id, job_title: job.jobTitle } });
+  },
+});

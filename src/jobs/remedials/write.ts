@@ -1,0 +1,35 @@
+import { z } from "@hono/zod-openapi";
+import { done } from "../../http/envelope";
+import { zUuid } from "../../http/fields";
+import { MessageOnly } from "../../http/openapi-shapes";
+import { jsonResponse, operation } from "../../http/operation";
+import { linkRemedial, unlinkRemedial } from "./service";
+
+const remedialsBody = z.discriminatedUnion("action", [
+  z.strictObject({ action: z.literal("link"), job_uuid: zUuid(), remedials_job_uuid: zUuid() }),
+  z.strictObject({ action: z.literal("unlink"), job_uuid: zUuid() }),
+]);
+
+export const postRemedials = operation({
+  method: "post",
+  path: "/api/jobs/remedials",
+  operationId: "linkOrUnlinkRemedial",
+  summary: "Link a job as a remedial of another (action=link), or unlink it from its parent (action=unlink)",
+  description:
+    "link: `job_uuid` is the parent, `remedials_job_uuid` the remedial. Unknown jobs 404; a job linked to itself 400; " +
+    "a remedial that already has a parent, or a link that would make a cycle, 409; archived jobs 403. " +
+    "unlink: `job_uuid` is the remedial; a job with no remedial parent answers 404. Both write an audit event on both jobs.",
+  tag: "Workflow",
+  permission: "api.jobs.remedials.manage",
+  body: remedialsBody,
+  actions: ["link", "unlink"],
+  responses: { 200: jsonResponse("Linked or unlinked", MessageOnly) },
+  handler: async (c, { body }) => {
+    if (body.action === "link") {
+      await linkRemedial(c.var.ctx, body.job_uuid, body.remedials_job_uuid);
+      return done(c, "Remedial job linked");
+    }
+    await unlinkRemedial(c.var.ctx, body.job_uuid);
+    return done(c, "Remedial job unlinked");
+  },
+});

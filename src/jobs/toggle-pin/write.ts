@@ -1,0 +1,35 @@
+import { z } from "@hono/zod-openapi";
+import { done } from "../../http/envelope";
+import { zUuid } from "../../http/fields";
+import { jsonResponse, operation } from "../../http/operation";
+import { userPins } from "../../pins/user-pins";
+
+export const postTogglePin = operation({
+  method: "post",
+  path: "/api/jobs/toggle-pin",
+  operationId: "toggleJobPin",
+  summary: "Pin or unpin a job on the caller's dashboard",
+  description:
+    "Flips the caller's pin on the job (each user has their own pin list, kept in a `UserPins` Durable Object). " +
+    "Unknown jobs, and jobs the caller may not see, answer 404. Pinning is not a change to the job, so archived jobs " +
+    "may be pinned and unpinned. Pins of jobs that were deleted are dropped the next time the caller lists `pinned=true`.",
+  tag: "Workflow",
+  permission: "api.jobs.toggle_pin.manage",
+  body: z.strictObject({ job_uuid: zUuid() }),
+  responses: {
+    200: jsonResponse(
+      "The new pin state",
+      z.object({
+        success: z.literal(true),
+        is_pinned: z.boolean(),
+        message: z.string().openapi({ example: "Job pinned to your dashboard" }),
+      }),
+    ),
+  },
+  handler: async (c, { body }) => {
+    const ctx = c.var.ctx;
+    const job = await ctx.visibleJobByUuid(body.job_uuid);
+    const pinned = await userPins(ctx.env, ctx.caller.userUuid).toggle(job.uuid);
+    return done(c, pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard", { is_pinned: pinned });
+  },
+});
