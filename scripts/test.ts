@@ -55,7 +55,7 @@ try {
 }
 
 if (existsSync("transcoder/test")) {
-  const transcoder = step("transcoder tests with ffmpeg (node --test)", process.execPath, ["--test", "test/"], {
+  const transcoder = step("transcoder tests with ffmpeg (node --test)", process.execPath, ["--test", "test/*.test.ts"], {
     cwd: "transcoder",
     capture: true,
   });

@@ -216,7 +216,7 @@ describe("GET /api/jobs/sla-status", () => {
           .all<{ detail: string }>();
         const details = plan.results.map((r) => r.detail);
         // By status, or by agent when that narrows it further.
-        expect(details.join("\n"), sql).toMatch(/SEARCH jobs USING INDEX jobs_(status|agent)_idx/);
+        expect(details.join("\n"), sql).toMatch(/SEARCH jobs USING INDEX jobs_(status_sla|status|agent)_idx/);
         expect(details.join("\n")).not.toMatch(/SCAN jobs\b/);
       }
     }

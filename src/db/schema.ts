@@ -189,6 +189,8 @@ export const jobs = sqliteTable(
     index("jobs_job_type_idx").on(t.jobTypeId),
     index("jobs_address_idx").on(t.addressId),
     index("jobs_sla_deadline_idx").on(t.slaDeadline),
+    // SLA counts and the cron check read open statuses, then a deadline range within each.
+    index("jobs_status_sla_idx").on(t.statusId, t.slaDeadline),
   ],
 );
 

@@ -54,7 +54,3 @@ export function writable<T extends { isArchived: boolean }>(rows: T[], label = "
   if (row.isArchived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
   return row;
 }
-
-/** Hours after an ISO instant, as an ISO instant without milliseconds. */
-export const addHoursIso = (iso: string, hours: number) =>
-  new Date(Date.parse(iso) + hours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");

@@ -20,6 +20,7 @@ import { ApiError, badRequest, conflict, type FieldError, forbidden, notFound } 
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { deleteJobObjects } from "../../media/cleanup";
+import { slaDeadlineFrom } from "../../sla/policy";
 import { JOB_ENCRYPTED_COLUMNS, jobFieldContext } from "./private-fields";
 import { type CreateJob, type JobFields, manageBody, type UpdateJob } from "./schemas";
 
@@ -59,8 +60,6 @@ export const postManage = operation({
     }
   },
 });
-
-const addHoursIso = (iso: string, hours: number) => new Date(Date.parse(iso) + hours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /**
  * Checks that every referenced record exists, in one batch. Unknown references are invalid input
@@ -199,7 +198,7 @@ async function createJob(c: AppContext, body: CreateJob) {
       vatPercentage: vat,
       createdBy: caller.userId,
       slaStartedAt: now,
-      slaDeadline: priority?.slaHours != null ? addHoursIso(now, priority.slaHours) : null,
+      slaDeadline: slaDeadlineFrom(now, priority?.slaHours),
       completedAt: status?.isCompleted ? now : null,
       createdAt: now,
       updatedAt: now,
@@ -303,7 +302,7 @@ async function updateJob(c: AppContext, body: UpdateJob) {
   const values = await columnValues(ctx, uuid, changedFields);
   const now = nowIso();
   if (changedFields.priority_id !== undefined) {
-    values.slaDeadline = priority?.slaHours != null ? addHoursIso(job.slaStartedAt, priority.slaHours) : null;
+    values.slaDeadline = slaDeadlineFrom(job.slaStartedAt, priority?.slaHours);
   }
   if (changedFields.status_id !== undefined) values.completedAt = status?.isCompleted ? now : null;
 

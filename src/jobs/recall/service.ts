@@ -3,7 +3,8 @@ import { auditEventIfChanged } from "../../audit/audit";
 import { auditEvents, jobStatuses, jobs, recalls } from "../../db/schema";
 import { nowIso, type RequestContext } from "../../http/context";
 import { ApiError, conflict } from "../../http/errors";
-import { addHoursIso, jobForWrite, jobStateQuery, writable } from "../job-for-write";
+import { slaDeadlineFrom } from "../../sla/policy";
+import { jobForWrite, jobStateQuery, writable } from "../job-for-write";
 
 /** Status ids are fixed by migrations/0002_reference_data.sql; a recalled job sits in "Recalled". */
 export const RECALLED_STATUS_ID = 5;
@@ -24,7 +25,7 @@ export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: 
 
   const caller = ctx.caller;
   const now = nowIso();
-  const slaDeadline = slaHours != null ? addHoursIso(now, slaHours) : null;
+  const slaDeadline = slaDeadlineFrom(now, slaHours);
   const db = ctx.db;
   const results = await db.batch([
     // Guarded on the state read above: a concurrent recall or status change makes this a no-op.

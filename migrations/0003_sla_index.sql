@@ -1,0 +1,1 @@
+CREATE INDEX `jobs_status_sla_idx` ON `jobs` (`status_id`,`sla_deadline`);
