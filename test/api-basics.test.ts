@@ -104,3 +104,44 @@ describe("documentation and errors", () => {
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });
+
+describe("request bodies", () => {
+  it("413 for a streamed multipart body over the limit, even without Content-Length", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const { csrfFor } = await import("./helpers");
+    const user = await makeUser("staff");
+    const csrf = await csrfFor(user.token);
+    const boundary = "----propopsboundary";
+    const head = new TextEncoder().encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    );
+    const chunk = new Uint8Array(1024 * 1024);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(head);
+        if (sent >= 22) {
+          controller.enqueue(new TextEncoder().encode(`\r\n--${boundary}--\r\n`));
+          controller.close();
+          return;
+        }
+        sent++;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await exports.default.fetch(
+      new Request("https://propops.test/api/jobs/manage", {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${user.token}`,
+          "X-CSRF-Token": csrf,
+          "Content-Type": `multipart/form-data; boundary=${boundary}`,
+        },
+        body,
+        duplex: "half",
+      } as RequestInit),
+    );
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { code: string }).code).toBe("PAYLOAD_TOO_LARGE");
+  });
+});

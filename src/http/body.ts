@@ -31,10 +31,26 @@ async function parse(c: Context): Promise<BodyRecord> {
 
   if (type === "multipart/form-data") {
     if (declared > MAX_MULTIPART_BODY) throw tooLarge();
+    // Count the bytes as they stream in: a body sent without Content-Length (chunked) must not
+    // get past the limit either, and counting avoids holding a second copy of the upload.
+    let total = 0;
+    let exceeded = false;
+    const counted = req.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          total += chunk.byteLength;
+          if (total > MAX_MULTIPART_BODY) {
+            exceeded = true;
+            controller.error(new Error("body too large"));
+          } else controller.enqueue(chunk);
+        },
+      }),
+    );
     let form: FormData;
     try {
-      form = await req.formData();
+      form = await new Response(counted, { headers: { "content-type": req.headers.get("content-type") ?? "" } }).formData();
     } catch {
+      if (exceeded) throw tooLarge();
       throw badRequest("Request body is not valid multipart/form-data");
     }
     return collect(form.entries());

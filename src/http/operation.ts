@@ -98,11 +98,11 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
   if (op.mutating) {
     // Writes: caller and permission first, then CSRF, then the input.
     const principal = await ctx.principal();
-    const body = await readBody(c);
-    const csrf = c.req.header("x-csrf-token") ?? body.csrf_token;
+    // A CSRF header is checked before the body is read, so a forged upload is refused unread.
+    const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
     const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
     if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
-    const input = validate(op, c, body);
+    const input = validate(op, c, await readBody(c));
     return op.handler(c, input);
   }
 
