@@ -1,6 +1,6 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Test-only secrets: fixed so failures reproduce; production secrets come from `wrangler secret put`.
 export const TEST_ENCRYPTION_KEYS = JSON.stringify({
@@ -29,7 +29,11 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      // End-to-end suites run under Node's test runner (node --test), against real processes.
+      exclude: [...configDefaults.exclude, "test/e2e/**"],
       setupFiles: ["./test/setup.ts"],
+      // The real transcoder as a process for the run (its URL reaches tests through inject()).
+      globalSetup: ["./test/transcoder-global-setup.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },

@@ -49,6 +49,9 @@ const wrangler = spawn(
     port,
     "--ip",
     "127.0.0.1",
+    // No Docker locally: the media service is the plain process started above.
+    "--var",
+    "MEDIA_SERVICE:process",
     "--var",
     `TRANSCODER_URL:http://127.0.0.1:${transcoderPort}`,
     "--var",

@@ -64,5 +64,13 @@ if (existsSync("transcoder/test")) {
   failed += Number(/^# fail (\d+)/m.exec(transcoder.stdout)?.[1] ?? (transcoder.ok ? 0 : 1));
 }
 
+if (existsSync("test/e2e")) {
+  // End to end: wrangler dev + the transcoder process, a real upload through the queue.
+  const e2e = step("end-to-end tests (node --test test/e2e)", process.execPath, ["--test", "test/e2e/**/*.test.ts"], { capture: true });
+  allOk = e2e.ok && allOk;
+  passed += Number(/^# pass (\d+)/m.exec(e2e.stdout)?.[1] ?? 0);
+  failed += Number(/^# fail (\d+)/m.exec(e2e.stdout)?.[1] ?? (e2e.ok ? 0 : 1));
+}
+
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(allOk && failed === 0 && passed > 0 ? 0 : 1);

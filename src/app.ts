@@ -5,6 +5,8 @@ import { DecryptionError } from "./crypto/fields";
 import { RequestContext } from "./http/context";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./http/errors";
 import { type AppEnv, mount, type Operation } from "./http/operation";
+import { internalMediaRoutes } from "./media/internal-routes";
+import { videoCallbackRoutes } from "./media/video-callback-route";
 import { operations } from "./routes";
 
 function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = []) {
@@ -34,6 +36,8 @@ export function createApp(ops: readonly Operation[] = operations) {
     await next();
   });
 
+  internalMediaRoutes(app);
+  videoCallbackRoutes(app);
   mount(app, ops);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -4,6 +4,7 @@ import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { runSlaCheck } from "./sla/check";
 
+export { MediaContainer } from "./media/media-container";
 export { UserPins } from "./pins/user-pins";
 
 const app = createApp();

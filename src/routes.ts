@@ -7,9 +7,13 @@ import { postApprovalGate } from "./jobs/approval-gate/write";
 import { getAudit } from "./jobs/audit/read";
 import { getCaseNotes } from "./jobs/case-notes/read";
 import { postCaseNotes } from "./jobs/case-notes/write";
+import { getDocuments } from "./jobs/documents/read";
+import { deleteDocuments, postDocuments } from "./jobs/documents/write";
 import { getManage } from "./jobs/manage/read";
 import { postManage } from "./jobs/manage/write";
 import { postMarkRecallCompleted } from "./jobs/mark-recall-completed/write";
+import { getPhotoFile, getPhotos } from "./jobs/photos/read";
+import { deletePhotos, postPhotos } from "./jobs/photos/write";
 import { postRecall } from "./jobs/recall/write";
 import { listAddresses } from "./jobs/reference/addresses";
 import { listFileTypes } from "./jobs/reference/file-types";
@@ -22,6 +26,7 @@ import { getRemedials } from "./jobs/remedials/read";
 import { postRemedials } from "./jobs/remedials/write";
 import { getSlaStatus } from "./jobs/sla-status/read";
 import { postTogglePin } from "./jobs/toggle-pin/write";
+import { getVideoVariantFile, getVideoVariants } from "./jobs/video-variants/read";
 import { getCsrfToken } from "./security/csrf-token";
 
 /** Every operation of the API, in the order of the reference. Tests run the auth matrix over this list. */
@@ -30,6 +35,13 @@ export const operations: readonly Operation[] = [
   postManage,
   getCaseNotes,
   postCaseNotes,
+  getPhotos,
+  postPhotos,
+  deletePhotos,
+  getPhotoFile,
+  getDocuments,
+  postDocuments,
+  deleteDocuments,
   postRecall,
   getAmendRequests,
   postAmendRequest,
@@ -49,6 +61,8 @@ export const operations: readonly Operation[] = [
   postMarkRecallCompleted,
   getAmendableFields,
   getAudit,
+  getVideoVariants,
+  getVideoVariantFile,
   getCsrfToken,
   rotateKeys,
 ];

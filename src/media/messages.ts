@@ -5,4 +5,11 @@ export type MediaMessage =
   /** Compress an uploaded photo (photon-wasm). */
   | { type: "photo.compress"; photoId: number }
   /** Transcode an uploaded video into its variants (the transcoder service). */
-  | { type: "video.transcode"; photoId: number };
+  | {
+      type: "video.transcode";
+      photoId: number;
+      /** Set by the watchdog / a retryable failure: the stuck or failed attempt this one replaces. */
+      supersedes?: number;
+    }
+  /** Checks, after the transcoder's time limit, that a dispatched attempt reported back (video-job.ts). */
+  | { type: "video.watchdog"; photoId: number; attempt: number };

@@ -1,5 +1,10 @@
+import { and, eq, ne, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { photos } from "../db/schema";
 import { deletePrefix } from "./cleanup";
 import type { MediaMessage } from "./messages";
+import { handlePhotoCompress } from "./photo-job";
+import { handleVideoTranscode, handleVideoWatchdog } from "./video-job";
 
 const MAX_BACKOFF_SECONDS = 300;
 
@@ -8,6 +13,15 @@ async function handle(env: Env, body: MediaMessage): Promise<void> {
   switch (body.type) {
     case "r2.cleanup":
       await deletePrefix(env.MEDIA, body.prefix);
+      return;
+    case "photo.compress":
+      await handlePhotoCompress(env, body.photoId);
+      return;
+    case "video.transcode":
+      await handleVideoTranscode(env, body);
+      return;
+    case "video.watchdog":
+      await handleVideoWatchdog(env, body);
       return;
     default:
       // A type this version does not handle yet (added by a newer deploy): fail loudly, retry.
@@ -31,10 +45,34 @@ export async function consumeMedia(batch: MessageBatch<MediaMessage>, env: Env):
   }
 }
 
+/**
+ * Message types whose dead letters mark the photo failed. Rule: a type joins this set in the same
+ * change that adds its case to handle(). (`video.watchdog` is not: a dead watchdog says nothing
+ * about the video, whose current attempt may still be running.)
+ */
+const RECORDED_DEAD_LETTERS: ReadonlySet<MediaMessage["type"]> = new Set(["photo.compress", "video.transcode"]);
+
 /** Dead-letter consumer: the message failed every retry; record it where users can see it. */
-export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, _env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, env: Env): Promise<void> {
   for (const message of batch.messages) {
-    console.error(`media message ${message.id} (${message.body?.type}) dead-lettered after ${message.attempts} attempts`);
+    const body = message.body;
+    console.error(`media message ${message.id} (${body?.type}) dead-lettered after ${message.attempts} attempts`);
+    if ((body?.type === "photo.compress" || body?.type === "video.transcode") && RECORDED_DEAD_LETTERS.has(body.type)) {
+      try {
+        // Keeps the last attempt's reason (photo-job.ts writes "retrying: …" on each failure).
+        await drizzle(env.DB)
+          .update(photos)
+          .set({
+            processingStatus: "failed",
+            processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
+          })
+          .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "completed")));
+      } catch (err) {
+        console.error(`could not record dead letter ${message.id}:`, err instanceof Error ? err.message : err);
+        message.retry();
+        continue;
+      }
+    }
     message.ack();
   }
 }

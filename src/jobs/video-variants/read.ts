@@ -1,0 +1,175 @@
+import { z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { jobs, photos } from "../../db/schema";
+import { ApiError, badRequest, notFound } from "../../http/errors";
+import { zUuid } from "../../http/fields";
+import { jsonResponse, operation } from "../../http/operation";
+import { fileResponse } from "../../media/upload";
+import { type StoredVariants, VARIANT_NAMES, type VariantName } from "../../media/video-job";
+
+/** The photos endpoint streams a video's original upload (same permission and job confinement). */
+const originalUrl = (uuid: string) => `/api/jobs/photos/file?uuid=${uuid}&variant=original`;
+const FILE_PATH = "/api/jobs/video-variants/file";
+const FILE_KINDS = [...VARIANT_NAMES, "thumbnail"] as const;
+type FileKind = (typeof FILE_KINDS)[number];
+const fileUrl = (uuid: string, kind: FileKind) => `${FILE_PATH}?uuid=${uuid}&variant=${kind}`;
+
+const Variant = z.object({
+  url: z.string().openapi({ description: "The variant's bytes (GET, same bearer token)" }),
+  width: z.number().int(),
+  height: z.number().int(),
+  bitrate: z.number().int().openapi({ description: "Bits per second" }),
+  size: z.number().int().openapi({ description: "Bytes" }),
+});
+
+const VideoVariants = z
+  .object({
+    success: z.literal(true),
+    uuid: z.string(),
+    original: z.object({
+      url: z.string().openapi({ description: "The uploaded file's bytes (GET, same bearer token)" }),
+      size: z.number().int(),
+      path: z.string().openapi({ description: "Storage key of the original" }),
+    }),
+    variants: z
+      .union([z.object({ "1080p": Variant.optional(), "720p": Variant.optional() }), z.tuple([])])
+      .openapi({ description: "Keyed by rung; an empty array when the original is the only source (not processed yet, or too small)" }),
+    thumbnail: z.string().nullable().openapi({ description: "JPEG thumbnail URL; null until processed" }),
+    processing_status: z.enum(["pending", "processing", "completed", "failed"]),
+    processed: z.boolean(),
+    processed_at: z.string().nullable(),
+  })
+  .openapi("VideoVariants");
+
+/** Reads the stored variants JSON, keeping only well-formed rungs (never trusts it blindly). */
+function storedVariants(json: string | null): StoredVariants {
+  if (!json) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return {};
+  }
+  const out: StoredVariants = {};
+  if (typeof parsed !== "object" || parsed === null) return out;
+  for (const name of VARIANT_NAMES) {
+    const v: unknown = (parsed as Record<string, unknown>)[name];
+    if (typeof v !== "object" || v === null) continue;
+    const r = v as Record<string, unknown>;
+    const { key, width, height, bitrate, size } = r;
+    if (
+      typeof key === "string" &&
+      typeof width === "number" &&
+      typeof height === "number" &&
+      typeof bitrate === "number" &&
+      typeof size === "number"
+    ) {
+      out[name] = { key, width, height, bitrate, size };
+    }
+  }
+  return out;
+}
+
+export const getVideoVariants = operation({
+  method: "get",
+  path: "/api/jobs/video-variants",
+  operationId: "getVideoVariants",
+  summary: "Resolution variants of a job video (uuid=…)",
+  description:
+    "The original upload and, once the transcoder has processed the video, its H.264/AAC variants (`1080p`, `720p`; a rung is " +
+    "produced only when the source is at least that size and the result is no larger than the source) and a JPEG thumbnail. " +
+    "Before processing (or when no rung applies) `variants` is an empty array: the original is the only source. URLs are API " +
+    "paths answering with the bytes under the same permission. 404 for an unknown uuid or a job the caller may not see; " +
+    "400 when the uuid is an image rather than a video.",
+  tag: "Photos",
+  permission: "api.jobs.photos.view",
+  query: z.object({ uuid: zUuid() }),
+  responses: { 200: jsonResponse("The video's sources", VideoVariants) },
+  handler: async (c, { query }) => {
+    const ctx = c.var.ctx;
+    const [rows] = await ctx.read([
+      ctx.db
+        .select({ photo: photos })
+        .from(photos)
+        .innerJoin(jobs, eq(jobs.id, photos.jobId))
+        .where(and(eq(photos.uuid, query.uuid), await ctx.jobVisible())),
+    ]);
+    const photo = rows[0]?.photo;
+    if (!photo) throw notFound("Video");
+    if (photo.kind !== "video") {
+      throw badRequest("uuid: is an image, not a video; variants exist only for videos", [
+        { field: "uuid", message: "is an image, not a video" },
+      ]);
+    }
+    const processed = photo.processingStatus === "completed";
+    const stored = processed ? storedVariants(photo.variants) : {};
+    const variants: Partial<Record<VariantName, z.infer<typeof Variant>>> = {};
+    for (const name of VARIANT_NAMES) {
+      const v = stored[name];
+      if (v) variants[name] = { url: fileUrl(photo.uuid, name), width: v.width, height: v.height, bitrate: v.bitrate, size: v.size };
+    }
+    const body: z.infer<typeof VideoVariants> = {
+      success: true,
+      uuid: photo.uuid,
+      original: { url: originalUrl(photo.uuid), size: photo.size, path: photo.r2Key },
+      variants: Object.keys(variants).length > 0 ? variants : [],
+      thumbnail: processed && photo.thumbnailKey ? fileUrl(photo.uuid, "thumbnail") : null,
+      processing_status: photo.processingStatus,
+      processed,
+      processed_at: processed ? photo.processedAt : null,
+    };
+    // The reference's shape: fields at the top level, no data envelope.
+    return c.json(body);
+  },
+});
+
+export const getVideoVariantFile = operation({
+  method: "get",
+  path: FILE_PATH,
+  operationId: "getVideoVariantFile",
+  summary: "A video variant's or thumbnail's bytes (uuid=…&variant=1080p|720p|thumbnail)",
+  description:
+    "Streams a processed video's variant (video/mp4, moov first for progressive playback) or its JPEG thumbnail, with " +
+    "`X-Content-Type-Options: nosniff`. 404 when the video has no such variant (not processed yet, or not produced). " +
+    "Contractors reach only their jobs' videos.",
+  tag: "Photos",
+  permission: "api.jobs.photos.view",
+  query: z.object({ uuid: zUuid(), variant: z.enum(FILE_KINDS, { error: `must be one of: ${FILE_KINDS.join(", ")}` }) }),
+  responses: {
+    200: {
+      description: "The file's bytes",
+      content: {
+        "video/mp4": { schema: z.string().openapi({ format: "binary" }) },
+        "image/jpeg": { schema: z.string().openapi({ format: "binary" }) },
+      },
+    },
+  },
+  handler: async (c, { query }) => {
+    const ctx = c.var.ctx;
+    const [rows] = await ctx.read([
+      ctx.db
+        .select({ photo: photos })
+        .from(photos)
+        .innerJoin(jobs, eq(jobs.id, photos.jobId))
+        .where(and(eq(photos.uuid, query.uuid), await ctx.jobVisible())),
+    ]);
+    const photo = rows[0]?.photo;
+    if (photo?.kind !== "video") throw notFound("Video");
+    const processed = photo.processingStatus === "completed";
+    const key =
+      query.variant === "thumbnail"
+        ? processed
+          ? photo.thumbnailKey
+          : null
+        : processed
+          ? (storedVariants(photo.variants)[query.variant]?.key ?? null)
+          : null;
+    if (!key) throw new ApiError("NOT_FOUND", `Video has no ${query.variant} (processing_status: ${photo.processingStatus})`);
+    const object = await c.env.MEDIA.get(key);
+    if (!object) throw new ApiError("NOT_FOUND", `Video ${query.variant} file not found`);
+    const base = photo.filename.replace(/\.[^.]*$/, "");
+    return query.variant === "thumbnail"
+      ? fileResponse(object, { contentType: "image/jpeg", filename: `${base}-thumbnail.jpg`, disposition: "inline" })
+      : fileResponse(object, { contentType: "video/mp4", filename: `${base}-${query.variant}.mp4`, disposition: "inline" });
+  },
+});

@@ -1,0 +1,127 @@
+/**
+ * What photo and document uploads share: reading the multipart file with its limits, sniffing
+ * it, the store → record → enqueue sequence with its rollback, and streaming a stored file back.
+ */
+import { z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { jobStatuses, jobs } from "../db/schema";
+import type { RequestContext } from "../http/context";
+import { ApiError, badRequest, notFound } from "../http/errors";
+import { safeFilename } from "../jobs/case-notes/attachments";
+import { deletePrefix } from "./cleanup";
+import type { MediaMessage } from "./messages";
+import { SniffError, type Sniffed, type SniffedType, sniff } from "./sniff";
+
+/** Per-file upload limit (photos and documents). */
+export const MAX_FILE_BYTES = 20 * 1024 * 1024;
+
+/** A multipart file field; JSON and form bodies cannot carry one. */
+export const zFile = () =>
+  z
+    .custom<File>((v) => v instanceof File, { message: "is required: send the file as multipart/form-data" })
+    .openapi({
+      type: "string",
+      format: "binary",
+    });
+
+export interface ReadFile {
+  bytes: Uint8Array;
+  filename: string;
+  sniffed: Sniffed;
+}
+
+/** Size (413), emptiness (400) and content (415) checks, on the bytes actually read. */
+export async function readUpload(file: File, accepted: readonly SniffedType[]): Promise<ReadFile> {
+  const limit = `${MAX_FILE_BYTES / 1024 / 1024} MB`;
+  if (file.size > MAX_FILE_BYTES)
+    throw new ApiError("PAYLOAD_TOO_LARGE", `file: larger than ${limit}`, [{ field: "file", message: `larger than ${limit}` }]);
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new ApiError("PAYLOAD_TOO_LARGE", `file: larger than ${limit}`, [{ field: "file", message: `larger than ${limit}` }]);
+  if (bytes.length === 0) throw badRequest("file: is empty", [{ field: "file", message: "is empty" }]);
+  try {
+    return { bytes, filename: safeFilename(file.name), sniffed: sniff(bytes, accepted) };
+  } catch (err) {
+    if (err instanceof SniffError)
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `file: ${err.message}`, [{ field: "file", message: err.message }]);
+    throw err;
+  }
+}
+
+/** The job a media write targets, by id: 404 unless visible to the caller, 403 if archived. */
+export async function jobForMedia(ctx: RequestContext, jobId: number) {
+  await ctx.principal();
+  const row = await ctx.db
+    .select({ id: jobs.id, uuid: jobs.uuid, isArchived: jobStatuses.isArchived })
+    .from(jobs)
+    .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
+    .where(and(eq(jobs.id, jobId), await ctx.jobVisible()))
+    .get();
+  if (!row) throw notFound("Job");
+  if (row.isArchived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
+  return row;
+}
+
+/**
+ * Stores the object, then records the row (and its audit event), then runs `after` (enqueueing);
+ * if a step fails, the earlier ones are undone so no object is orphaned and no row points at
+ * nothing. `record` returns the new row's id; `unrecord` removes the row and its audit event.
+ */
+export async function storeRecordEnqueue(
+  env: Env,
+  steps: {
+    key: string;
+    bytes: Uint8Array;
+    contentType: string;
+    record: () => Promise<number>;
+    unrecord: (id: number) => Promise<unknown>;
+    after?: (id: number) => Promise<unknown>;
+  },
+): Promise<number> {
+  await env.MEDIA.put(steps.key, steps.bytes, { httpMetadata: { contentType: steps.contentType } });
+  let id: number;
+  try {
+    id = await steps.record();
+  } catch (err) {
+    await env.MEDIA.delete(steps.key);
+    throw err;
+  }
+  try {
+    await steps.after?.(id);
+  } catch (err) {
+    console.error(`upload rolled back (${steps.key}):`, err instanceof Error ? err.message : err);
+    await steps.unrecord(id);
+    await env.MEDIA.delete(steps.key);
+    throw new ApiError("UNAVAILABLE", "The upload could not be queued for processing; nothing was stored, please retry");
+  }
+  return id;
+}
+
+/**
+ * A stored file as a response: sniffed type, `nosniff`, and a Content-Disposition whose name is
+ * plain ASCII plus the RFC 5987 form of the original (never raw header text from a user).
+ */
+export function fileResponse(object: R2ObjectBody, opts: { contentType: string; filename: string; disposition: "attachment" | "inline" }) {
+  const ascii = opts.filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\;]/g, "_");
+  return new Response(object.body, {
+    headers: {
+      "Content-Type": opts.contentType,
+      "Content-Length": String(object.size),
+      "Content-Disposition": `${opts.disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(opts.filename)}`,
+      "X-Content-Type-Options": "nosniff",
+      // Stored files are user content: no scripts, no framing, even if a browser renders one.
+      "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; sandbox",
+      "Cache-Control": "private, no-store",
+    },
+  });
+}
+
+/** Deletes a record's files; if R2 fails now, the cleanup message retries it (never orphaned). */
+export async function removeObjects(env: Env, prefix: string) {
+  try {
+    await deletePrefix(env.MEDIA, prefix);
+  } catch (err) {
+    console.error(`deleting ${prefix} failed, queueing cleanup:`, err instanceof Error ? err.message : err);
+    await env.MEDIA_QUEUE.send({ type: "r2.cleanup", prefix } satisfies MediaMessage);
+  }
+}

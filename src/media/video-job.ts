@@ -1,0 +1,331 @@
+/**
+ * The video pipeline on the Worker side: hand a video to the transcoder (`video.transcode`),
+ * check that it reported back (`video.watchdog`) and record its result (the signed callback).
+ *
+ * States: pending → processing (attempt n dispatched) → completed | failed, or back to pending
+ * when the dispatch itself failed (the queue retries it with backoff, then dead-letters it and
+ * the DLQ consumer records `failed`). An attempt is numbered by `processing_attempts`; every
+ * signed URL of an attempt carries that number, so a late result of a superseded attempt can
+ * never overwrite a newer one. Every step is idempotent: Queues deliver at least once and the
+ * transcoder retries its callback.
+ */
+import { and, desc, eq, sql } from "drizzle-orm";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { auditEventIfChanged } from "../audit/audit";
+import * as schema from "../db/schema";
+import { auditEvents, jobs, photos } from "../db/schema";
+import { nowIso } from "../http/context";
+import { deletePrefix } from "./cleanup";
+import { objectKey } from "./keys";
+import type { MediaMessage } from "./messages";
+import { signObjectUrl } from "./signed-urls";
+import { transcoderFetch } from "./transcoder-client";
+import { type CallbackBody, type CallbackTarget, signCallbackUrl } from "./video-callback";
+
+type Db = DrizzleD1Database<typeof schema>;
+
+/** Transcoder runs (dispatches) a video gets before it is marked failed. */
+export const MAX_VIDEO_ATTEMPTS = 5;
+/** Lifetime of an attempt's signed URLs: the transcoder's job limit (600 s) plus callback retries. */
+const URL_TTL_SECONDS = 30 * 60;
+/** The transcoder answers 202 at once (the work runs in the background). */
+const DISPATCH_TIMEOUT_MS = 30_000;
+const MAX_RETRY_DELAY_SECONDS = 300;
+/** Queues accept delays up to 12 hours. */
+const MAX_QUEUE_DELAY_SECONDS = 43_200;
+const SYSTEM_ACTOR = { userId: null, name: "Media pipeline" } as const;
+
+export type VariantName = "1080p" | "720p";
+export const VARIANT_NAMES: readonly VariantName[] = ["1080p", "720p"];
+
+/** What `photos.variants` holds (JSON): per produced rung, its R2 key and figures. */
+export type StoredVariants = Partial<Record<VariantName, { key: string; width: number; height: number; bitrate: number; size: number }>>;
+
+/** Fixed keys under the photo's prefix: a repeat attempt overwrites, deleting the photo removes them. */
+export const videoOutputKeys = (jobUuid: string, photoUuid: string) => ({
+  "1080p": objectKey(jobUuid, "photos", photoUuid, "1080p.mp4"),
+  "720p": objectKey(jobUuid, "photos", photoUuid, "720p.mp4"),
+  thumbnail: objectKey(jobUuid, "photos", photoUuid, "thumbnail.jpg"),
+});
+
+/** Seconds from dispatch to the watchdog's check (VIDEO_WATCHDOG_SECONDS, default 900). */
+export function watchdogSeconds(env: Pick<Env, "VIDEO_WATCHDOG_SECONDS">): number {
+  const n = Number(env.VIDEO_WATCHDOG_SECONDS);
+  return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), MAX_QUEUE_DELAY_SECONDS) : 900;
+}
+
+const retryDelay = (attempt: number) => Math.min(2 ** attempt, MAX_RETRY_DELAY_SECONDS);
+const reasonText = (s: string) => s.slice(0, 500);
+
+type VideoRow = NonNullable<Awaited<ReturnType<typeof loadVideo>>>;
+
+function loadVideo(db: Db, where: { id: number } | { uuid: string }) {
+  return db
+    .select({
+      id: photos.id,
+      uuid: photos.uuid,
+      kind: photos.kind,
+      r2Key: photos.r2Key,
+      status: photos.processingStatus,
+      attempts: photos.processingAttempts,
+      error: photos.processingError,
+      jobId: jobs.id,
+      jobUuid: jobs.uuid,
+    })
+    .from(photos)
+    .innerJoin(jobs, eq(jobs.id, photos.jobId))
+    .where("id" in where ? eq(photos.id, where.id) : eq(photos.uuid, where.uuid))
+    .get();
+}
+
+/** The guard of every write about attempt n: the photo is still processing that attempt. */
+const onAttempt = (photoId: number, attempt: number) =>
+  and(eq(photos.id, photoId), eq(photos.processingStatus, "processing"), eq(photos.processingAttempts, attempt));
+
+/** Seconds since attempt `attempt` was dispatched (from its audit event), Infinity if unknown. */
+async function dispatchAge(db: Db, video: VideoRow): Promise<number> {
+  const row = await db
+    .select({ at: auditEvents.createdAt })
+    .from(auditEvents)
+    .where(
+      and(
+        eq(auditEvents.jobUuid, video.jobUuid),
+        eq(auditEvents.action, "photo.video_dispatched"),
+        sql`json_extract(${auditEvents.changes}, '$.photo_uuid') = ${video.uuid}`,
+        sql`json_extract(${auditEvents.changes}, '$.attempt') = ${video.attempts}`,
+      ),
+    )
+    .orderBy(desc(auditEvents.id))
+    .get();
+  const at = row ? Date.parse(row.at) : Number.NaN;
+  return Number.isFinite(at) ? (Date.now() - at) / 1000 : Number.POSITIVE_INFINITY;
+}
+
+/** `video.transcode`: start the next attempt unless one is done, failed for good or still running. */
+export async function handleVideoTranscode(env: Env, msg: { photoId: number; supersedes?: number }): Promise<void> {
+  const db = drizzle(env.DB, { schema });
+  const video = await loadVideo(db, { id: msg.photoId });
+  // Deleted meanwhile, an image, or settled: nothing to do (ack).
+  if (video?.kind !== "video" || video.status === "completed" || video.status === "failed") return;
+  if (video.status === "processing") {
+    // A duplicate delivery while an attempt runs: the watchdog checks on that attempt. Only a
+    // message that supersedes exactly this attempt, or an attempt older than the watchdog's
+    // delay (its watchdog was lost), is taken over.
+    const superseding = msg.supersedes === video.attempts;
+    if (!superseding && (await dispatchAge(db, video)) < watchdogSeconds(env)) return;
+  }
+  if (video.attempts >= MAX_VIDEO_ATTEMPTS) {
+    await markFailed(db, video, `gave up after ${video.attempts} attempts: ${lastReason(video)}`);
+    return;
+  }
+
+  const attempt = video.attempts + 1;
+  // Claim the attempt, guarded on the state just read: a concurrent duplicate claims nothing.
+  const [claimed] = await db.batch([
+    db
+      .update(photos)
+      .set({ processingStatus: "processing", processingAttempts: attempt })
+      .where(and(eq(photos.id, video.id), eq(photos.processingStatus, video.status), eq(photos.processingAttempts, video.attempts)))
+      .returning({ id: photos.id }),
+    auditEventIfChanged(db, {
+      jobId: video.jobId,
+      jobUuid: video.jobUuid,
+      actor: SYSTEM_ACTOR,
+      action: "photo.video_dispatched",
+      changes: { photo_uuid: video.uuid, attempt },
+    }),
+  ]);
+  if (claimed.length === 0) return;
+
+  try {
+    // The watchdog first: once the transcoder has the job, nothing may be left unwatched.
+    await env.MEDIA_QUEUE.send({ type: "video.watchdog", photoId: video.id, attempt } satisfies MediaMessage, {
+      delaySeconds: watchdogSeconds(env),
+    });
+    await dispatch(env, video, attempt);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    // Not handed over: back to pending, so the queue's retry (with backoff) starts a new attempt.
+    await db
+      .update(photos)
+      .set({ processingStatus: "pending", processingError: reasonText(`retrying: ${reason}`) })
+      .where(onAttempt(video.id, attempt));
+    throw err;
+  }
+}
+
+/** POSTs the job to the transcoder; anything but 202 Accepted throws (retried by the queue). */
+async function dispatch(env: Env, video: VideoRow, attempt: number): Promise<void> {
+  const keys = videoOutputKeys(video.jobUuid, video.uuid);
+  const put = async (key: string) => ({ put_url: await signObjectUrl(env, "PUT", key, URL_TTL_SECONDS) });
+  const body = {
+    job_id: video.uuid,
+    attempt,
+    source_url: await signObjectUrl(env, "GET", video.r2Key, URL_TTL_SECONDS),
+    outputs: { "1080p": await put(keys["1080p"]), "720p": await put(keys["720p"]), thumbnail: await put(keys.thumbnail) },
+    callback_url: await signCallbackUrl(env, { jobUuid: video.jobUuid, photoUuid: video.uuid, attempt }, URL_TTL_SECONDS),
+  };
+  let res: Response;
+  try {
+    res = await transcoderFetch(
+      env,
+      "/v1/videos/transcode",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(DISPATCH_TIMEOUT_MS),
+      },
+      video.uuid,
+    );
+  } catch (err) {
+    throw new Error(`transcoder unreachable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const text = await res.text().catch(() => "");
+  if (res.status === 202) return;
+  // 503 busy (Retry-After), 409 a previous attempt still running, 5xx, 400 (a bug here): retry.
+  const detail = text.slice(0, 200);
+  const after = res.headers.get("retry-after");
+  throw new Error(`transcoder answered HTTP ${res.status}${after ? ` (retry after ${after} s)` : ""}: ${detail}`);
+}
+
+/** `video.watchdog`: attempt n should have reported back by now; if it has not, start another. */
+export async function handleVideoWatchdog(env: Env, msg: { photoId: number; attempt: number }): Promise<void> {
+  const db = drizzle(env.DB, { schema });
+  const video = await loadVideo(db, { id: msg.photoId });
+  // Reported back, superseded, back to pending, or deleted: nothing to watch (ack).
+  if (video?.status !== "processing" || video.attempts !== msg.attempt) return;
+  await retryOrFail(env, db, video, `the transcoder did not report back on attempt ${msg.attempt} within ${watchdogSeconds(env)} s`);
+}
+
+/**
+ * Another attempt with backoff while attempts remain, else `failed`. The photo stays
+ * `processing` until the superseding message starts the next attempt, so a lost send is
+ * retried by whoever called this (queue retry, transcoder callback retry).
+ */
+async function retryOrFail(env: Env, db: Db, video: VideoRow, reason: string): Promise<"retrying" | "failed"> {
+  if (video.attempts >= MAX_VIDEO_ATTEMPTS) {
+    await markFailed(db, video, `gave up after ${video.attempts} attempts: ${reason}`);
+    return "failed";
+  }
+  await db
+    .update(photos)
+    .set({ processingError: reasonText(`retrying: ${reason}`) })
+    .where(onAttempt(video.id, video.attempts));
+  await env.MEDIA_QUEUE.send({ type: "video.transcode", photoId: video.id, supersedes: video.attempts } satisfies MediaMessage, {
+    delaySeconds: retryDelay(video.attempts),
+  });
+  return "retrying";
+}
+
+function lastReason(video: VideoRow) {
+  return video.error?.replace(/^retrying: /, "") ?? "unknown error";
+}
+
+async function markFailed(db: Db, video: VideoRow, reason: string): Promise<void> {
+  await db.batch([
+    db
+      .update(photos)
+      .set({ processingStatus: "failed", processingError: reasonText(reason) })
+      .where(and(eq(photos.id, video.id), eq(photos.processingAttempts, video.attempts), sql`${photos.processingStatus} <> 'completed'`)),
+    auditEventIfChanged(db, {
+      jobId: video.jobId,
+      jobUuid: video.jobUuid,
+      actor: SYSTEM_ACTOR,
+      action: "photo.video_failed",
+      changes: { photo_uuid: video.uuid, attempt: video.attempts, reason: reasonText(reason) },
+    }),
+  ]);
+}
+
+export interface CallbackOutcome {
+  status: 200 | 409 | 410;
+  outcome: "completed" | "retrying" | "failed" | "stale" | "gone";
+  message: string;
+}
+
+/** Records a verified callback (video-callback-route.ts) for `target`'s attempt. */
+export async function recordTranscodeResult(env: Env, target: CallbackTarget, result: CallbackBody): Promise<CallbackOutcome> {
+  const db = drizzle(env.DB, { schema });
+  const video = await loadVideo(db, { uuid: target.photoUuid });
+  if (!video) {
+    // Deleted while transcoding: the outputs arrived after its files were removed; remove them too.
+    await deletePrefix(env.MEDIA, objectKey(target.jobUuid, "photos", target.photoUuid, ""));
+    return { status: 410, outcome: "gone", message: "the video no longer exists; its outputs were removed" };
+  }
+  if (video.jobUuid !== target.jobUuid || video.kind !== "video") {
+    // Only ever signed for this video of this job: refuse rather than touch another record's files.
+    return { status: 410, outcome: "gone", message: "the callback does not match a video" };
+  }
+  if (video.status === "completed" && video.attempts === target.attempt) {
+    return { status: 200, outcome: "completed", message: "already recorded" };
+  }
+  if (video.status !== "processing" || video.attempts !== target.attempt) {
+    return {
+      status: 409,
+      outcome: "stale",
+      message: `stale attempt ${target.attempt}: the video is ${video.status} at attempt ${video.attempts}`,
+    };
+  }
+
+  if (result.status === "failed") {
+    if (!result.retryable) {
+      await markFailed(db, video, result.error);
+      return { status: 200, outcome: "failed", message: "recorded as failed" };
+    }
+    const outcome = await retryOrFail(env, db, video, result.error);
+    return { status: 200, outcome, message: outcome === "failed" ? "recorded as failed" : "another attempt is queued" };
+  }
+
+  // Never record a key that points at nothing: the sizes recorded are what R2 holds.
+  const keys = videoOutputKeys(video.jobUuid, video.uuid);
+  const variants: StoredVariants = {};
+  for (const name of VARIANT_NAMES) {
+    const reported = result.variants[name];
+    if (!reported) continue;
+    const head = await env.MEDIA.head(keys[name]);
+    if (!head) return retried(await retryOrFail(env, db, video, `the transcoder reported ${name} but it is not in storage`));
+    variants[name] = { key: keys[name], width: reported.width, height: reported.height, bitrate: reported.bitrate, size: head.size };
+  }
+  if (!(await env.MEDIA.head(keys.thumbnail))) {
+    return retried(await retryOrFail(env, db, video, "the transcoder reported a thumbnail but it is not in storage"));
+  }
+
+  const [updated] = await db.batch([
+    db
+      .update(photos)
+      .set({
+        variants: JSON.stringify(variants),
+        thumbnailKey: keys.thumbnail,
+        width: result.source.width,
+        height: result.source.height,
+        processingStatus: "completed",
+        processingError: null,
+        processedAt: nowIso(),
+      })
+      .where(onAttempt(video.id, target.attempt))
+      .returning({ id: photos.id }),
+    auditEventIfChanged(db, {
+      jobId: video.jobId,
+      jobUuid: video.jobUuid,
+      actor: SYSTEM_ACTOR,
+      action: "photo.video_processed",
+      changes: {
+        photo_uuid: video.uuid,
+        attempt: target.attempt,
+        variants: Object.keys(variants),
+        ...(result.skipped && Object.keys(result.skipped).length > 0 ? { skipped: result.skipped } : {}),
+      },
+    }),
+  ]);
+  if (updated.length === 0) {
+    return { status: 409, outcome: "stale", message: `stale attempt ${target.attempt}: the video changed while recording` };
+  }
+  return { status: 200, outcome: "completed", message: "variants recorded" };
+}
+
+const retried = (outcome: "retrying" | "failed"): CallbackOutcome => ({
+  status: 200,
+  outcome,
+  message: outcome === "failed" ? "recorded as failed" : "another attempt is queued",
+});

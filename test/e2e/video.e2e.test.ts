@@ -1,0 +1,450 @@
+/**
+ * End to end, with real processes: the transcoder (transcoder/src/server.ts, Debian's ffmpeg) and
+ * the Worker under `wrangler dev` (local mode, its own fresh state in a temp dir). A video goes in
+ * through POST /api/jobs/photos and comes out as 1080p/720p H.264/AAC variants and a thumbnail
+ * through GET /api/jobs/video-variants, checked with ffprobe. A second video loses its transcoder
+ * mid-job (SIGKILL, then a restart) and still completes through the watchdog.
+ *
+ * Run: node --test test/e2e/video.e2e.test.ts   (Node ≥ 22.12; ffmpeg and ffprobe on PATH; Node 22 takes
+ * files or globs, not a directory). About 2–3 min: most of it waits for the watchdog.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+/** wrangler's own CLI (the bin script re-spawns it): one process to guard and to stop. */
+const WRANGLER_CLI = path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js");
+const EXIT_WITH_PARENT = ["--import", path.join(ROOT, "test/exit-with-parent.ts")];
+/**
+ * The watchdog must outlast the transcoder's own time limit (else it supersedes a live job):
+ * short here so the kill test takes minutes, not the production 900 s.
+ */
+const JOB_TIMEOUT_SECONDS = 90;
+const WATCHDOG_SECONDS = 100;
+const MAIN_CLIP_SECONDS = 10;
+const KILL_CLIP_SECONDS = 4;
+
+let tmp = "";
+let wranglerUrl = "";
+let transcoderPort = 0;
+let transcoder: ChildProcess | undefined;
+let wrangler: ChildProcess | undefined;
+const logs: string[] = [];
+let token = "";
+let csrf = "";
+let job = { job_id: 0, job_uuid: "" };
+let mainClip = "";
+let killClip = "";
+/** Resolved once the kill test has restarted the transcoder (the main video must not be killed). */
+let restarted: () => void = () => {};
+const transcoderRestarted = new Promise<void>((r) => {
+  restarted = r;
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps the last lines of a child's output, printed when a test fails. */
+function collect(name: string, child: ChildProcess) {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => {
+      logs.push(`[${name}] ${line}`);
+      if (logs.length > 400) logs.shift();
+    });
+  }
+}
+
+const diagnostics = () => `\n--- process output (last lines) ---\n${logs.slice(-80).join("\n")}`;
+
+function startTranscoder(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...EXIT_WITH_PARENT, "src/server.ts"], {
+    cwd: path.join(ROOT, "transcoder"),
+    // Own process group: a kill reaches ffmpeg too, not only Node.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      HOST: "127.0.0.1",
+      PORT: String(transcoderPort),
+      JOB_TIMEOUT_SECONDS: String(JOB_TIMEOUT_SECONDS),
+      MAX_CONCURRENT_JOBS: "2",
+      // Temp dirs of a killed job land here and go with the test's temp dir.
+      TMPDIR: path.join(tmp, "transcoder-tmp"),
+    },
+  });
+  collect("transcoder", child);
+  const stdout = child.stdout;
+  if (!stdout) throw new Error("transcoder stdout is not piped");
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`transcoder did not start${diagnostics()}`)), 20_000);
+    child.once("exit", (code) => reject(new Error(`transcoder exited (${code})${diagnostics()}`)));
+    createInterface({ input: stdout }).on("line", (line) => {
+      if (line.includes('"event":"listening"')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  });
+}
+
+/** Ends a process group started here: SIGTERM, then SIGKILL if it lingers. */
+async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = "SIGTERM") {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    return; // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function wranglerCli(args: string[]) {
+  return exec(process.execPath, [WRANGLER, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+async function makeClip(file: string, seconds: number, size: string, kbps: number) {
+  // Constant bitrate (filler): the source is larger than the variants, as a phone recording is.
+  await exec("ffmpeg", [
+    ...["-hide_banner", "-nostdin", "-v", "error", "-y"],
+    ...["-f", "lavfi", "-i", `testsrc=size=${size}:rate=30:duration=${seconds}`],
+    ...["-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+    ...["-b:v", `${kbps}k`, "-minrate", `${kbps}k`, "-maxrate", `${kbps}k`, "-bufsize", `${kbps / 2}k`, "-x264-params", "nal-hrd=cbr"],
+    ...["-c:a", "aac", "-shortest", file],
+  ]);
+}
+
+async function call(method: string, pathname: string, body?: FormData | Record<string, unknown>) {
+  const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  let payload: BodyInit | undefined;
+  if (body instanceof FormData) payload = body;
+  else if (body) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(`${wranglerUrl}${pathname}`, { method, headers, body: payload });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, text };
+}
+
+async function upload(file: string) {
+  const form = new FormData();
+  form.append("action", "upload");
+  form.append("job_id", String(job.job_id));
+  form.append("photo_type", "during");
+  form.append("file", new Blob([await readFile(file)], { type: "video/mp4" }), path.basename(file));
+  const res = await call("POST", "/api/jobs/photos", form);
+  assert.equal(res.status, 201, res.text);
+  return String(res.json.photo_uuid);
+}
+
+interface Variants {
+  original: { url: string; size: number; path: string };
+  variants: Record<string, { url: string; width: number; height: number; bitrate: number; size: number }> | [];
+  thumbnail: string | null;
+  processing_status: string;
+  processed: boolean;
+  processed_at: string | null;
+}
+
+async function waitProcessed(uuid: string, timeoutMs: number): Promise<Variants> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    const res = await call("GET", `/api/jobs/video-variants?uuid=${uuid}`);
+    assert.equal(res.status, 200, res.text);
+    last = res.text;
+    const body = res.json as unknown as Variants;
+    if (body.processing_status === "completed") return body;
+    if (body.processing_status === "failed") {
+      const list = await call("GET", `/api/jobs/photos?job_id=${job.job_id}`);
+      assert.fail(`video ${uuid} failed: ${list.text}${diagnostics()}`);
+    }
+    await sleep(2000);
+  }
+  assert.fail(`video ${uuid} not processed within ${timeoutMs / 1000} s; last: ${last}${diagnostics()}`);
+}
+
+async function download(url: string, name: string) {
+  const res = await fetch(`${wranglerUrl}${url}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, `${url}: ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const file = path.join(tmp, name);
+  await writeFile(file, bytes);
+  return { file, bytes, type: res.headers.get("content-type") };
+}
+
+interface Probe {
+  streams: { codec_type: string; codec_name: string; width?: number; height?: number }[];
+}
+
+async function ffprobe(file: string): Promise<Probe> {
+  const { stdout } = await exec("ffprobe", ["-v", "error", "-show_streams", "-of", "json", file]);
+  return JSON.parse(stdout) as Probe;
+}
+
+/** Top-level MP4 box types in file order (for +faststart: moov before mdat). */
+function topLevelBoxes(bytes: Uint8Array): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const types: string[] = [];
+  let at = 0;
+  while (at + 8 <= bytes.length) {
+    let size = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (size === 1) size = Number(view.getBigUint64(at + 8));
+    else if (size === 0) size = bytes.length - at;
+    types.push(type);
+    if (size < 8) break;
+    at += size;
+  }
+  return types;
+}
+
+async function checkVariant(v: Variants, name: "1080p" | "720p", width: number, height: number, sourceSize: number) {
+  assert.ok(!Array.isArray(v.variants), "variants recorded");
+  const meta = v.variants[name];
+  assert.ok(meta, `${name} produced`);
+  assert.deepEqual([meta.width, meta.height], [width, height]);
+  const got = await download(meta.url, `${name}.mp4`);
+  assert.equal(got.type, "video/mp4");
+  assert.equal(got.bytes.length, meta.size);
+  assert.ok(got.bytes.length <= sourceSize, `${name} (${got.bytes.length} B) is no larger than the source (${sourceSize} B)`);
+  const probe = await ffprobe(got.file);
+  const video = probe.streams.find((s) => s.codec_type === "video");
+  const audio = probe.streams.find((s) => s.codec_type === "audio");
+  assert.equal(video?.codec_name, "h264");
+  assert.equal(audio?.codec_name, "aac");
+  assert.deepEqual([video?.width, video?.height], [width, height]);
+  const boxes = topLevelBoxes(got.bytes);
+  assert.ok(
+    boxes.indexOf("moov") >= 0 && boxes.indexOf("moov") < boxes.indexOf("mdat"),
+    `moov before mdat (+faststart): ${boxes.join(",")}`,
+  );
+}
+
+before(
+  async () => {
+    tmp = await mkdtemp(path.join(tmpdir(), "propops-video-e2e-"));
+    await mkdir(path.join(tmp, "transcoder-tmp"));
+    const persist = path.join(tmp, "state");
+    const [wport, tport, iport] = [await freePort(), await freePort(), await freePort()];
+    transcoderPort = tport;
+    wranglerUrl = `http://127.0.0.1:${wport}`;
+    mainClip = path.join(tmp, "walkthrough.mp4");
+    killClip = path.join(tmp, "short.mp4");
+    const clips = Promise.all([
+      makeClip(mainClip, MAIN_CLIP_SECONDS, "1920x1080", 6000),
+      makeClip(killClip, KILL_CLIP_SECONDS, "1280x720", 3000),
+    ]);
+
+    // Fresh local state: schema, then one staff user with a token (format of src/auth/tokens.ts).
+    await wranglerCli(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
+    const userUuid = randomUUID();
+    token = `pp_${userUuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
+    const hash = createHash("sha256").update(token).digest("hex");
+    await wranglerCli([
+      ...["d1", "execute", "DB", "--local", "--persist-to", persist, "--command"],
+      [
+        "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (9001, '1 Example Street', 'Sample Town', 'EX1 1AA', '1 example street sample town ex1 1aa')",
+        `INSERT INTO users (uuid, name, email, role) VALUES ('${userUuid}', 'E2E Staff', 'e2e-staff@example.test', 'staff')`,
+        `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ('${randomUUID()}', (SELECT id FROM users WHERE uuid = '${userUuid}'), 'e2e', '${hash}')`,
+      ].join("; "),
+    ]);
+    const envFile = path.join(tmp, "e2e.env");
+    const key = randomBytes(32).toString("base64");
+    await writeFile(
+      envFile,
+      `ENCRYPTION_KEYS='${JSON.stringify({ active: "k1", keys: { k1: key } })}'\nSIGNING_SECRET=${randomBytes(32).toString("hex")}\n`,
+    );
+
+    // Bundled once and served without watching: other work in the tree (or a wrangler.toml edit)
+    // must not reload the Worker mid-test and drop its queued (delayed) messages.
+    const dist = path.join(tmp, "dist");
+    await wranglerCli(["deploy", "--dry-run", "--outdir", dist, "--containers-rollout=none"]);
+
+    transcoder = await startTranscoder();
+    wrangler = spawn(
+      process.execPath,
+      [
+        ...EXIT_WITH_PARENT,
+        WRANGLER_CLI,
+        ...[
+          "dev",
+          path.join(dist, "index.js"),
+          "--no-bundle",
+          "--config",
+          path.join(ROOT, "wrangler.toml"),
+          "--local",
+          "--ip",
+          "127.0.0.1",
+          "--port",
+          String(wport),
+          "--inspector-port",
+          String(iport),
+        ],
+        ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
+        ...["--var", `PUBLIC_URL:${wranglerUrl}`, "--var", `TRANSCODER_URL:http://127.0.0.1:${tport}`, "--var", "MEDIA_SERVICE:process"],
+        ...["--var", `VIDEO_WATCHDOG_SECONDS:${WATCHDOG_SECONDS}`],
+      ],
+      {
+        cwd: ROOT,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
+      },
+    );
+    collect("wrangler", wrangler);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${wranglerUrl}/`)).ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (wrangler.exitCode !== null || Date.now() > deadline) throw new Error(`wrangler dev did not start${diagnostics()}`);
+      await sleep(500);
+    }
+
+    const csrfRes = await call("GET", "/api/security/csrf-token");
+    assert.equal(csrfRes.status, 200, `${csrfRes.text}${diagnostics()}`);
+    csrf = String(csrfRes.json.csrf_token);
+    const created = await call("POST", "/api/jobs/manage", {
+      action: "create",
+      job_title: "Leak investigation - Unit 004",
+      job_description: "Walkthrough video of the ceiling stain.",
+      priority_id: 2,
+      status_id: 1,
+      job_type_id: 3,
+      address_id: 9001,
+    });
+    assert.equal(created.status, 201, `${created.text}${diagnostics()}`);
+    job = { job_id: Number(created.json.job_id), job_uuid: String(created.json.job_uuid) };
+    await clips;
+  },
+  { timeout: 240_000 },
+);
+
+async function cleanup() {
+  await Promise.all([stop(wrangler), stop(transcoder)]);
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+}
+
+after(cleanup);
+// Interrupted (Ctrl-C, a CI timeout): still stop the processes and remove the temp dir.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+describe("video pipeline end to end (transcoder process + wrangler dev)", { concurrency: 2 }, () => {
+  test(`a ${MAIN_CLIP_SECONDS} s 1080p30 upload comes out as h264/aac 1080p + 720p variants (faststart, ≤ source) and a thumbnail`, {
+    timeout: 300_000,
+  }, async () => {
+    await transcoderRestarted;
+    const uuid = await upload(mainClip);
+    const sourceSize = (await readFile(mainClip)).length;
+    const pending = await call("GET", `/api/jobs/video-variants?uuid=${uuid}`);
+    assert.deepEqual((pending.json as unknown as Variants).variants, []);
+
+    const started = Date.now();
+    const v = await waitProcessed(uuid, 180_000);
+    process.stdout.write(`# main video processed in ${((Date.now() - started) / 1000).toFixed(1)} s after upload\n`);
+    assert.equal(v.processed, true);
+    assert.match(String(v.processed_at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(v.original.size, sourceSize);
+    assert.equal(v.original.path, `jobs/${job.job_uuid}/photos/${uuid}/original.mp4`);
+    await checkVariant(v, "1080p", 1920, 1080, sourceSize);
+    await checkVariant(v, "720p", 1280, 720, sourceSize);
+
+    assert.ok(v.thumbnail, "thumbnail URL");
+    const thumb = await download(v.thumbnail, "thumbnail.jpg");
+    assert.equal(thumb.type, "image/jpeg");
+    const tprobe = await ffprobe(thumb.file);
+    assert.equal(tprobe.streams[0]?.codec_name, "mjpeg");
+    assert.deepEqual([tprobe.streams[0]?.width, tprobe.streams[0]?.height], [640, 360]);
+
+    const original = await download(v.original.url, "original.mp4");
+    assert.equal(original.bytes.length, sourceSize);
+  });
+
+  test("a transcoder killed mid-job (SIGKILL) and restarted: the watchdog re-dispatches and the video still completes", {
+    timeout: 300_000,
+  }, async () => {
+    try {
+      const uuid = await upload(killClip);
+      // Wait until the transcoder holds the job, then kill it and its ffmpeg without a word.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const health = (await (await fetch(`http://127.0.0.1:${transcoderPort}/healthz`)).json()) as { busy?: number };
+        if ((health.busy ?? 0) > 0) break;
+        assert.ok(Date.now() < deadline, `the transcoder never started the job${diagnostics()}`);
+        await sleep(100);
+      }
+      await stop(transcoder, "SIGKILL");
+      const during = await call("GET", `/api/jobs/video-variants?uuid=${uuid}`);
+      assert.equal((during.json as unknown as Variants).processing_status, "processing");
+      transcoder = await startTranscoder();
+      restarted();
+
+      const v = await waitProcessed(uuid, (WATCHDOG_SECONDS + 120) * 1000);
+      assert.ok(!Array.isArray(v.variants), "variants recorded");
+      assert.deepEqual(Object.keys(v.variants), ["720p"]);
+      assert.deepEqual([v.variants["720p"]?.width, v.variants["720p"]?.height], [1280, 720]);
+
+      const audit = await call("GET", `/api/jobs/audit?job_uuid=${job.job_uuid}&limit=100`);
+      assert.equal(audit.status, 200, audit.text);
+      const mine = (audit.json.data as { action: string; changes: { photo_uuid?: string; attempt?: number } }[]).filter(
+        (e) => e.changes.photo_uuid === uuid,
+      );
+      const dispatches = mine.filter((e) => e.action === "photo.video_dispatched").map((e) => e.changes.attempt);
+      assert.ok(dispatches.length >= 2, `re-dispatched after the kill: ${JSON.stringify(mine)}`);
+      const processed = mine.find((e) => e.action === "photo.video_processed");
+      assert.ok(processed && (processed.changes.attempt ?? 0) >= 2, "completed by a later attempt");
+    } finally {
+      restarted();
+    }
+  });
+});

@@ -1,0 +1,145 @@
+// POST /v1/images/compress — photos too large for the Worker's photon budget, compressed here by the
+// same photon code (src/media/photo-compressor.ts) without the isolate's 128 MB limit.
+//
+// Request:  { photo_id, source_url, put_url, max_long_edge?, jpeg_quality? }  (signed Worker URLs)
+// Answer (synchronous, one image takes seconds):
+//   200 { outcome, content_type, width, height, output_width, output_height, bytes_before, bytes_after, wasm_memory_bytes, ms }
+//   400 invalid request · 409 same photo already running · 422 image refused (not retryable)
+//   502 source or upload failed (retryable) · 503 busy (Retry-After)
+// The result is PUT to put_url only when it is smaller than the original (outcome "compressed").
+import { compressImage, ImageRejected } from "../../src/media/photo-compressor.ts";
+import { errorMessage, JobError } from "./errors.ts";
+import type { RouteHandler, RouteResult } from "./server.ts";
+
+/** The Worker accepts uploads up to 20 MB; a little slack for nothing else. */
+export const MAX_IMAGE_SOURCE_BYTES = 20 * 1024 * 1024;
+const PUT_ATTEMPTS = 3;
+
+export interface ImageRequest {
+  photo_id: number;
+  source_url: string;
+  put_url: string;
+  max_long_edge?: number;
+  jpeg_quality?: number;
+}
+
+function isHttpUrl(v: unknown): v is string {
+  if (typeof v !== "string") return false;
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+const optInt = (v: unknown, min: number, max: number) =>
+  v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max);
+
+export function validateImageRequest(body: unknown): { ok: true; value: ImageRequest } | { ok: false; error: string } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, error: "body must be a JSON object" };
+  const b = body as Record<string, unknown>;
+  if (typeof b.photo_id !== "number" || !Number.isInteger(b.photo_id) || b.photo_id < 1)
+    return { ok: false, error: "photo_id must be a positive integer" };
+  if (!isHttpUrl(b.source_url)) return { ok: false, error: "source_url must be an http(s) URL" };
+  if (!isHttpUrl(b.put_url)) return { ok: false, error: "put_url must be an http(s) URL" };
+  if (!optInt(b.max_long_edge, 64, 8192)) return { ok: false, error: "max_long_edge must be an integer in 64–8192" };
+  if (!optInt(b.jpeg_quality, 1, 100)) return { ok: false, error: "jpeg_quality must be an integer in 1–100" };
+  return { ok: true, value: b as unknown as ImageRequest };
+}
+
+/** GET into memory, stopping as soon as more than `maxBytes` arrive (whatever Content-Length says). */
+async function download(url: string, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (e) {
+    throw new JobError(`source download failed: ${errorMessage(e)}`, true);
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    throw new JobError(`source download failed: HTTP ${res.status}`, res.status >= 500 || res.status === 429);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new JobError(`source larger than ${maxBytes} bytes`, false);
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+async function put(url: string, bytes: Uint8Array, contentType: string, signal: AbortSignal): Promise<void> {
+  let last = "";
+  for (let i = 0; i < PUT_ATTEMPTS; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** (i - 1)));
+    try {
+      const res = await fetch(url, { method: "PUT", body: bytes, headers: { "content-type": contentType }, signal });
+      await res.body?.cancel().catch(() => {});
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+      if (res.status < 500) break;
+    } catch (e) {
+      last = errorMessage(e);
+    }
+  }
+  throw new JobError(`upload failed: ${last}`, true);
+}
+
+/** Download → compress (photon, synchronous) → upload the result if it is smaller → figures. */
+export async function runImageJob(req: ImageRequest, signal: AbortSignal): Promise<RouteResult> {
+  const started = Date.now();
+  try {
+    const source = await download(req.source_url, MAX_IMAGE_SOURCE_BYTES, signal);
+    const r = compressImage(source, { maxLongEdge: req.max_long_edge, jpegQuality: req.jpeg_quality });
+    if (r.outcome === "compressed") await put(req.put_url, r.bytes, r.contentType, signal);
+    return {
+      status: 200,
+      body: {
+        outcome: r.outcome,
+        content_type: r.contentType,
+        width: r.width,
+        height: r.height,
+        output_width: r.outputWidth,
+        output_height: r.outputHeight,
+        bytes_before: r.bytesBefore,
+        bytes_after: r.bytesAfter,
+        wasm_memory_bytes: r.wasmMemoryBytes,
+        ms: Date.now() - started,
+      },
+    };
+  } catch (e) {
+    if (e instanceof ImageRejected) return { status: 422, body: { error: e.message, retryable: false } };
+    if (e instanceof JobError) return { status: e.retryable ? 502 : 422, body: { error: e.message, retryable: e.retryable } };
+    return { status: 500, body: { error: `internal error: ${errorMessage(e)}`, retryable: true } };
+  }
+}
+
+export const compressImageRoute: RouteHandler = async (ctx, req) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body.toString("utf8"));
+  } catch {
+    return { status: 400, body: { error: "body is not valid JSON" } };
+  }
+  const v = validateImageRequest(parsed);
+  if (!v.ok) return { status: 400, body: { error: v.error } };
+  const job = v.value;
+  // Shares the server's job slots with videos: photon needs hundreds of MB for a 48 MP photo.
+  let answer: (r: RouteResult) => void = () => {};
+  const done = new Promise<RouteResult>((resolve) => {
+    answer = resolve;
+  });
+  const outcome = ctx.slots.tryStart(`image:${job.photo_id}`, async () => answer(await runImageJob(job, ctx.shutdownSignal)));
+  if (outcome === "busy")
+    return { status: 503, body: { error: "busy", retryable: true }, headers: { "retry-after": String(ctx.config.retryAfterSeconds) } };
+  if (outcome === "duplicate") return { status: 409, body: { error: "image already being compressed", photo_id: job.photo_id } };
+  return done;
+};

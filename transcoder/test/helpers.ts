@@ -1,0 +1,255 @@
+// Test helpers: clip generation with real ffmpeg, a local "storage + callback" server,
+// an in-process transcoder, MP4 box parsing.
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import type { IncomingMessage, Server } from "node:http";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { Config } from "../src/config.ts";
+import { loadConfig } from "../src/config.ts";
+import type { RunningServer } from "../src/server.ts";
+import { startServer } from "../src/server.ts";
+import { TEMP_PREFIX } from "../src/transcode.ts";
+
+const exec = promisify(execFile);
+
+/** Narrow away `undefined`/`null`, failing loudly (with `what`) instead of asserting it away with `!`. */
+export function must<T>(v: T | undefined | null, what: string): T {
+  if (v === undefined || v === null) throw new Error(`expected ${what}, got ${v}`);
+  return v;
+}
+
+export interface ClipOptions {
+  width: number;
+  height: number;
+  seconds: number;
+  rate?: number;
+  audio?: boolean;
+  /** Extra x264 args for the source encode (default: a high-quality, large source). */
+  crf?: number;
+  faststart?: boolean;
+}
+
+/** Generate an H.264 (+AAC) MP4 test clip with ffmpeg's lavfi sources. */
+export async function makeClip(dir: string, name: string, o: ClipOptions): Promise<string> {
+  const out = join(dir, name);
+  const args = [
+    "-hide_banner",
+    "-nostdin",
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${o.width}x${o.height}:rate=${o.rate ?? 30}:duration=${o.seconds}`,
+  ];
+  if (o.audio) args.push("-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${o.seconds}`);
+  args.push("-c:v", "libx264", "-preset", "ultrafast", "-crf", String(o.crf ?? 12), "-pix_fmt", "yuv420p");
+  if (o.audio) args.push("-c:a", "aac", "-b:a", "192k");
+  if (o.faststart) args.push("-movflags", "+faststart");
+  args.push(out);
+  await exec("ffmpeg", args);
+  return out;
+}
+
+export interface ProbeOut {
+  streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; profile?: string; pix_fmt?: string }>;
+  format: { format_name: string; duration: string };
+}
+
+export async function probe(file: string): Promise<ProbeOut> {
+  const r = await exec("ffprobe", ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", file]);
+  return JSON.parse(r.stdout) as ProbeOut;
+}
+
+/** Top-level ISO-BMFF box types in order. */
+export function topLevelBoxes(buf: Buffer): string[] {
+  const types: string[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    let size = buf.readUInt32BE(off);
+    const type = buf.toString("latin1", off + 4, off + 8);
+    if (size === 1) size = Number(buf.readBigUInt64BE(off + 8));
+    else if (size === 0) size = buf.length - off;
+    if (size < 8) break;
+    types.push(type);
+    off += size;
+  }
+  return types;
+}
+
+export interface Received {
+  puts: Map<string, { body: Buffer; contentType: string }>;
+  callbacks: Array<Record<string, unknown>>;
+}
+
+export interface Storage {
+  url: string;
+  received: Received;
+  /** Serve these bytes at GET /src/<name>. */
+  sources: Map<string, Buffer>;
+  /** GET /slow/<name> waits this long before answering (ms). */
+  slowMs: number;
+  /** Status to answer callbacks with (sequence; last one repeats). */
+  callbackStatuses: number[];
+  waitForCallback(jobId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** A local HTTP server standing in for R2 presigned URLs and the Worker's callback. */
+export async function startStorage(): Promise<Storage> {
+  const received: Received = { puts: new Map(), callbacks: [] };
+  const sources = new Map<string, Buffer>();
+  const waiters: Array<() => void> = [];
+  let server: Server;
+  const storage: Storage = {
+    url: "",
+    received,
+    sources,
+    slowMs: 0,
+    callbackStatuses: [200],
+    async waitForCallback(jobId, timeoutMs = 150_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const cb = received.callbacks.find((c) => c.job_id === jobId);
+        if (cb) return cb;
+        if (Date.now() > deadline) throw new Error(`no callback for ${jobId} within ${timeoutMs} ms`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 200);
+        });
+      }
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+  server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const body = await readAll(req);
+    const [, kind, name = ""] = url.pathname.split("/");
+    if (req.method === "GET" && kind === "nolen") {
+      // chunked, no Content-Length: the size limit must be enforced on bytes read
+      const src = sources.get(name) ?? Buffer.alloc(0);
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      for (let off = 0; off < src.length; off += 64 * 1024) res.write(src.subarray(off, off + 64 * 1024));
+      res.end();
+      return;
+    }
+    if (req.method === "GET" && (kind === "src" || kind === "slow")) {
+      if (kind === "slow") await new Promise((r) => setTimeout(r, storage.slowMs));
+      const src = sources.get(name);
+      if (!src) {
+        res.writeHead(name === "fail500" ? 500 : 404).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": src.length }).end(src);
+      return;
+    }
+    if (req.method === "PUT" && kind === "put") {
+      received.puts.set(name, { body, contentType: String(req.headers["content-type"]) });
+      res.writeHead(200).end();
+      return;
+    }
+    if (req.method === "POST" && kind === "callback") {
+      const status = must(
+        storage.callbackStatuses.length > 1 ? storage.callbackStatuses.shift() : storage.callbackStatuses[0],
+        "a configured callback status",
+      );
+      if (status < 300) {
+        received.callbacks.push(JSON.parse(body.toString("utf8")) as Record<string, unknown>);
+        for (const w of waiters.splice(0)) w();
+      }
+      res.writeHead(status).end();
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  storage.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return storage;
+}
+
+/** A transcode request whose URLs all point at `storage`. */
+export function jobBody(
+  storage: Storage,
+  jobId: string,
+  sourceName: string,
+  opts: { slow?: boolean; noLength?: boolean } = {},
+): Record<string, unknown> {
+  return {
+    job_id: jobId,
+    attempt: 1,
+    source_url: `${storage.url}/${opts.slow ? "slow" : opts.noLength ? "nolen" : "src"}/${sourceName}`,
+    outputs: {
+      "1080p": { put_url: `${storage.url}/put/${jobId}-1080p` },
+      "720p": { put_url: `${storage.url}/put/${jobId}-720p` },
+      thumbnail: { put_url: `${storage.url}/put/${jobId}-thumbnail` },
+    },
+    callback_url: `${storage.url}/callback`,
+  };
+}
+
+export async function submit(
+  serverUrl: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(`${serverUrl}/v1/videos/transcode`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
+}
+
+export interface Sandbox {
+  dir: string;
+  tmp: string;
+  cleanup(): Promise<void>;
+}
+
+/** A working dir for fixtures and a separate TMPDIR for the transcoder's temp dirs. */
+export async function sandbox(): Promise<Sandbox> {
+  const dir = await mkdtemp(join(tmpdir(), "transcoder-test-"));
+  const tmp = join(dir, "tmp");
+  await exec("mkdir", ["-p", tmp]);
+  return { dir, tmp, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function leftoverTempDirs(tmp: string): Promise<string[]> {
+  return (await readdir(tmp)).filter((n) => n.startsWith(TEMP_PREFIX));
+}
+
+export function testConfig(tmp: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig({}, { port: 0, host: "127.0.0.1", tmpDir: tmp, callbackRetryBaseMs: 50, logJobs: false, ...overrides });
+}
+
+export async function startTranscoder(config: Config): Promise<RunningServer> {
+  return startServer(config);
+}
+
+/** ffmpeg processes whose command line mentions `needle` (e.g. a sandbox path). */
+export async function ffmpegProcessesMentioning(needle: string): Promise<number[]> {
+  const r = await exec("ps", ["-eo", "pid=,args="]);
+  return r.stdout
+    .split("\n")
+    .filter((l) => /\bffmpeg\b/.test(l) && l.includes(needle) && !l.includes("ps -eo"))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+export { readFile, writeFile };
