@@ -314,7 +314,9 @@ describe("runSlaCheck", () => {
   it("finds due jobs through the status index and the breach index, never by scanning every job", async () => {
     const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${DUE_JOBS_SQL}`).bind(iso(NOW), 100).all<{ detail: string }>();
     const details = plan.results.map((r) => r.detail);
-    expect(details.join("\n"), details.join("\n")).toMatch(/SEARCH j USING INDEX jobs_status_sla_idx \(status_id=\? AND sla_deadline>\? AND sla_deadline<\?\)/);
+    expect(details.join("\n"), details.join("\n")).toMatch(
+      /SEARCH j USING INDEX jobs_status_sla_idx \(status_id=\? AND sla_deadline>\? AND sla_deadline<\?\)/,
+    );
     expect(details).toContain("SEARCH b USING COVERING INDEX sla_breaches_job_deadline_idx (job_id=? AND sla_deadline=?)");
     expect(details.join("\n")).not.toMatch(/SCAN j\b/);
   });
