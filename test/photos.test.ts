@@ -217,6 +217,32 @@ describe("viewing permissions", () => {
     expectStatus(res, 403);
   });
 
+  it("serves byte ranges so players can seek (206 with Content-Range; 416 past the end)", async () => {
+    const res = await upload(staff, { job_id: String(job.job_id), photo_type: "after", file: blob(makeJpeg(64, 48)) }, "range.jpg");
+    expectStatus(res, 201);
+    const item = { url: `/api/jobs/photos/file?uuid=${res.body.photo_uuid}&variant=original` };
+    const whole = await fileBytes(staff, item.url);
+    expect(whole.res.status).toBe(200);
+    expect(whole.res.headers.get("accept-ranges")).toBe("bytes");
+    const ranged = async (range: string) =>
+      exports.default.fetch(
+        new Request(`https://propops.test${item.url}`, { headers: { Authorization: `Bearer ${staff.token}`, Range: range } }),
+      );
+    const first = await ranged("bytes=0-9");
+    expect(first.status).toBe(206);
+    expect(first.headers.get("content-range")).toBe(`bytes 0-9/${whole.bytes.length}`);
+    expect(new Uint8Array(await first.arrayBuffer())).toEqual(whole.bytes.slice(0, 10));
+    const tail = await ranged("bytes=-4");
+    expect(tail.status).toBe(206);
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(whole.bytes.slice(-4));
+    const open = await ranged(`bytes=${whole.bytes.length - 3}-`);
+    expect(open.headers.get("content-range")).toBe(`bytes ${whole.bytes.length - 3}-${whole.bytes.length - 1}/${whole.bytes.length}`);
+    const beyond = await ranged(`bytes=${whole.bytes.length + 10}-`);
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get("content-range")).toBe(`bytes */${whole.bytes.length}`);
+    await beyond.arrayBuffer();
+  });
+
   it("another contractor's job is 404 for list, file, upload and delete", async () => {
     const list = await api("GET", `/api/jobs/photos?job_id=${job.job_id}`, { token: otherContractor.token });
     expectStatus(list, 404);

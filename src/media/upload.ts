@@ -98,22 +98,63 @@ export async function storeRecordEnqueue(
 }
 
 /**
- * A stored file as a response: sniffed type, `nosniff`, and a Content-Disposition whose name is
- * plain ASCII plus the RFC 5987 form of the original (never raw header text from a user).
+ * Streams a stored file: sniffed type, `nosniff`, a Content-Disposition whose name is plain ASCII
+ * plus the RFC 5987 form of the original (never raw header text from a user), and byte ranges
+ * (206) so video players can seek. 404 when the object is missing.
  */
-export function fileResponse(object: R2ObjectBody, opts: { contentType: string; filename: string; disposition: "attachment" | "inline" }) {
-  const ascii = opts.filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\;]/g, "_");
-  return new Response(object.body, {
-    headers: {
-      "Content-Type": opts.contentType,
-      "Content-Length": String(object.size),
-      "Content-Disposition": `${opts.disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(opts.filename)}`,
-      "X-Content-Type-Options": "nosniff",
-      // Stored files are user content: no scripts, no framing, even if a browser renders one.
-      "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; sandbox",
-      "Cache-Control": "private, no-store",
-    },
+export async function serveObject(
+  env: Env,
+  request: Request,
+  key: string,
+  opts: {
+    /** The stored type when omitted (e.g. a compressed photo, whose format the compressor chose). */
+    contentType?: string;
+    filename: string | ((contentType: string) => string);
+    disposition: "attachment" | "inline";
+    missing: string;
+  },
+): Promise<Response> {
+  const wantsRange = request.headers.has("range");
+  let object: R2ObjectBody | null;
+  try {
+    // R2 parses the Range header itself (bytes=a-b, a-, -n).
+    object = await env.MEDIA.get(key, wantsRange ? { range: request.headers } : undefined);
+  } catch {
+    const head = await env.MEDIA.head(key);
+    if (!head) throw new ApiError("NOT_FOUND", opts.missing);
+    return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${head.size}` } });
+  }
+  if (!object) throw new ApiError("NOT_FOUND", opts.missing);
+  const contentType = opts.contentType ?? object.httpMetadata?.contentType ?? "application/octet-stream";
+  const filename = typeof opts.filename === "string" ? opts.filename : opts.filename(contentType);
+  const ascii = filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\;]/g, "_");
+  const headers = new Headers({
+    "Content-Type": contentType,
+    "Content-Disposition": `${opts.disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`,
+    "X-Content-Type-Options": "nosniff",
+    // Stored files are user content: no scripts, no framing, even if a browser renders one.
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; sandbox",
+    "Cache-Control": "private, no-store",
+    "Accept-Ranges": "bytes",
   });
+  const range = wantsRange ? object.range : undefined;
+  if (range) {
+    // R2 may report every key of the range, unused ones undefined.
+    const r = range as { offset?: number; length?: number; suffix?: number };
+    const start = r.suffix !== undefined ? Math.max(0, object.size - r.suffix) : (r.offset ?? 0);
+    const length = r.suffix !== undefined ? object.size - start : (r.length ?? object.size - start);
+    // R2 answers an unsatisfiable range (first byte past the end) with the whole object.
+    const firstAsked = Number(/^bytes=(\d+)-/.exec(request.headers.get("range") ?? "")?.[1] ?? 0);
+    if (firstAsked >= object.size || length <= 0) {
+      await object.body.cancel();
+      return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${object.size}` } });
+    }
+    headers.set("Content-Range", `bytes ${start}-${Math.min(start + length, object.size) - 1}/${object.size}`);
+    headers.set("Content-Length", String(Math.min(length, object.size - start)));
+    return new Response(object.body, { status: 206, headers });
+  }
+  headers.set("Content-Length", String(object.size));
+  return new Response(object.body, { headers });
 }
 
 /** Deletes a record's files; if R2 fails now, the cleanup message retries it (never orphaned). */

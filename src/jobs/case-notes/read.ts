@@ -2,9 +2,10 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
 import { ok } from "../../http/envelope";
-import { ApiError, notFound } from "../../http/errors";
+import { notFound } from "../../http/errors";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
+import { serveObject } from "../../media/upload";
 import { downloadUrl } from "./attachments";
 import { CaseNoteItem, caseNotesQuery, type ListNotesQuery } from "./schemas";
 import { noteContext } from "./service";
@@ -110,15 +111,11 @@ async function download(c: AppContext, uuid: string) {
   ]);
   const row = rows[0];
   if (!row) throw notFound("Attachment");
-  const object = await c.env.MEDIA.get(row.key);
-  if (!object) throw new ApiError("NOT_FOUND", "Attachment file not found");
-  const ascii = row.filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
-  return new Response(object.body, {
-    headers: {
-      "Content-Type": row.contentType,
-      "Content-Length": String(object.size),
-      // Always a download: stored files are never rendered in the API's origin.
-      "Content-Disposition": `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(row.filename)}`,
-    },
+  // Always a download: stored files are never rendered in the API's origin.
+  return serveObject(c.env, c.req.raw, row.key, {
+    contentType: row.contentType,
+    filename: row.filename,
+    disposition: "attachment",
+    missing: "Attachment file not found",
   });
 }

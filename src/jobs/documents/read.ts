@@ -3,11 +3,11 @@ import { and, asc, eq } from "drizzle-orm";
 import { documents, fileTypes, jobs } from "../../db/schema";
 import { aliased } from "../../db/select";
 import { ok } from "../../http/envelope";
-import { ApiError, notFound } from "../../http/errors";
+import { notFound } from "../../http/errors";
 import { zId, zUuid } from "../../http/fields";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { operation } from "../../http/operation";
-import { fileResponse } from "../../media/upload";
+import { serveObject } from "../../media/upload";
 
 const downloadUrl = (uuid: string) => `/api/jobs/documents?action=download&uuid=${uuid}`;
 
@@ -64,9 +64,12 @@ export const getDocuments = operation({
       ]);
       const row = rows[0];
       if (!row) throw notFound("Document");
-      const object = await c.env.MEDIA.get(row.key);
-      if (!object) throw new ApiError("NOT_FOUND", "Document file not found");
-      return fileResponse(object, { contentType: row.contentType, filename: row.filename, disposition: "attachment" });
+      return serveObject(c.env, c.req.raw, row.key, {
+        contentType: row.contentType,
+        filename: row.filename,
+        disposition: "attachment",
+        missing: "Document file not found",
+      });
     }
     const [jobRows, rows] = await ctx.read([
       ctx.db

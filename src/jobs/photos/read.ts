@@ -5,7 +5,8 @@ import { ok } from "../../http/envelope";
 import { ApiError, notFound } from "../../http/errors";
 import { zId, zUuid } from "../../http/fields";
 import { jsonResponse, operation } from "../../http/operation";
-import { fileResponse } from "../../media/upload";
+import { serveObject } from "../../media/upload";
+import { readVisiblePhoto } from "./visible";
 import { PHOTO_TYPES } from "./write";
 
 const FILE_PATH = "/api/jobs/photos/file";
@@ -120,22 +121,16 @@ export const getPhotoFile = operation({
   },
   handler: async (c, { query }) => {
     const ctx = c.var.ctx;
-    const [rows] = await ctx.read([
-      ctx.db
-        .select({ photo: photos })
-        .from(photos)
-        .innerJoin(jobs, eq(jobs.id, photos.jobId))
-        .where(and(eq(photos.uuid, query.uuid), await ctx.jobVisible())),
-    ]);
-    const photo = rows[0]?.photo;
+    const photo = await readVisiblePhoto(ctx, query.uuid);
     if (!photo) throw notFound("Photo");
     const key = query.variant === "original" ? photo.r2Key : photo.compressedKey;
     if (!key) throw new ApiError("NOT_FOUND", `Photo has no compressed version (processing_status: ${photo.processingStatus})`);
-    const object = await c.env.MEDIA.get(key);
-    if (!object) throw new ApiError("NOT_FOUND", "Photo file not found");
-    const contentType = query.variant === "original" ? photo.contentType : (object.httpMetadata?.contentType ?? "image/jpeg");
     const base = photo.filename.replace(/\.[^.]*$/, "");
-    const filename = query.variant === "original" ? photo.filename : `${base}-compressed.${contentType === "image/png" ? "png" : "jpg"}`;
-    return fileResponse(object, { contentType, filename, disposition: "inline" });
+    return serveObject(c.env, c.req.raw, key, {
+      contentType: query.variant === "original" ? photo.contentType : undefined,
+      filename: query.variant === "original" ? photo.filename : (type) => `${base}-compressed.${type === "image/png" ? "png" : "jpg"}`,
+      disposition: "inline",
+      missing: "Photo file not found",
+    });
   },
 });

@@ -1,11 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
-import { jobs, photos } from "../../db/schema";
 import { ApiError, badRequest, notFound } from "../../http/errors";
 import { zUuid } from "../../http/fields";
 import { jsonResponse, operation } from "../../http/operation";
-import { fileResponse } from "../../media/upload";
+import { serveObject } from "../../media/upload";
 import { type StoredVariants, VARIANT_NAMES, type VariantName } from "../../media/video-job";
+import { readVisiblePhoto } from "../photos/visible";
 
 /** The photos endpoint streams a video's original upload (same permission and job confinement). */
 const originalUrl = (uuid: string) => `/api/jobs/photos/file?uuid=${uuid}&variant=original`;
@@ -87,14 +86,7 @@ export const getVideoVariants = operation({
   responses: { 200: jsonResponse("The video's sources", VideoVariants) },
   handler: async (c, { query }) => {
     const ctx = c.var.ctx;
-    const [rows] = await ctx.read([
-      ctx.db
-        .select({ photo: photos })
-        .from(photos)
-        .innerJoin(jobs, eq(jobs.id, photos.jobId))
-        .where(and(eq(photos.uuid, query.uuid), await ctx.jobVisible())),
-    ]);
-    const photo = rows[0]?.photo;
+    const photo = await readVisiblePhoto(ctx, query.uuid);
     if (!photo) throw notFound("Video");
     if (photo.kind !== "video") {
       throw badRequest("uuid: is an image, not a video; variants exist only for videos", [
@@ -146,14 +138,7 @@ export const getVideoVariantFile = operation({
   },
   handler: async (c, { query }) => {
     const ctx = c.var.ctx;
-    const [rows] = await ctx.read([
-      ctx.db
-        .select({ photo: photos })
-        .from(photos)
-        .innerJoin(jobs, eq(jobs.id, photos.jobId))
-        .where(and(eq(photos.uuid, query.uuid), await ctx.jobVisible())),
-    ]);
-    const photo = rows[0]?.photo;
+    const photo = await readVisiblePhoto(ctx, query.uuid);
     if (photo?.kind !== "video") throw notFound("Video");
     const processed = photo.processingStatus === "completed";
     const key =
@@ -165,11 +150,13 @@ export const getVideoVariantFile = operation({
           ? (storedVariants(photo.variants)[query.variant]?.key ?? null)
           : null;
     if (!key) throw new ApiError("NOT_FOUND", `Video has no ${query.variant} (processing_status: ${photo.processingStatus})`);
-    const object = await c.env.MEDIA.get(key);
-    if (!object) throw new ApiError("NOT_FOUND", `Video ${query.variant} file not found`);
     const base = photo.filename.replace(/\.[^.]*$/, "");
-    return query.variant === "thumbnail"
-      ? fileResponse(object, { contentType: "image/jpeg", filename: `${base}-thumbnail.jpg`, disposition: "inline" })
-      : fileResponse(object, { contentType: "video/mp4", filename: `${base}-${query.variant}.mp4`, disposition: "inline" });
+    const thumbnail = query.variant === "thumbnail";
+    return serveObject(c.env, c.req.raw, key, {
+      contentType: thumbnail ? "image/jpeg" : "video/mp4",
+      filename: thumbnail ? `${base}-thumbnail.jpg` : `${base}-${query.variant}.mp4`,
+      disposition: "inline",
+      missing: `Video ${query.variant} file not found`,
+    });
   },
 });

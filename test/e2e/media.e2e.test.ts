@@ -3,9 +3,10 @@
  * the Worker under `wrangler dev` (local mode, its own fresh state in a temp dir). A video goes in
  * through POST /api/jobs/photos and comes out as 1080p/720p H.264/AAC variants and a thumbnail
  * through GET /api/jobs/video-variants, checked with ffprobe. A second video loses its transcoder
- * mid-job (SIGKILL, then a restart) and still completes through the watchdog.
+ * mid-job (SIGKILL, then a restart) and still completes through the watchdog. A 12 MP camera JPEG
+ * (over the Worker's pixel budget) is compressed by the same process's photon path.
  *
- * Run: node --test test/e2e/video.e2e.test.ts   (Node ≥ 22.12; ffmpeg and ffprobe on PATH; Node 22 takes
+ * Run: node --test test/e2e/media.e2e.test.ts   (Node ≥ 22.12; ffmpeg and ffprobe on PATH; Node 22 takes
  * files or globs, not a directory). About 2–3 min: most of it waits for the watchdog.
  */
 import assert from "node:assert/strict";
@@ -266,7 +267,7 @@ async function checkVariant(v: Variants, name: "1080p" | "720p", width: number, 
 
 before(
   async () => {
-    tmp = await mkdtemp(path.join(tmpdir(), "propops-video-e2e-"));
+    tmp = await mkdtemp(path.join(tmpdir(), "propops-media-e2e-"));
     await mkdir(path.join(tmp, "transcoder-tmp"));
     const persist = path.join(tmp, "state");
     const [wport, tport, iport] = [await freePort(), await freePort(), await freePort()];
@@ -446,5 +447,55 @@ describe("video pipeline end to end (transcoder process + wrangler dev)", { conc
     } finally {
       restarted();
     }
+  });
+});
+
+// Runs after the video suite (top-level suites run one after another), so the transcoder is idle.
+describe("photo compression end to end (the media container's photon path)", () => {
+  test("a 4000×3000 camera JPEG with EXIF/GPS comes back smaller, upright, capped at 2048 px and stripped of metadata", {
+    timeout: 180_000,
+  }, async () => {
+    const { makeJpeg, withExif, hasExif } = await import("../media-fixtures.ts");
+    // Orientation 6: the camera held upright; the stored pixels are landscape.
+    const original = withExif(makeJpeg(4000, 3000, 95), 6);
+    assert.ok(hasExif(original));
+    const form = new FormData();
+    form.append("action", "upload");
+    form.append("job_id", String(job.job_id));
+    form.append("photo_type", "before");
+    form.append("file", new Blob([original], { type: "image/jpeg" }), "IMG_0001.jpg");
+    const res = await call("POST", "/api/jobs/photos", form);
+    assert.equal(res.status, 201, res.text);
+    const uuid = String(res.json.photo_uuid);
+
+    type Photo = {
+      uuid: string;
+      processing_status: string;
+      processing_error: string | null;
+      size: number;
+      compressed_size: number | null;
+      compressed_url: string | null;
+    };
+    let photo: Photo | undefined;
+    const deadline = Date.now() + 150_000;
+    for (;;) {
+      const list = await call("GET", `/api/jobs/photos?job_id=${job.job_id}`);
+      photo = ((list.json.data as { before: Photo[] }).before ?? []).find((p) => p.uuid === uuid);
+      if (photo && ["completed", "failed"].includes(photo.processing_status)) break;
+      assert.ok(Date.now() < deadline, `photo still ${photo?.processing_status}${diagnostics()}`);
+      await sleep(500);
+    }
+    assert.equal(photo.processing_status, "completed", String(photo.processing_error));
+    assert.equal(photo.size, original.length);
+    assert.ok(photo.compressed_url, "a compressed version");
+    assert.ok((photo.compressed_size ?? Infinity) < original.length / 4, `${photo.compressed_size} vs ${original.length}`);
+
+    const compressed = await download(photo.compressed_url, "compressed.jpg");
+    assert.equal(compressed.type, "image/jpeg");
+    assert.equal(compressed.bytes.length, photo.compressed_size);
+    assert.equal(hasExif(compressed.bytes), false, "EXIF/GPS stripped");
+    const probe = await ffprobe(compressed.file);
+    // Rotated upright (portrait) and the long edge capped at 2048.
+    assert.deepEqual([probe.streams[0]?.width, probe.streams[0]?.height], [1536, 2048]);
   });
 });
