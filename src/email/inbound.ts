@@ -7,6 +7,7 @@ import * as schema from "../db/schema";
 import { caseNotes, jobs, users } from "../db/schema";
 import { nowIso } from "../http/context";
 import { ApiError } from "../http/errors";
+import { readLimited } from "../http/read-limited";
 import { deleteObjects, NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
 import { sanitizeHtml } from "./sanitize";
@@ -233,28 +234,4 @@ export function stripQuoted(text: string): string {
 function toBytes(content: ArrayBuffer | Uint8Array | string): Uint8Array {
   if (typeof content === "string") return new TextEncoder().encode(content);
   return content instanceof Uint8Array ? content : new Uint8Array(content);
-}
-
-/** The whole raw message, or null once it passes the limit (rawSize is not trusted alone). */
-async function readLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

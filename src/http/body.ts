@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { ApiError, badRequest } from "./errors";
+import { readLimited } from "./read-limited";
 
 /** Largest non-file request body we read (JSON or form); uploads have their own limit. */
 const MAX_TEXT_BODY = 1024 * 1024;
@@ -87,25 +88,8 @@ function tooLarge() {
 
 async function readLimitedText(req: Request, limit: number): Promise<string> {
   if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readLimited(req.body, limit);
+  if (!bytes) throw tooLarge();
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {

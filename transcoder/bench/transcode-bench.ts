@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Plan } from "../src/transcode.ts";
-import { buildFfmpegArgs, planOutputs } from "../src/transcode.ts";
+import { buildFfmpegArgs, encoderArgs, planOutputs } from "../src/transcode.ts";
 
 const exec = promisify(execFile);
 const SECONDS = 10;
@@ -44,24 +44,7 @@ function separateArgs(src: string, dir: string, plan: Plan): string[][] {
     "aac",
     "-b:a",
     "128k",
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-profile:v",
-    "high",
-    "-pix_fmt",
-    "yuv420p",
-    "-crf",
-    "23",
-    "-maxrate",
-    `${r.maxrateKbps}k`,
-    "-bufsize",
-    `${2 * r.maxrateKbps}k`,
-    "-map_metadata",
-    "-1",
-    "-movflags",
-    "+faststart",
+    ...encoderArgs(r.maxrateKbps),
     join(dir, `sep-${r.name}.mp4`),
   ]);
   runs.push(thumbArgs(src, dir, plan));

@@ -207,6 +207,15 @@ export function planOutputs(width: number, height: number, duration: number): Pl
   };
 }
 
+/** H.264 settings of every variant: CRF capped at the rung's bitrate, metadata dropped, moov first. */
+export function encoderArgs(maxrateKbps: number): string[] {
+  return [
+    ...["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p", "-crf", "23"],
+    ...["-maxrate", `${maxrateKbps}k`, "-bufsize", `${2 * maxrateKbps}k`],
+    ...["-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart"],
+  ];
+}
+
 /** One ffmpeg invocation: decode once, `split` to each rung's scaler and the thumbnail. */
 export function buildFfmpegArgs(src: string, dir: string, plan: Plan, hasAudio: boolean): string[] {
   const n = plan.rungs.length + 1;
@@ -221,29 +230,7 @@ export function buildFfmpegArgs(src: string, dir: string, plan: Plan, hasAudio: 
   plan.rungs.forEach((r, i) => {
     args.push("-map", `[v${i}]`);
     if (hasAudio) args.push("-map", "0:a:0", "-c:a", "aac", "-b:a", "128k");
-    args.push(
-      "-c:v",
-      "libx264",
-      "-preset",
-      "veryfast",
-      "-profile:v",
-      "high",
-      "-pix_fmt",
-      "yuv420p",
-      "-crf",
-      "23",
-      "-maxrate",
-      `${r.maxrateKbps}k`,
-      "-bufsize",
-      `${2 * r.maxrateKbps}k`,
-      "-map_metadata",
-      "-1",
-      "-map_chapters",
-      "-1",
-      "-movflags",
-      "+faststart",
-      join(dir, `${r.name}.mp4`),
-    );
+    args.push(...encoderArgs(r.maxrateKbps), join(dir, `${r.name}.mp4`));
   });
   args.push("-map", "[vt]", "-frames:v", "1", "-q:v", "3", "-map_metadata", "-1", join(dir, "thumbnail.jpg"));
   return args;
