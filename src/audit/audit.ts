@@ -8,6 +8,8 @@ export const ENCRYPTED_JOB_FIELDS = new Set(["access_details", "private_contact_
 export type Changes = Record<string, { before: unknown; after: unknown } | { changed: true }>;
 
 export interface AuditInput {
+  /** Set when the caller may need to delete this exact event again (an upload's rollback). */
+  uuid?: string;
   jobId: number | null;
   jobUuid: string | null;
   actor: Pick<Principal, "userId" | "name"> | { userId: null; name: string };
@@ -18,7 +20,7 @@ export interface AuditInput {
 /** An audit event insert, to run in the same D1 batch as the change it records. */
 export function auditEvent(db: Db, e: AuditInput) {
   return db.insert(auditEvents).values({
-    uuid: crypto.randomUUID(),
+    uuid: e.uuid ?? crypto.randomUUID(),
     jobId: e.jobId,
     jobUuid: e.jobUuid,
     actorUserId: e.actor.userId,

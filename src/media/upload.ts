@@ -4,7 +4,8 @@
  */
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { jobStatuses, jobs } from "../db/schema";
+import { type AuditInput, auditEvent } from "../audit/audit";
+import { auditEvents, type documents, jobStatuses, jobs, type photos } from "../db/schema";
 import type { RequestContext } from "../http/context";
 import { ApiError, badRequest, notFound } from "../http/errors";
 import { safeFilename } from "../jobs/case-notes/attachments";
@@ -62,26 +63,42 @@ export async function jobForMedia(ctx: RequestContext, jobId: number) {
   return row;
 }
 
+type MediaTable = typeof photos | typeof documents;
+
 /**
- * Stores the object, then records the row (and its audit event), then runs `after` (enqueueing);
- * if a step fails, the earlier ones are undone so no object is orphaned and no row points at
- * nothing. `record` returns the new row's id; `unrecord` removes the row and its audit event.
+ * Stores the object, then inserts the row with its audit event (one batch), then runs `after`
+ * (enqueueing); if a step fails, the earlier ones are undone, so no object is orphaned and no row
+ * or audit event points at nothing. Answers the new row's id.
  */
-export async function storeRecordEnqueue(
-  env: Env,
+export async function storeRecordEnqueue<T extends MediaTable>(
+  ctx: RequestContext,
   steps: {
     key: string;
     bytes: Uint8Array;
     contentType: string;
-    record: () => Promise<number>;
-    unrecord: (id: number) => Promise<unknown>;
+    table: T;
+    values: T["$inferInsert"];
+    audit: Omit<AuditInput, "uuid">;
     after?: (id: number) => Promise<unknown>;
   },
 ): Promise<number> {
+  const { db, env } = ctx;
+  // A row of either media table: drizzle cannot type an insert over a union of tables.
+  const table = steps.table as typeof photos;
+  const auditUuid = crypto.randomUUID();
   await env.MEDIA.put(steps.key, steps.bytes, { httpMetadata: { contentType: steps.contentType } });
   let id: number;
   try {
-    id = await steps.record();
+    const [inserted] = await db.batch([
+      db
+        .insert(table)
+        .values(steps.values as typeof photos.$inferInsert)
+        .returning({ id: table.id }),
+      auditEvent(db, { ...steps.audit, uuid: auditUuid }),
+    ]);
+    const row = inserted[0];
+    if (!row) throw new Error("upload row was not inserted");
+    id = row.id;
   } catch (err) {
     await env.MEDIA.delete(steps.key);
     throw err;
@@ -90,7 +107,7 @@ export async function storeRecordEnqueue(
     await steps.after?.(id);
   } catch (err) {
     console.error(`upload rolled back (${steps.key}):`, err instanceof Error ? err.message : err);
-    await steps.unrecord(id);
+    await db.batch([db.delete(table).where(eq(table.id, id)), db.delete(auditEvents).where(eq(auditEvents.uuid, auditUuid))]);
     await env.MEDIA.delete(steps.key);
     throw new ApiError("UNAVAILABLE", "The upload could not be queued for processing; nothing was stored, please retry");
   }

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { auditEvent } from "../../audit/audit";
-import { auditEvents, documents, fileTypes, jobs } from "../../db/schema";
+import { documents, fileTypes, jobs } from "../../db/schema";
 import { done } from "../../http/envelope";
 import { badRequest, notFound } from "../../http/errors";
 import { zId } from "../../http/fields";
@@ -48,43 +48,28 @@ export const postDocuments = operation({
     const file = await readUpload(body.file, ["pdf", "docx", "jpeg", "png"]);
     const uuid = crypto.randomUUID();
     const key = objectKey(job.uuid, "documents", uuid, `file.${EXTENSIONS[file.sniffed.type]}`);
-    const db = ctx.db;
-    const id = await storeRecordEnqueue(c.env, {
+    const id = await storeRecordEnqueue(ctx, {
       key,
       bytes: file.bytes,
       contentType: file.sniffed.contentType,
-      record: async () => {
-        const [inserted] = await db.batch([
-          db
-            .insert(documents)
-            .values({
-              uuid,
-              jobId: job.id,
-              fileTypeId: fileType.id,
-              r2Key: key,
-              filename: file.filename,
-              contentType: file.sniffed.contentType,
-              size: file.bytes.length,
-              uploadedBy: ctx.caller.userId,
-            })
-            .returning({ id: documents.id }),
-          auditEvent(db, {
-            jobId: job.id,
-            jobUuid: job.uuid,
-            actor: ctx.caller,
-            action: "document.uploaded",
-            changes: { document_uuid: uuid, file_type: fileType.name, filename: file.filename, size: file.bytes.length },
-          }),
-        ]);
-        const row = inserted[0];
-        if (!row) throw new Error("document row was not inserted");
-        return row.id;
+      table: documents,
+      values: {
+        uuid,
+        jobId: job.id,
+        fileTypeId: fileType.id,
+        r2Key: key,
+        filename: file.filename,
+        contentType: file.sniffed.contentType,
+        size: file.bytes.length,
+        uploadedBy: ctx.caller.userId,
       },
-      unrecord: (documentId) =>
-        db.batch([
-          db.delete(documents).where(eq(documents.id, documentId)),
-          db.delete(auditEvents).where(and(eq(auditEvents.action, "document.uploaded"), sql`instr(${auditEvents.changes}, ${uuid}) > 0`)),
-        ]),
+      audit: {
+        jobId: job.id,
+        jobUuid: job.uuid,
+        actor: ctx.caller,
+        action: "document.uploaded",
+        changes: { document_uuid: uuid, file_type: fileType.name, filename: file.filename, size: file.bytes.length },
+      },
     });
     return done(c, "Document uploaded", { document_id: id, document_uuid: uuid }, 201);
   },

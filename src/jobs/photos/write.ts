@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { auditEvent } from "../../audit/audit";
-import { auditEvents, jobs, photos } from "../../db/schema";
+import { jobs, photos } from "../../db/schema";
 import { done } from "../../http/envelope";
 import { notFound } from "../../http/errors";
 import { zId } from "../../http/fields";
@@ -57,46 +57,31 @@ export const postPhotos = operation({
     const kind = file.sniffed.type === "mp4" ? "video" : "image";
     const uuid = crypto.randomUUID();
     const key = objectKey(job.uuid, "photos", uuid, `original.${EXTENSIONS[file.sniffed.type]}`);
-    const db = ctx.db;
-    const id = await storeRecordEnqueue(c.env, {
+    const id = await storeRecordEnqueue(ctx, {
       key,
       bytes: file.bytes,
       contentType: file.sniffed.contentType,
-      record: async () => {
-        const [inserted] = await db.batch([
-          db
-            .insert(photos)
-            .values({
-              uuid,
-              jobId: job.id,
-              photoType: body.photo_type,
-              kind,
-              r2Key: key,
-              filename: file.filename,
-              contentType: file.sniffed.contentType,
-              size: file.bytes.length,
-              width: file.sniffed.width ?? null,
-              height: file.sniffed.height ?? null,
-              uploadedBy: ctx.caller.userId,
-            })
-            .returning({ id: photos.id }),
-          auditEvent(db, {
-            jobId: job.id,
-            jobUuid: job.uuid,
-            actor: ctx.caller,
-            action: "photo.uploaded",
-            changes: { photo_uuid: uuid, photo_type: body.photo_type, kind, filename: file.filename, size: file.bytes.length },
-          }),
-        ]);
-        const row = inserted[0];
-        if (!row) throw new Error("photo row was not inserted");
-        return row.id;
+      table: photos,
+      values: {
+        uuid,
+        jobId: job.id,
+        photoType: body.photo_type,
+        kind,
+        r2Key: key,
+        filename: file.filename,
+        contentType: file.sniffed.contentType,
+        size: file.bytes.length,
+        width: file.sniffed.width ?? null,
+        height: file.sniffed.height ?? null,
+        uploadedBy: ctx.caller.userId,
       },
-      unrecord: (photoId) =>
-        db.batch([
-          db.delete(photos).where(eq(photos.id, photoId)),
-          db.delete(auditEvents).where(and(eq(auditEvents.action, "photo.uploaded"), sql`instr(${auditEvents.changes}, ${uuid}) > 0`)),
-        ]),
+      audit: {
+        jobId: job.id,
+        jobUuid: job.uuid,
+        actor: ctx.caller,
+        action: "photo.uploaded",
+        changes: { photo_uuid: uuid, photo_type: body.photo_type, kind, filename: file.filename, size: file.bytes.length },
+      },
       after: (photoId) => {
         // Videos go to the transcoder (src/media/video-job.ts), images to the photon compressor.
         const message: MediaMessage = kind === "video" ? { type: "video.transcode", photoId } : { type: "photo.compress", photoId };
