@@ -1,13 +1,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
 import { DecryptionError } from "./crypto/fields";
+import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
 import { RequestContext } from "./http/context";
-import { ApiError, ERROR_STATUS, type ErrorCode } from "./http/errors";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
-import { operations } from "./routes";
+import { type AppSchema, operations } from "./routes";
 
 function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = []) {
   return { success: false, message, code, errors, request_id: requestId };
@@ -16,6 +17,8 @@ function errorBody(code: ErrorCode, message: string, requestId: string, errors: 
 export function createApp(ops: readonly Operation[] = operations) {
   const app = new OpenAPIHono<AppEnv>();
 
+  // nosniff, no referrer, no framing, HSTS and the cross-origin isolation defaults of hono/secure-headers.
+  app.use("*", secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: false }));
   app.use("*", async (c, next) => {
     const auth = c.req.header("authorization");
     const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
@@ -23,8 +26,6 @@ export function createApp(ops: readonly Operation[] = operations) {
     c.set("ctx", ctx);
     await next();
     c.res.headers.set("X-Request-Id", ctx.requestId);
-    c.res.headers.set("X-Content-Type-Options", "nosniff");
-    c.res.headers.set("Referrer-Policy", "no-referrer");
     if (c.req.path.startsWith("/api/")) c.res.headers.set("Cache-Control", "no-store");
   });
 
@@ -97,4 +98,5 @@ async function shortHash(s: string) {
   return out;
 }
 
-export type App = ReturnType<typeof createApp>;
+/** The app's type for Hono's typed client: `hc<AppType>(url)` knows every route's input and answers. */
+export type AppType = OpenAPIHono<AppEnv, AppSchema>;

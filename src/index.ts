@@ -1,4 +1,6 @@
 import { createApp } from "./app";
+import { createServices } from "./domain/services";
+import { fixedClock } from "./domain/time";
 import { handleInboundEmail } from "./email/inbound";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
@@ -9,15 +11,20 @@ export { UserPins } from "./pins/user-pins";
 
 const app = createApp();
 
+// Each entry point builds its services once (src/domain/services.ts) and hands them down.
 export default {
   fetch: app.fetch,
-  email: handleInboundEmail,
-  async queue(batch, env) {
-    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch, env);
-    else await consumeMedia(batch, env);
+  async email(message, env, ctx) {
+    await handleInboundEmail(message, createServices(env, { executionCtx: ctx }));
+  },
+  async queue(batch, env, ctx) {
+    const services = createServices(env, { executionCtx: ctx });
+    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch, services);
+    else await consumeMedia(batch, services);
   },
   // Awaited, not waitUntil: a failed check then shows as a failed cron invocation.
-  async scheduled(controller, env) {
-    await runSlaCheck(env, new Date(controller.scheduledTime));
+  async scheduled(controller, env, ctx) {
+    const now = new Date(controller.scheduledTime);
+    await runSlaCheck(createServices(env, { executionCtx: ctx, clock: fixedClock(now) }), now);
   },
 } satisfies ExportedHandler<Env, MediaMessage>;

@@ -1,5 +1,5 @@
 import { rotateKeys } from "./admin/rotate-keys";
-import type { Operation } from "./http/operation";
+import type { SchemaOfOperations } from "./http/operation";
 import { getAmendRequests } from "./jobs/amend-request/read";
 import { patchAmendRequest, postAmendRequest } from "./jobs/amend-request/write";
 import { getAmendableFields } from "./jobs/amendable-fields/read";
@@ -30,7 +30,7 @@ import { getVideoVariantFile, getVideoVariants } from "./jobs/video-variants/rea
 import { getCsrfToken } from "./security/csrf-token";
 
 /** Every operation of the API, in the order of the reference. Tests run the auth matrix over this list. */
-export const operations: readonly Operation[] = [
+export const operations = [
   getManage,
   postManage,
   getCaseNotes,
@@ -65,4 +65,7 @@ export const operations: readonly Operation[] = [
   getVideoVariantFile,
   getCsrfToken,
   rotateKeys,
-];
+] as const;
+
+/** Every route with what it takes and answers, for `hc<AppType>` (src/app.ts). */
+export type AppSchema = SchemaOfOperations<typeof operations>;

@@ -3,6 +3,8 @@ import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Role } from "../src/auth/permissions";
 import { generateToken, hashToken } from "../src/auth/tokens";
+import { errorResponses } from "../src/http/openapi-shapes";
+import { operations } from "../src/routes";
 
 const BASE = "https://propops.test";
 
@@ -164,7 +166,35 @@ export async function api(
   } catch {
     // not JSON: keep the text
   }
+  checkAgainstSchema(method, path, res, parsed);
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+type ResponseSpec = { content?: Record<string, { schema?: { safeParse?: (v: unknown) => { success: boolean; error?: unknown } } }> };
+
+/**
+ * Every JSON answer of a documented operation must match the schema its route declares for that
+ * status (success schemas on the route, error schemas shared by all): a handler whose answer drifts
+ * from its OpenAPI description fails whichever test made the call.
+ */
+function checkAgainstSchema(method: string, path: string, res: Response, body: unknown) {
+  if (!res.headers.get("content-type")?.includes("application/json")) return;
+  const pathname = new URL(path, BASE).pathname;
+  const op = operations.find((o) => o.method === method.toLowerCase() && o.path === pathname);
+  if (!op) return; // not an operation of the reference (/, /docs, internal media routes)
+  const declared = { ...errorResponses, ...op.responses } as Record<number, ResponseSpec | undefined>;
+  const spec = declared[res.status];
+  expect(
+    spec,
+    `${method} ${pathname} answered ${res.status}, a status its OpenAPI description does not declare: ${JSON.stringify(body)}`,
+  ).toBeDefined();
+  const schema = spec?.content?.["application/json"]?.schema;
+  if (!schema?.safeParse) return;
+  const check = schema.safeParse(body);
+  expect(
+    check.success,
+    `${method} ${pathname} ${res.status} does not match its declared schema: ${JSON.stringify(check.error)}\n${JSON.stringify(body)}`,
+  ).toBe(true);
 }
 
 /** Asserts a status, printing the body when it differs. */

@@ -487,7 +487,7 @@ describe("update", () => {
       body: { action: "update", uuid: created.job_uuid, job_title: "X" },
     });
     expectStatus(archived, 403);
-    expect(archived.body).toMatchObject({ code: "ARCHIVED", message: "Archived jobs cannot be updated" });
+    expect(archived.body).toMatchObject({ code: "ARCHIVED", message: "Archived jobs cannot be changed" });
     expect((await rawJob(created.job_uuid))?.job_title).toBe("Boiler Service - Unit 001");
     const del = await api("POST", "/api/jobs/manage", {
       token: staff.token,

@@ -1,6 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createServices } from "../src/domain/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { compressImage } from "../src/media/photo-compressor";
@@ -385,7 +386,7 @@ describe("queue: idempotency, retries and dead letters", () => {
     const list = await api("GET", `/api/jobs/photos?job_id=${job.job_id}`, { token: staff.token });
     const item = list.body.data.after[0];
     const before = await photoRow(item.ID);
-    await handlePhotoCompress(env, item.ID);
+    await handlePhotoCompress(createServices(env), item.ID);
     expect(await photoRow(item.ID)).toEqual(before);
   });
 
@@ -398,7 +399,7 @@ describe("queue: idempotency, retries and dead letters", () => {
       { id: "m1", timestamp: new Date(), attempts: 3, body: { type: "photo.compress", photoId: id } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, env);
+    await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
@@ -408,7 +409,7 @@ describe("queue: idempotency, retries and dead letters", () => {
     const dead = createMessageBatch<MediaMessage>("propops-media-dlq", [
       { id: "d1", timestamp: new Date(), attempts: 6, body: { type: "photo.compress", photoId: id } },
     ]);
-    await consumeDeadLetters(dead, env);
+    await consumeDeadLetters(dead, createServices(env));
     const failed = await photoRow(id);
     expect(failed?.processing_status).toBe("failed");
     expect(String(failed?.processing_error)).toMatch(/^gave up after \d+ attempts: media container unreachable/);
@@ -422,7 +423,7 @@ describe("queue: idempotency, retries and dead letters", () => {
     // Replace the stored original with bytes the compressor refuses, and force a reprocess.
     await env.MEDIA.put(String(row?.r2_key), pngBomb(30_000, 30_000));
     await env.DB.prepare("UPDATE photos SET processing_status = 'pending' WHERE id = ?").bind(id).run();
-    await handlePhotoCompress(env, id);
+    await handlePhotoCompress(createServices(env), id);
     const after = await photoRow(id);
     expect(after?.processing_status).toBe("failed");
     expect(after?.processing_error).toBe("image is 30000×30000 (900 MP), above the 50 MP limit");

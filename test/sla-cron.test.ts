@@ -1,5 +1,6 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createServices } from "../src/domain/services";
 import type { MimeMessage } from "../src/email/mime";
 import type { SendResult } from "../src/email/send";
 import worker from "../src/index";
@@ -92,7 +93,7 @@ describe("runSlaCheck", () => {
     const recalled = await placeJob(fx, { deadline: iso(NOW - 5 * HOUR), statusId: STATUS.recalled, agentId: goodAgent });
 
     const mail = recorder();
-    const first = await runSlaCheck(env, new Date(NOW), { send: mail.send });
+    const first = await runSlaCheck(createServices(env), new Date(NOW), { send: mail.send });
     expect(first).toEqual({ recorded: 3, retried: 0, notified: 3, failed: 0, capped: false });
 
     for (const job of [atNow, soon, completed, closed, cancelled, archived, noSla, future]) expect(await breachesOf(job)).toEqual([]);
@@ -131,7 +132,7 @@ describe("runSlaCheck", () => {
 
     // Run twice: nothing new is recorded, audited or sent.
     const again = recorder();
-    expect(await runSlaCheck(env, new Date(NOW), { send: again.send })).toEqual({
+    expect(await runSlaCheck(createServices(env), new Date(NOW), { send: again.send })).toEqual({
       recorded: 0,
       retried: 0,
       notified: 0,
@@ -144,24 +145,24 @@ describe("runSlaCheck", () => {
 
     // A second later the job whose deadline was exactly "now" is breached, alone.
     const later = recorder();
-    expect(await runSlaCheck(env, new Date(NOW + 1000), { send: later.send })).toMatchObject({ recorded: 1 });
+    expect(await runSlaCheck(createServices(env), new Date(NOW + 1000), { send: later.send })).toMatchObject({ recorded: 1 });
     expect(await breachesOf(atNow)).toHaveLength(1);
     expect(later.sent.every((m) => m.subject.startsWith(`SLA breached: ${atNow.jobRef} `))).toBe(true);
   });
 
   it("records a recalled job again for its new deadline, once", async () => {
     const job = await placeJob(fx, { deadline: iso(NOW - 10 * HOUR), agentId: goodAgent });
-    await runSlaCheck(env, new Date(NOW), { send: recorder().send });
+    await runSlaCheck(createServices(env), new Date(NOW), { send: recorder().send });
     // The recall restarts the clock: a new deadline (72 h from the recall), which passes later.
     const recalledAt = NOW + 2 * HOUR;
     await env.DB.prepare("UPDATE jobs SET status_id = ?, sla_started_at = ?, sla_deadline = ? WHERE id = ?")
       .bind(STATUS.recalled, iso(recalledAt), iso(recalledAt + 72 * HOUR), job.id)
       .run();
     const before = recorder();
-    expect((await runSlaCheck(env, new Date(recalledAt + 71 * HOUR), { send: before.send })).recorded).toBe(0);
+    expect((await runSlaCheck(createServices(env), new Date(recalledAt + 71 * HOUR), { send: before.send })).recorded).toBe(0);
     const after = recorder();
-    expect((await runSlaCheck(env, new Date(recalledAt + 73 * HOUR), { send: after.send })).recorded).toBe(1);
-    await runSlaCheck(env, new Date(recalledAt + 80 * HOUR), { send: recorder().send });
+    expect((await runSlaCheck(createServices(env), new Date(recalledAt + 73 * HOUR), { send: after.send })).recorded).toBe(1);
+    await runSlaCheck(createServices(env), new Date(recalledAt + 80 * HOUR), { send: recorder().send });
     expect((await breachesOf(job)).map((b) => b.sla_deadline)).toEqual([iso(NOW - 10 * HOUR), iso(recalledAt + 72 * HOUR)]);
     expect(await auditsOf(job)).toHaveLength(2);
     expect(after.sent).toHaveLength(3);
@@ -173,8 +174,8 @@ describe("runSlaCheck", () => {
     for (let i = 0; i < 25; i++) placed.push(await placeJob(fx, { deadline: iso(NOW - (i + 1) * HOUR), agentId: goodAgent }));
     const mail = recorder();
     const results = await Promise.all([
-      runSlaCheck(env, new Date(NOW), { send: mail.send, batchSize: 4 }),
-      runSlaCheck(env, new Date(NOW), { send: mail.send, batchSize: 4 }),
+      runSlaCheck(createServices(env), new Date(NOW), { send: mail.send, batchSize: 4 }),
+      runSlaCheck(createServices(env), new Date(NOW), { send: mail.send, batchSize: 4 }),
     ]);
     expect(results.reduce((n, r) => n + r.recorded, 0)).toBe(25);
     for (const job of placed) {
@@ -199,7 +200,7 @@ describe("runSlaCheck", () => {
       if (m.to[0] === "agent-good@example.test" && m.subject.includes(flaky.jobRef)) throw new Error("binding exploded");
       return mail.send(m);
     };
-    const res = await runSlaCheck(env, new Date(NOW), { send: throwing, batchSize: 1 });
+    const res = await runSlaCheck(createServices(env), new Date(NOW), { send: throwing, batchSize: 1 });
     expect(res).toEqual({ recorded: 3, retried: 0, notified: 3, failed: 2, capped: false });
 
     // fine (most overdue) is sent first: its manager delivery fails; flaky's agent send throws.
@@ -219,7 +220,7 @@ describe("runSlaCheck", () => {
     const demoted = await env.DB.prepare("UPDATE users SET role = 'staff' WHERE role = 'manager' RETURNING id").all<{ id: number }>();
     try {
       const mail = recorder();
-      expect(await runSlaCheck(env, new Date(NOW), { send: mail.send })).toEqual({
+      expect(await runSlaCheck(createServices(env), new Date(NOW), { send: mail.send })).toEqual({
         recorded: 1,
         retried: 0,
         notified: 0,
@@ -250,7 +251,7 @@ describe("runSlaCheck", () => {
     await insert(closed, NOW - 2 * HOUR, null);
 
     const mail = recorder();
-    expect(await runSlaCheck(env, new Date(NOW), { send: mail.send })).toEqual({
+    expect(await runSlaCheck(createServices(env), new Date(NOW), { send: mail.send })).toEqual({
       recorded: 0,
       retried: 1,
       notified: 1,
@@ -268,7 +269,7 @@ describe("runSlaCheck", () => {
     expect((await breachesOf(closed))[0]).toMatchObject({ notified_at: null, notify_error: null });
 
     const again = recorder();
-    expect((await runSlaCheck(env, new Date(NOW), { send: again.send })).retried).toBe(0);
+    expect((await runSlaCheck(createServices(env), new Date(NOW), { send: again.send })).retried).toBe(0);
     expect(again.sent).toEqual([]);
   });
 
@@ -295,7 +296,7 @@ describe("runSlaCheck", () => {
     };
     const runs: number[] = [];
     for (let i = 0; i < 10; i++) {
-      const r = await runSlaCheck(env, new Date(NOW), { send });
+      const r = await runSlaCheck(createServices(env), new Date(NOW), { send });
       runs.push(r.recorded);
       expect(r.recorded).toBeLessThanOrEqual(perRun);
       if (r.recorded === 0) break;

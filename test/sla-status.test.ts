@@ -3,8 +3,8 @@ import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import * as schema from "../src/db/schema";
+import { measuredJob, SLA_DEFAULT_HOURS } from "../src/domain/sla";
 import { slaStatusQueries } from "../src/jobs/sla-status/read";
-import { measuredJob, SLA_DEFAULT_HOURS } from "../src/sla/policy";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, makeUser, seedFixtures } from "./helpers";
 import { day, HOUR, iso, MINUTE, newAgent, type PlacedJob, PRIORITY, placeJob, STATUS } from "./sla-helpers";
 

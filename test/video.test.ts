@@ -8,6 +8,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { createServices } from "../src/domain/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { consumeDeadLetters } from "../src/media/queue";
@@ -108,7 +109,7 @@ async function deliver(body: MediaMessage, attempts = 1) {
   if (!message) throw new Error("empty batch");
   const retry = vi.spyOn(message, "retry");
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, env, ctx);
   return { ...(await getQueueResult(batch, ctx)), retryOptions: retry.mock.calls.map((c) => c[0]) };
 }
 
@@ -246,7 +247,7 @@ describe("dispatch (video.transcode)", () => {
     const dead = createMessageBatch<MediaMessage>("propops-media-dlq", [
       { id: "d1", timestamp: new Date(), attempts: 6, body: { type: "video.transcode", photoId: other.id } },
     ]);
-    await consumeDeadLetters(dead, env);
+    await consumeDeadLetters(dead, createServices(env));
     const failed = await photoRow(other.id);
     expect(failed?.processing_status).toBe("failed");
     expect(String(failed?.processing_error)).toMatch(/^gave up after 1 attempts: transcoder unreachable/);

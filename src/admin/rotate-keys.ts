@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { rotateEncryptedFields } from "../crypto/rotate";
+import { forbidden } from "../domain/errors";
 import { done } from "../http/envelope";
-import { forbidden } from "../http/errors";
 import { jsonResponse, operation } from "../http/operation";
 
 /**

@@ -22,7 +22,8 @@ export type Role = (typeof ROLES)[number];
 const ALL: readonly Permission[] = PERMISSIONS;
 
 /**
- * Role → permissions. Contractors hold `api.jobs.manage.manage` because the reference gates
+ * Role → permissions (decisions go through `can` in src/domain/policy.ts, which also holds the
+ * rules this table cannot express: contractor scoping, management authority, private contacts). Contractors hold `api.jobs.manage.manage` because the reference gates
  * every endpoint on it "unless noted" (reference lists, SLA status), but they are confined to
  * their own jobs and may not create, update or delete jobs (they propose amendments instead);
  * recalls and remedial links are decided by the managing side.
@@ -44,9 +45,6 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "api.jobs.toggle_pin.manage",
   ],
 };
-
-/** Management authority: deciding amendments and approval gates. */
-export const hasManagementAuthority = (role: Role) => role === "admin" || role === "manager";
 
 /** A token may narrow its user's permissions, never widen them. */
 export function effectivePermissions(role: Role, narrowedJson: string | null): Set<Permission> {

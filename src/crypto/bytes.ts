@@ -1,41 +1,26 @@
-export const utf8 = (s: string) => new TextEncoder().encode(s);
+// Byte helpers: thin names over @noble/ciphers' utilities, Hono's base64 codecs and Web Crypto,
+// so callers read the same everywhere. Only the strict base64url check and the purpose-bound
+// HMAC are our own.
+import { bytesToHex as hex, randomBytes as random, utf8ToBytes } from "@noble/ciphers/utils.js";
+import { decodeBase64, encodeBase64Url } from "hono/utils/encode";
+
+export const utf8 = (s: string): Uint8Array => utf8ToBytes(s);
 export const fromUtf8 = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(b);
+export const randomBytes = (n: number): Uint8Array => random(n);
+export const bytesToHex = (bytes: Uint8Array): string => hex(bytes);
+export const toBase64Url = (bytes: Uint8Array): string => encodeBase64Url(bytes.slice().buffer).replace(/=+$/, "");
 
-export function randomBytes(n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n));
-}
-
-export function bytesToHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
-
-export function toBase64Url(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
+/** base64url without padding; anything else (padding, +, /, spaces) is refused. */
 export function fromBase64Url(s: string): Uint8Array {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error("not base64url");
-  const b64 = s.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (s.length % 4)) % 4);
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return decodeBase64(s.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (s.length % 4)) % 4));
 }
 
-export function fromBase64(s: string): Uint8Array {
-  return fromBase64Url(s.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, ""));
-}
+export const fromBase64 = (s: string): Uint8Array => fromBase64Url(s.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, ""));
 
-/** Constant-time comparison of two byte strings. */
+/** Constant-time comparison of two byte strings (Web Crypto's, in workerd). */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
+  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
 }
 
 /** HMAC-SHA256 of `message` under a key derived from `secret` for one purpose. */

@@ -1,8 +1,12 @@
+import { JOB_ENCRYPTED_COLUMNS } from "../domain/job-fields";
 import { FieldCipher } from "./fields";
 
-/** Every encrypted column, by table. Each table has a `uuid` column (the key derivation context). */
+/**
+ * Every encrypted column, by table. Each table has a `uuid` column (the key derivation context).
+ * A job's are the encrypted fields of the job-field table (domain/job-fields.ts).
+ */
 export const ENCRYPTED_COLUMNS: Record<string, readonly string[]> = {
-  jobs: ["access_details", "private_contact_name", "private_contact_email"],
+  jobs: JOB_ENCRYPTED_COLUMNS,
   tenants: ["email", "phone"],
   case_notes: ["message", "message_text", "from_email"],
 };

@@ -1,12 +1,12 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import PostalMime, { type Email } from "postal-mime";
-import { auditEvent } from "../audit/audit";
-import { fieldCipher } from "../crypto/fields";
-import * as schema from "../db/schema";
 import { caseNotes, jobs, users } from "../db/schema";
-import { nowIso } from "../http/context";
-import { ApiError } from "../http/errors";
+import { ApiError } from "../domain/errors";
+import { recordEvent } from "../domain/events";
+import { whyUnchangeable } from "../domain/job-access";
+import { can } from "../domain/policy";
+import type { Db, Services } from "../domain/services";
+import { nowIso } from "../domain/time";
 import { readLimited } from "../http/read-limited";
 import { deleteObjects, NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
@@ -19,8 +19,8 @@ import { sanitizeHtml } from "./sanitize";
  * rejected with a reason (the sender's server bounces it); a second delivery of the same
  * Message-ID is accepted and stored once.
  */
-export async function handleInboundEmail(message: ForwardableEmailMessage, env: Env, _ctx: ExecutionContext): Promise<void> {
-  const outcome = await receiveReply(message, env);
+export async function handleInboundEmail(message: ForwardableEmailMessage, services: Services): Promise<void> {
+  const outcome = await receiveReply(message, services);
   if (outcome.kind === "rejected") message.setReject(outcome.reason);
 }
 
@@ -29,7 +29,8 @@ export type InboundOutcome = { kind: "stored"; noteUuid: string } | { kind: "dup
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const reject = (reason: string): InboundOutcome => ({ kind: "rejected", reason });
 
-export async function receiveReply(message: ForwardableEmailMessage, env: Env): Promise<InboundOutcome> {
+export async function receiveReply(message: ForwardableEmailMessage, services: Services): Promise<InboundOutcome> {
+  const { env, db } = services;
   const limitMb = NOTE_LIMITS.maxRawEmailBytes / 1024 / 1024;
   if (message.rawSize > NOTE_LIMITS.maxRawEmailBytes) return reject(`Message too large (limit ${limitMb} MB)`);
   const raw = await readLimited(message.raw, NOTE_LIMITS.maxRawEmailBytes);
@@ -47,7 +48,6 @@ export async function receiveReply(message: ForwardableEmailMessage, env: Env): 
   const sender = email.from?.address?.trim().toLowerCase();
   if (!sender || !/^[^\s@]+@[^\s@]+$/.test(sender)) return reject("Malformed message: no sender address in From");
 
-  const db = drizzle(env.DB, { schema });
   const target = await findNote(db, env, message.to, email);
   if (target.kind === "rejected") return target;
   const note = target.note;
@@ -58,9 +58,9 @@ export async function receiveReply(message: ForwardableEmailMessage, env: Env): 
 
   const job = await selectJobForNotes(db).where(eq(jobs.id, note.jobId)).get();
   if (!job) return reject("Unknown case note");
-  if (job.isArchived) return reject("The job is archived and takes no more notes");
+  if (whyUnchangeable(job)) return reject("The job is archived and takes no more notes");
 
-  const cipher = await fieldCipher(env);
+  const cipher = await services.cipher();
   const author = await identifySender(db, sender, job, await jobParties(cipher, job));
   if (!author) return reject("Sender is not a party to this job");
 
@@ -105,7 +105,7 @@ export async function receiveReply(message: ForwardableEmailMessage, env: Env): 
         updatedAt: now,
       }),
       ...attachmentInserts(db, uuid, job.id, files),
-      auditEvent(db, {
+      recordEvent(db, {
         jobId: job.id,
         jobUuid: job.uuid,
         actor: { userId: author.userId, name: author.name },
@@ -137,7 +137,7 @@ type NoteRow = typeof caseNotes.$inferSelect;
 
 /** The emailed note a reply answers, from the plus address or the threading headers. */
 async function findNote(
-  db: ReturnType<typeof drizzle<typeof schema>>,
+  db: Db,
   env: Env,
   envelopeTo: string,
   email: Email,
@@ -185,7 +185,7 @@ interface Author {
 
 /** The sender if they are a party: a user who may see the job, or its contractor, agent or private contact. */
 async function identifySender(
-  db: ReturnType<typeof drizzle<typeof schema>>,
+  db: Db,
   sender: string,
   job: { contractorId: number | null },
   parties: { role: string; email: string | null; name: string | null }[],
@@ -196,7 +196,7 @@ async function identifySender(
     .where(and(sql`lower(${users.email}) = ${sender}`, isNull(users.disabledAt)))
     .get();
   // Contractor users see only their contractor's jobs, as in the API.
-  if (user && (user.role !== "contractor" || (user.contractorId !== null && user.contractorId === job.contractorId))) {
+  if (user && can(user, "job.see", job)) {
     return { userId: user.id, name: user.name, party: `user:${user.role}` };
   }
   const party = parties.find((p) => p.email?.trim().toLowerCase() === sender);

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { ApiError, badRequest } from "./errors";
+import { ApiError, badRequest } from "../domain/errors";
 import { readLimited } from "./read-limited";
 
 /** Largest non-file request body we read (JSON or form); uploads have their own limit. */

@@ -1,46 +1,33 @@
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { eq, type SQL } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { effectivePermissions, type Permission, type Role } from "../auth/permissions";
+import { effectivePermissions, type Permission } from "../auth/permissions";
 import { claimedUserUuid, hashToken } from "../auth/tokens";
-import { FieldCipher, loadKeyRing } from "../crypto/fields";
+import type { FieldCipher } from "../crypto/fields";
 import * as schema from "../db/schema";
 import { aliased } from "../db/select";
+import type { Principal } from "../domain/caller";
+import { ApiError } from "../domain/errors";
+import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
+import { can } from "../domain/policy";
+import { createServices, type Db, type Services } from "../domain/services";
+import { nowIso } from "../domain/time";
 import { userPins } from "../pins/user-pins";
-import { ApiError } from "./errors";
 
-export type Db = DrizzleD1Database<typeof schema>;
 type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
-
-/** The caller, as resolved from the bearer token. */
-export interface Principal {
-  tokenId: number;
-  userId: number;
-  userUuid: string;
-  name: string;
-  email: string;
-  role: Role;
-  contractorId: number | null;
-  agentId: number | null;
-  permissions: Set<Permission>;
-}
 
 type AuthRow = Awaited<ReturnType<RequestContext["authQuery"]>>[number];
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-export const nowIso = () => iso(Date.now());
-
 /**
- * Per-request services: the database, the caller, field encryption. Reads put the token check in
- * the same D1 batch as their data (`read`), so a read costs one round trip; writes resolve the
- * caller first (`principal`) and then run their batch.
+ * One API request: its services (built once, `src/domain/services.ts`) and its caller. Reads put
+ * the token check in the same D1 batch as their data (`read`), so a read costs one round trip;
+ * writes resolve the caller first (`principal`) and then run their batch.
  */
 export class RequestContext {
+  readonly services: Services;
   readonly db: Db;
   readonly requestId = crypto.randomUUID();
   private resolved: Principal | undefined;
-  private cipherPromise: Promise<FieldCipher> | undefined;
   /** Set once the caller holds the operation's permission: nothing is answered before. */
   authorized = false;
   permission: Permission | undefined;
@@ -50,7 +37,8 @@ export class RequestContext {
     readonly executionCtx: ExecutionContext | undefined,
     private readonly bearer: string | undefined,
   ) {
-    this.db = drizzle(env.DB, { schema });
+    this.services = createServices(env, { executionCtx });
+    this.db = this.services.db;
   }
 
   get hasCredentials() {
@@ -58,8 +46,7 @@ export class RequestContext {
   }
 
   cipher(): Promise<FieldCipher> {
-    this.cipherPromise ??= loadKeyRing(this.env.ENCRYPTION_KEYS).then((ring) => new FieldCipher(ring));
-    return this.cipherPromise;
+    return this.services.cipher();
   }
 
   private tokenHashPromise: Promise<string> | undefined;
@@ -117,7 +104,7 @@ export class RequestContext {
   private authorize() {
     const p = this.resolved;
     if (!p) return;
-    if (this.permission && !p.permissions.has(this.permission)) {
+    if (this.permission && !can(p, this.permission)) {
       throw new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
     }
     this.authorized = true;
@@ -150,13 +137,8 @@ export class RequestContext {
    * condition looks the token up itself, so it holds within the same round trip.
    */
   async jobVisible(contractorColumn: SQLiteColumn = schema.jobs.contractorId): Promise<SQL> {
-    if (this.resolved) {
-      if (this.resolved.role !== "contractor") return sql`1 = 1`;
-      return eq(contractorColumn, this.resolved.contractorId ?? -1);
-    }
-    const hash = await this.tokenHash();
-    const contractorOfToken = sql`(SELECT u.contractor_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = 'contractor')`;
-    return sql`(NOT EXISTS (SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = 'contractor') OR ${contractorColumn} = ${contractorOfToken})`;
+    if (this.resolved) return jobVisibleTo(this.resolved, contractorColumn);
+    return jobVisibleToToken(await this.tokenHash(), contractorColumn);
   }
 
   /**
@@ -179,17 +161,5 @@ export class RequestContext {
     const inFlight = this.pinsInFlight;
     if (inFlight && inFlight.uuid === caller.userUuid) return new Set(await inFlight.list);
     return new Set(await userPins(this.env, caller.userUuid).list());
-  }
-
-  /** A job's row by uuid, if the caller may see it (404 otherwise). For writes: caller resolved first. */
-  async visibleJobByUuid(uuid: string) {
-    await this.principal();
-    const job = await this.db
-      .select()
-      .from(schema.jobs)
-      .where(and(eq(schema.jobs.uuid, uuid), await this.jobVisible()))
-      .get();
-    if (!job) throw new ApiError("NOT_FOUND", "Job not found");
-    return job;
   }
 }

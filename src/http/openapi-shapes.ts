@@ -19,7 +19,11 @@ export const errorResponses = {
   403: err("Missing permission, missing or invalid CSRF token, or an archived job"),
   404: err("Unknown record, or one the caller may not see"),
   409: err("State conflict"),
+  413: err("Body or file larger than the limit"),
+  415: err("A file whose bytes are not an accepted format"),
   429: err("Rate limited"),
+  500: err("Internal error (quote the request id)"),
+  503: err("A dependency is unavailable; retry later"),
 } as const;
 
 export const MessageOnly = z.object({ success: z.literal(true), message: z.string() });

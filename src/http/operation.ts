@@ -1,20 +1,23 @@
-import { createRoute, type OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import { createRoute, type OpenAPIHono, type RouteConfig, type RouteConfigToTypedResponse, z } from "@hono/zod-openapi";
+import type { Context, ToSchema } from "hono";
 import type { ZodType } from "zod";
 import { verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
+import { ApiError, type FieldError } from "../domain/errors";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
-import { ApiError, type FieldError } from "./errors";
 import { errorResponses } from "./openapi-shapes";
 
 export type AppEnv = { Bindings: Env; Variables: { ctx: RequestContext } };
 export type AppContext = Context<AppEnv>;
 type Method = "get" | "post" | "patch" | "put" | "delete";
 
-export interface OperationDef<Q, B> {
-  method: Method;
-  path: string;
+type Responses = RouteConfig["responses"];
+type Out<S> = S extends ZodType ? z.output<S> : undefined;
+
+export interface OperationDef<QS, BS, M extends Method = Method, P extends string = string, R extends Responses = Responses> {
+  method: M;
+  path: P;
   operationId: string;
   summary: string;
   description?: string;
@@ -22,25 +25,56 @@ export interface OperationDef<Q, B> {
   /** The permission the caller must hold; null for endpoints any valid token may call. */
   permission: Permission | null;
   /** Query and body schemas; bodies accept JSON, form-urlencoded and multipart alike. */
-  query?: ZodType<Q>;
-  body?: ZodType<B>;
+  query?: QS;
+  body?: BS;
   /** Values of the `action` discriminator, named in the error for an unknown action. */
   actions?: readonly string[];
   /** Success responses for the OpenAPI document; error responses are added to every route. */
-  responses: RouteConfig["responses"];
-  handler: (c: AppContext, input: { query: Q; body: B }) => Promise<Response>;
+  responses: R;
+  handler: (c: AppContext, input: { query: Out<QS>; body: Out<BS> }) => Promise<Response>;
 }
 
-export type Operation = OperationDef<unknown, unknown> & { mutating: boolean };
+export type Operation = OperationDef<ZodType | undefined, ZodType | undefined> & { mutating: boolean };
+
+/**
+ * An operation that keeps its schemas' types (phantom `types`), so the app's type lists every
+ * route for `hono/client` (see `AppSchema`).
+ */
+export type TypedOperation<QS, BS, M extends Method, P extends string, R extends Responses> = Operation & {
+  readonly types?: { query: QS; body: BS; method: M; path: P; responses: R };
+};
 
 /** Declares one operation of the reference: its schema, permission, CSRF rule and handler. */
-export function operation<Q = undefined, B = undefined>(def: OperationDef<Q, B>): Operation {
-  return { ...(def as unknown as OperationDef<unknown, unknown>), mutating: def.method !== "get" };
+export function operation<
+  QS extends ZodType | undefined = undefined,
+  BS extends ZodType | undefined = undefined,
+  const M extends Method = Method,
+  const P extends string = string,
+  const R extends Responses = Responses,
+>(def: OperationDef<QS, BS, M, P, R>): TypedOperation<QS, BS, M, P, R> {
+  return { ...(def as unknown as Operation), mutating: def.method !== "get" };
 }
 
-export function jsonResponse(description: string, schema: ZodType) {
+export function jsonResponse<S extends ZodType>(description: string, schema: S) {
   return { description, content: { "application/json": { schema } } };
 }
+
+// The app's route types for `hc<AppType>`: what each operation takes and answers.
+type Empty = Record<never, never>;
+type StringValues<T> = T extends object ? { [K in keyof T]: string | string[] } : never;
+type InputOf<QS, BS> = (QS extends ZodType ? { query: StringValues<z.input<QS>> } : Empty) &
+  (BS extends ZodType ? { json: z.input<BS> } : Empty);
+type SchemaOf<O> =
+  O extends TypedOperation<infer QS, infer BS, infer M, infer P, infer R>
+    ? ToSchema<
+        M,
+        P,
+        { in: InputOf<QS, BS>; out: Empty },
+        RouteConfigToTypedResponse<{ method: M; path: P; responses: R & typeof errorResponses }>
+      >
+    : Empty;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+export type SchemaOfOperations<Ops extends readonly unknown[]> = UnionToIntersection<SchemaOf<Ops[number]>>;
 
 const BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] as const;
 

@@ -15,9 +15,8 @@
  * object is written under a fixed key, so a repeat overwrites rather than adds.
  */
 import { eq, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import * as schema from "../db/schema";
 import { jobs, photos } from "../db/schema";
+import type { Services } from "../domain/services";
 import { objectKey } from "./keys";
 import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHeader } from "./photo-compressor";
 import { signObjectUrl } from "./signed-urls";
@@ -52,8 +51,8 @@ export function fitsWorkerBudget(env: Pick<Env, "PHOTON_WORKER_MAX_PIXELS">, pix
   return Number.isFinite(budget) && weighted <= budget && bytes <= WORKER_MAX_SOURCE_BYTES;
 }
 
-export async function handlePhotoCompress(env: Env, photoId: number): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+export async function handlePhotoCompress(services: Services, photoId: number): Promise<void> {
+  const { env, db } = services;
   const row = await db
     .select({ photo: photos, jobUuid: jobs.uuid })
     .from(photos)

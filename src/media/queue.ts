@@ -1,6 +1,6 @@
 import { and, eq, ne, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { photos } from "../db/schema";
+import type { Services } from "../domain/services";
 import { deletePrefix } from "./cleanup";
 import type { MediaMessage } from "./messages";
 import { handlePhotoCompress } from "./photo-job";
@@ -9,19 +9,19 @@ import { handleVideoTranscode, handleVideoWatchdog } from "./video-job";
 const MAX_BACKOFF_SECONDS = 300;
 
 /** Handles one message; throwing retries it with backoff (the queue's max_retries, then the DLQ). */
-async function handle(env: Env, body: MediaMessage): Promise<void> {
+async function handle(services: Services, body: MediaMessage): Promise<void> {
   switch (body.type) {
     case "r2.cleanup":
-      await deletePrefix(env.MEDIA, body.prefix);
+      await deletePrefix(services.media, body.prefix);
       return;
     case "photo.compress":
-      await handlePhotoCompress(env, body.photoId);
+      await handlePhotoCompress(services, body.photoId);
       return;
     case "video.transcode":
-      await handleVideoTranscode(env, body);
+      await handleVideoTranscode(services, body);
       return;
     case "video.watchdog":
-      await handleVideoWatchdog(env, body);
+      await handleVideoWatchdog(services, body);
       return;
     default:
       // A type this version does not handle yet (added by a newer deploy): fail loudly, retry.
@@ -30,10 +30,10 @@ async function handle(env: Env, body: MediaMessage): Promise<void> {
 }
 
 /** The media queue consumer: each message acked or retried on its own, with exponential backoff. */
-export async function consumeMedia(batch: MessageBatch<MediaMessage>, env: Env): Promise<void> {
+export async function consumeMedia(batch: MessageBatch<MediaMessage>, services: Services): Promise<void> {
   for (const message of batch.messages) {
     try {
-      await handle(env, message.body);
+      await handle(services, message.body);
       message.ack();
     } catch (err) {
       console.error(
@@ -53,14 +53,14 @@ export async function consumeMedia(batch: MessageBatch<MediaMessage>, env: Env):
 const RECORDED_DEAD_LETTERS: ReadonlySet<MediaMessage["type"]> = new Set(["photo.compress", "video.transcode"]);
 
 /** Dead-letter consumer: the message failed every retry; record it where users can see it. */
-export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, services: Services): Promise<void> {
   for (const message of batch.messages) {
     const body = message.body;
     console.error(`media message ${message.id} (${body?.type}) dead-lettered after ${message.attempts} attempts`);
     if ((body?.type === "photo.compress" || body?.type === "video.transcode") && RECORDED_DEAD_LETTERS.has(body.type)) {
       try {
         // Keeps the last attempt's reason (photo-job.ts writes "retrying: …" on each failure).
-        await drizzle(env.DB)
+        await services.db
           .update(photos)
           .set({
             processingStatus: "failed",

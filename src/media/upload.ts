@@ -3,11 +3,11 @@
  * it, the store → record → enqueue sequence with its rollback, and streaming a stored file back.
  */
 import { z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
-import { type AuditInput, auditEvent } from "../audit/audit";
-import { auditEvents, type documents, jobStatuses, jobs, type photos } from "../db/schema";
+import { eq } from "drizzle-orm";
+import { auditEvents, type documents, type photos } from "../db/schema";
+import { ApiError, badRequest } from "../domain/errors";
+import { type EventInput, recordEvent } from "../domain/events";
 import type { RequestContext } from "../http/context";
-import { ApiError, badRequest, notFound } from "../http/errors";
 import { safeFilename } from "../jobs/case-notes/attachments";
 import { deletePrefix } from "./cleanup";
 import type { MediaMessage } from "./messages";
@@ -49,20 +49,6 @@ export async function readUpload(file: File, accepted: readonly SniffedType[]): 
   }
 }
 
-/** The job a media write targets, by id: 404 unless visible to the caller, 403 if archived. */
-export async function jobForMedia(ctx: RequestContext, jobId: number) {
-  await ctx.principal();
-  const row = await ctx.db
-    .select({ id: jobs.id, uuid: jobs.uuid, isArchived: jobStatuses.isArchived })
-    .from(jobs)
-    .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
-    .where(and(eq(jobs.id, jobId), await ctx.jobVisible()))
-    .get();
-  if (!row) throw notFound("Job");
-  if (row.isArchived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
-  return row;
-}
-
 type MediaTable = typeof photos | typeof documents;
 
 /**
@@ -78,7 +64,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
     contentType: string;
     table: T;
     values: T["$inferInsert"];
-    audit: Omit<AuditInput, "uuid">;
+    audit: Omit<EventInput, "uuid">;
     after?: (id: number) => Promise<unknown>;
   },
 ): Promise<number> {
@@ -94,7 +80,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
         .insert(table)
         .values(steps.values as typeof photos.$inferInsert)
         .returning({ id: table.id }),
-      auditEvent(db, { ...steps.audit, uuid: auditUuid }),
+      recordEvent(db, { ...steps.audit, uuid: auditUuid }),
     ]);
     const row = inserted[0];
     if (!row) throw new Error("upload row was not inserted");

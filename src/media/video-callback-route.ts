@@ -37,7 +37,7 @@ export function videoCallbackRoutes(app: Hono<AppEnv>) {
     if (parsed.data.job_id !== target.photoUuid || parsed.data.attempt !== target.attempt) {
       return answer(403, { message: "callback signed for another job or attempt" });
     }
-    const outcome = await recordTranscodeResult(c.env, target, parsed.data);
+    const outcome = await recordTranscodeResult(c.var.ctx.services, target, parsed.data);
     return answer(outcome.status, { outcome: outcome.outcome, message: outcome.message });
   });
 }

@@ -10,19 +10,16 @@
  * transcoder retries its callback.
  */
 import { and, desc, eq, sql } from "drizzle-orm";
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import { auditEventIfChanged } from "../audit/audit";
-import * as schema from "../db/schema";
 import { auditEvents, jobs, photos } from "../db/schema";
-import { nowIso } from "../http/context";
+import { recordEvent } from "../domain/events";
+import type { Db, Services } from "../domain/services";
+import { nowIso } from "../domain/time";
 import { deletePrefix } from "./cleanup";
 import { objectKey } from "./keys";
 import type { MediaMessage } from "./messages";
 import { signObjectUrl } from "./signed-urls";
 import { transcoderFetch } from "./transcoder-client";
 import { type CallbackBody, type CallbackTarget, signCallbackUrl } from "./video-callback";
-
-type Db = DrizzleD1Database<typeof schema>;
 
 /** Transcoder runs (dispatches) a video gets before it is marked failed. */
 export const MAX_VIDEO_ATTEMPTS = 5;
@@ -102,8 +99,8 @@ async function dispatchAge(db: Db, video: VideoRow): Promise<number> {
 }
 
 /** `video.transcode`: start the next attempt unless one is done, failed for good or still running. */
-export async function handleVideoTranscode(env: Env, msg: { photoId: number; supersedes?: number }): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+export async function handleVideoTranscode(services: Services, msg: { photoId: number; supersedes?: number }): Promise<void> {
+  const { env, db } = services;
   const video = await loadVideo(db, { id: msg.photoId });
   // Deleted meanwhile, an image, or settled: nothing to do (ack).
   if (video?.kind !== "video" || video.status === "completed" || video.status === "failed") return;
@@ -127,13 +124,17 @@ export async function handleVideoTranscode(env: Env, msg: { photoId: number; sup
       .set({ processingStatus: "processing", processingAttempts: attempt })
       .where(and(eq(photos.id, video.id), eq(photos.processingStatus, video.status), eq(photos.processingAttempts, video.attempts)))
       .returning({ id: photos.id }),
-    auditEventIfChanged(db, {
-      jobId: video.jobId,
-      jobUuid: video.jobUuid,
-      actor: SYSTEM_ACTOR,
-      action: "photo.video_dispatched",
-      changes: { photo_uuid: video.uuid, attempt },
-    }),
+    recordEvent(
+      db,
+      {
+        jobId: video.jobId,
+        jobUuid: video.jobUuid,
+        actor: SYSTEM_ACTOR,
+        action: "photo.video_dispatched",
+        changes: { photo_uuid: video.uuid, attempt },
+      },
+      { ifChanged: true },
+    ),
   ]);
   if (claimed.length === 0) return;
 
@@ -190,8 +191,8 @@ async function dispatch(env: Env, video: VideoRow, attempt: number): Promise<voi
 }
 
 /** `video.watchdog`: attempt n should have reported back by now; if it has not, start another. */
-export async function handleVideoWatchdog(env: Env, msg: { photoId: number; attempt: number }): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+export async function handleVideoWatchdog(services: Services, msg: { photoId: number; attempt: number }): Promise<void> {
+  const { env, db } = services;
   const video = await loadVideo(db, { id: msg.photoId });
   // Reported back, superseded, back to pending, or deleted: nothing to watch (ack).
   if (video?.status !== "processing" || video.attempts !== msg.attempt) return;
@@ -228,13 +229,17 @@ async function markFailed(db: Db, video: VideoRow, reason: string): Promise<void
       .update(photos)
       .set({ processingStatus: "failed", processingError: reasonText(reason) })
       .where(and(eq(photos.id, video.id), eq(photos.processingAttempts, video.attempts), sql`${photos.processingStatus} <> 'completed'`)),
-    auditEventIfChanged(db, {
-      jobId: video.jobId,
-      jobUuid: video.jobUuid,
-      actor: SYSTEM_ACTOR,
-      action: "photo.video_failed",
-      changes: { photo_uuid: video.uuid, attempt: video.attempts, reason: reasonText(reason) },
-    }),
+    recordEvent(
+      db,
+      {
+        jobId: video.jobId,
+        jobUuid: video.jobUuid,
+        actor: SYSTEM_ACTOR,
+        action: "photo.video_failed",
+        changes: { photo_uuid: video.uuid, attempt: video.attempts, reason: reasonText(reason) },
+      },
+      { ifChanged: true },
+    ),
   ]);
 }
 
@@ -245,8 +250,8 @@ export interface CallbackOutcome {
 }
 
 /** Records a verified callback (video-callback-route.ts) for `target`'s attempt. */
-export async function recordTranscodeResult(env: Env, target: CallbackTarget, result: CallbackBody): Promise<CallbackOutcome> {
-  const db = drizzle(env.DB, { schema });
+export async function recordTranscodeResult(services: Services, target: CallbackTarget, result: CallbackBody): Promise<CallbackOutcome> {
+  const { env, db } = services;
   const video = await loadVideo(db, { uuid: target.photoUuid });
   if (!video) {
     // Deleted while transcoding: the outputs arrived after its files were removed; remove them too.
@@ -305,18 +310,22 @@ export async function recordTranscodeResult(env: Env, target: CallbackTarget, re
       })
       .where(onAttempt(video.id, target.attempt))
       .returning({ id: photos.id }),
-    auditEventIfChanged(db, {
-      jobId: video.jobId,
-      jobUuid: video.jobUuid,
-      actor: SYSTEM_ACTOR,
-      action: "photo.video_processed",
-      changes: {
-        photo_uuid: video.uuid,
-        attempt: target.attempt,
-        variants: Object.keys(variants),
-        ...(result.skipped && Object.keys(result.skipped).length > 0 ? { skipped: result.skipped } : {}),
+    recordEvent(
+      db,
+      {
+        jobId: video.jobId,
+        jobUuid: video.jobUuid,
+        actor: SYSTEM_ACTOR,
+        action: "photo.video_processed",
+        changes: {
+          photo_uuid: video.uuid,
+          attempt: target.attempt,
+          variants: Object.keys(variants),
+          ...(result.skipped && Object.keys(result.skipped).length > 0 ? { skipped: result.skipped } : {}),
+        },
       },
-    }),
+      { ifChanged: true },
+    ),
   ]);
   if (updated.length === 0) {
     return { status: 409, outcome: "stale", message: `stale attempt ${target.attempt}: the video changed while recording` };

@@ -1,6 +1,7 @@
+import type { Services } from "../domain/services";
+import { hoursOverdue, openStatusRawSql, toIsoSeconds } from "../domain/sla";
 import type { MimeMessage } from "../email/mime";
-import { type SendResult, sendMail } from "../email/send";
-import { hoursOverdue, toIsoSeconds } from "./policy";
+import type { SendResult } from "../email/send";
 
 /** Sends one message; the default goes through the `send_email` binding and never throws. */
 export type MailSender = (message: MimeMessage) => Promise<SendResult[]>;
@@ -39,7 +40,7 @@ const ACTOR_NAME = "SLA monitor";
 // deadline index would walk. The total order lets the two statements below select the same rows.
 export const DUE_JOBS_SQL = `SELECT j.id AS job_id, j.uuid AS job_uuid, j.sla_deadline AS sla_deadline
   FROM job_statuses s CROSS JOIN jobs j ON j.status_id = s.id
-  WHERE s.is_completed = 0 AND s.is_closed = 0 AND s.is_cancelled = 0 AND s.is_archived = 0
+  WHERE ${openStatusRawSql("s")}
     AND j.sla_deadline IS NOT NULL AND j.sla_deadline < ?1
     AND NOT EXISTS (SELECT 1 FROM sla_breaches b WHERE b.job_id = j.id AND b.sla_deadline = j.sla_deadline)
   ORDER BY j.sla_deadline, j.id
@@ -97,7 +98,7 @@ const CLAIM_STALE = `UPDATE sla_breaches SET notify_error = ?2
 WHERE notified_at IS NULL AND notify_error IS NULL AND id IN (
   SELECT b.id FROM job_statuses s CROSS JOIN jobs j ON j.status_id = s.id
   JOIN sla_breaches b ON b.job_id = j.id AND b.sla_deadline = j.sla_deadline
-  WHERE s.is_completed = 0 AND s.is_closed = 0 AND s.is_cancelled = 0 AND s.is_archived = 0
+  WHERE ${openStatusRawSql("s")}
     AND b.notified_at IS NULL AND b.notify_error IS NULL AND b.created_at < ?1
   LIMIT ?3)
 RETURNING id`;
@@ -109,10 +110,11 @@ RETURNING id`;
  * (`notify_error`) and does not stop the others; it is not retried, since a retry would repeat the
  * notice to the recipients it did reach. Only a notice a crashed run never resolved is retried, once.
  */
-export async function runSlaCheck(env: Env, now: Date, options: SlaCheckOptions = {}): Promise<SlaCheckResult> {
+export async function runSlaCheck(services: Services, now: Date, options: SlaCheckOptions = {}): Promise<SlaCheckResult> {
+  const env = services.env;
   const batchSize = options.batchSize ?? SLA_CHECK_DEFAULTS.batchSize;
   const maxBatches = options.maxBatches ?? SLA_CHECK_DEFAULTS.maxBatches;
-  const send: MailSender = options.send ?? ((m) => sendMail(env.EMAIL, m));
+  const send: MailSender = options.send ?? ((m) => services.mailer.send(m));
   const nowIso = toIsoSeconds(now);
   const result: SlaCheckResult = { recorded: 0, retried: 0, notified: 0, failed: 0, capped: false };
   let managers: string[] | undefined;

@@ -3,9 +3,9 @@ import { and, count, desc, eq, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { amendmentRequests, jobs, users } from "../../db/schema";
 import { aliased } from "../../db/select";
+import { notFound } from "../../domain/errors";
+import { zPagination, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { notFound } from "../../http/errors";
-import { zPagination, zUuid } from "../../http/fields";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 

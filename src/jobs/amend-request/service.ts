@@ -1,11 +1,13 @@
 import { and, eq, sql } from "drizzle-orm";
-import { auditEvent, auditEventIfChanged } from "../../audit/audit";
-import { hasManagementAuthority } from "../../auth/permissions";
 import { amendmentRequests, jobStatuses, jobs } from "../../db/schema";
-import { nowIso, type RequestContext } from "../../http/context";
-import { ApiError, badRequest, conflict, forbidden, notFound } from "../../http/errors";
-import { amendableField, optionExists } from "../amendable-fields/catalogue";
-import { jobForWrite } from "../job-for-write";
+import { badRequest, conflict, notFound } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { changeable, jobForChange, jobNotArchivedSql } from "../../domain/job-access";
+import { amendableField } from "../../domain/job-fields";
+import { assertCan } from "../../domain/policy";
+import { nowIso } from "../../domain/time";
+import type { RequestContext } from "../../http/context";
+import { optionExists } from "../amendable-fields/catalogue";
 
 const invalidValue = (message: string) => badRequest(`requested_value: ${message}`, [{ field: "requested_value", message }]);
 
@@ -18,7 +20,7 @@ export async function submitAmendment(
   ctx: RequestContext,
   input: { job_uuid: string; field_name: string; requested_value: string; reason: string },
 ) {
-  const { job } = await jobForWrite(ctx, input.job_uuid);
+  const { job } = await jobForChange(ctx, { uuid: input.job_uuid });
   const caller = ctx.caller;
   const f = amendableField(input.field_name);
   if (!f?.roles.includes(caller.role)) {
@@ -56,7 +58,7 @@ export async function submitAmendment(
       requestedByName: caller.name,
       requestedAt: now,
     }),
-    auditEvent(db, {
+    recordEvent(db, {
       jobId: job.id,
       jobUuid: job.uuid,
       actor: caller,
@@ -79,7 +81,7 @@ export async function submitAmendment(
  */
 export async function decideAmendment(ctx: RequestContext, uuid: string, decision: "approved" | "rejected", notes: string | null) {
   const caller = ctx.caller;
-  if (!hasManagementAuthority(caller.role)) throw forbidden("Only managers and admins can approve or reject amendment requests");
+  assertCan(caller, "amendment.decide", "Only managers and admins can approve or reject amendment requests");
   const db = ctx.db;
   const row = await db
     .select({ request: amendmentRequests, job: jobs, archived: jobStatuses.isArchived })
@@ -90,7 +92,7 @@ export async function decideAmendment(ctx: RequestContext, uuid: string, decisio
     .get();
   if (!row) throw notFound("Amendment request");
   const { request, job } = row;
-  if (row.archived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
+  changeable({ isArchived: row.archived });
   if (request.status !== "pending") throw conflict(`This amendment request has already been ${request.status}`);
 
   const now = nowIso();
@@ -102,20 +104,24 @@ export async function decideAmendment(ctx: RequestContext, uuid: string, decisio
         eq(amendmentRequests.id, request.id),
         eq(amendmentRequests.status, "pending"),
         // Not if the job was archived meanwhile: an approval must reach the job or not happen.
-        sql`EXISTS (SELECT 1 FROM ${jobs} JOIN ${jobStatuses} ON ${jobStatuses.id} = ${jobs.statusId} WHERE ${jobs.id} = ${job.id} AND ${jobStatuses.isArchived} = 0)`,
+        jobNotArchivedSql(job.id),
       ),
     );
-  const decisionAudit = auditEventIfChanged(db, {
-    jobId: job.id,
-    jobUuid: job.uuid,
-    actor: caller,
-    action: decision === "approved" ? "amendment.approved" : "amendment.rejected",
-    changes: {
-      amendment_uuid: { before: null, after: request.uuid },
-      status: { before: "pending", after: decision },
-      ...(notes ? { decision_notes: { before: null, after: notes } } : {}),
+  const decisionAudit = recordEvent(
+    db,
+    {
+      jobId: job.id,
+      jobUuid: job.uuid,
+      actor: caller,
+      action: decision === "approved" ? "amendment.approved" : "amendment.rejected",
+      changes: {
+        amendment_uuid: { before: null, after: request.uuid },
+        status: { before: "pending", after: decision },
+        ...(notes ? { decision_notes: { before: null, after: notes } } : {}),
+      },
     },
-  });
+    { ifChanged: true },
+  );
 
   let results: unknown[];
   if (decision === "rejected") {
@@ -137,13 +143,17 @@ export async function decideAmendment(ctx: RequestContext, uuid: string, decisio
         .update(jobs)
         .set({ ...f.write(parsed.value), updatedAt: now })
         .where(and(eq(jobs.id, job.id), sql`changes() > 0`)),
-      auditEventIfChanged(db, {
-        jobId: job.id,
-        jobUuid: job.uuid,
-        actor: caller,
-        action: "job.updated",
-        changes: { [f.key]: { before: f.read(job), after: parsed.value }, amendment_uuid: { before: null, after: request.uuid } },
-      }),
+      recordEvent(
+        db,
+        {
+          jobId: job.id,
+          jobUuid: job.uuid,
+          actor: caller,
+          action: "job.updated",
+          changes: { [f.key]: { before: f.read(job), after: parsed.value }, amendment_uuid: { before: null, after: request.uuid } },
+        },
+        { ifChanged: true },
+      ),
     ]);
   }
   if ((results[0] as D1Result).meta.changes === 0) throw conflict("This amendment request has already been decided");

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { zNullableText, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { zNullableText, zText, zUuid } from "../../http/fields";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { decideAmendment, submitAmendment } from "./service";

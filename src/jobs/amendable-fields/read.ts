@@ -1,12 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { jobs } from "../../db/schema";
+import { notFound } from "../../domain/errors";
+import { amendableFieldsFor, type OptionSource } from "../../domain/job-fields";
+import { userType } from "../../domain/policy";
+import { zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { notFound } from "../../http/errors";
-import { zUuid } from "../../http/fields";
 import { dataEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
-import { fieldsForRole, type OptionSource, optionQuery, userType } from "./catalogue";
+import { optionQuery } from "./catalogue";
 
 const FieldItem = z
   .object({
@@ -70,7 +72,7 @@ export const getAmendableFields = operation({
       payment_statuses: paymentStatuses,
     };
     const role = ctx.caller.role;
-    const fields = fieldsForRole(role).map((f) => ({
+    const fields = amendableFieldsFor(role).map((f) => ({
       key: f.key,
       label: f.label,
       type: f.type,

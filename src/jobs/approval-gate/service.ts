@@ -1,9 +1,11 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import { auditEventIfChanged } from "../../audit/audit";
-import { hasManagementAuthority } from "../../auth/permissions";
 import { approvalDecisions, jobStatuses, jobs } from "../../db/schema";
-import { nowIso, type RequestContext } from "../../http/context";
-import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
+import { ApiError, conflict, notFound } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { changeable } from "../../domain/job-access";
+import { assertCan } from "../../domain/policy";
+import { nowIso } from "../../domain/time";
+import type { RequestContext } from "../../http/context";
 
 export type GateDecision = "approve" | "reject";
 
@@ -27,7 +29,7 @@ export function gateTarget(statuses: Status[], from: Status, decision: GateDecis
  */
 export async function decideGate(ctx: RequestContext, jobUuid: string, decision: GateDecision, notes: string | null) {
   const caller = ctx.caller;
-  if (!hasManagementAuthority(caller.role)) throw forbidden("Only managers and admins can decide approval gates");
+  assertCan(caller, "approval.decide", "Only managers and admins can decide approval gates");
   const db = ctx.db;
   const [rows, statuses] = await db.batch([
     db
@@ -40,7 +42,7 @@ export async function decideGate(ctx: RequestContext, jobUuid: string, decision:
   if (!job) throw notFound("Job");
   const from = statuses.find((s) => s.id === job.statusId);
   if (!from) throw new ApiError("INTERNAL", "Job has an unknown status");
-  if (from.isArchived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
+  changeable(from);
   if (!from.requiresApproval) throw conflict(`This job is not at an approval gate; its status (${from.name}) does not require approval`);
   const to = gateTarget(statuses, from, decision);
   if (!to) throw new ApiError("INTERNAL", `The workflow defines no status to ${decision} ${from.name} to`);
@@ -53,17 +55,21 @@ export async function decideGate(ctx: RequestContext, jobUuid: string, decision:
       .update(jobs)
       .set({ statusId: to.id, completedAt, updatedAt: now })
       .where(and(eq(jobs.id, job.id), eq(jobs.statusId, from.id))),
-    auditEventIfChanged(db, {
-      jobId: job.id,
-      jobUuid,
-      actor: caller,
-      action: decision === "approve" ? "job.approval_approved" : "job.approval_rejected",
-      changes: {
-        status_id: { before: from.id, after: to.id },
-        ...(job.completedAt !== completedAt ? { completed_at: { before: job.completedAt, after: completedAt } } : {}),
-        ...(notes ? { approval_notes: { before: null, after: notes } } : {}),
+    recordEvent(
+      db,
+      {
+        jobId: job.id,
+        jobUuid,
+        actor: caller,
+        action: decision === "approve" ? "job.approval_approved" : "job.approval_rejected",
+        changes: {
+          status_id: { before: from.id, after: to.id },
+          ...(job.completedAt !== completedAt ? { completed_at: { before: job.completedAt, after: completedAt } } : {}),
+          ...(notes ? { approval_notes: { before: null, after: notes } } : {}),
+        },
       },
-    }),
+      { ifChanged: true },
+    ),
     // Only if the move (and so its audit insert) took effect. Columns in table order: id, job_id,
     // decision, notes, from_status_id, to_status_id, decided_by, created_at.
     db

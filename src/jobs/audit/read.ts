@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { and, count, desc, eq } from "drizzle-orm";
-import { hasManagementAuthority } from "../../auth/permissions";
 import { auditEvents, jobs } from "../../db/schema";
+import { notFound } from "../../domain/errors";
+import { can } from "../../domain/policy";
+import { zPagination, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { notFound } from "../../http/errors";
-import { zPagination, zUuid } from "../../http/fields";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 
@@ -48,7 +48,7 @@ export const getAudit = operation({
       ctx.db.select({ n: count() }).from(auditEvents).where(byJob),
     ]);
     const n = total?.n ?? 0;
-    const deletedButKnown = anyJob.length === 0 && n > 0 && hasManagementAuthority(ctx.caller.role);
+    const deletedButKnown = anyJob.length === 0 && n > 0 && can(ctx.caller, "audit.read_deleted");
     if (visibleJob.length === 0 && !deletedButKnown) throw notFound("Job");
     const data = rows.map((r) => ({
       uuid: r.uuid,

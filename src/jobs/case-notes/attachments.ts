@@ -1,4 +1,4 @@
-import { ApiError, badRequest } from "../../http/errors";
+import { ApiError, badRequest } from "../../domain/errors";
 import { objectKey } from "../../media/keys";
 
 /** Limits of case notes, for API requests and inbound email alike. */

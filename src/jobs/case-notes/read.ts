@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
+import { notFound } from "../../domain/errors";
 import { ok } from "../../http/envelope";
-import { notFound } from "../../http/errors";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
 import { serveObject } from "../../media/upload";

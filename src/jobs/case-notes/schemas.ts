@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { zBool, zPagination, zUuid } from "../../http/fields";
+import { zBool, zPagination, zUuid } from "../../domain/values";
 import { NOTE_LIMITS } from "./attachments";
 
 /** The message as sent: plain text or rich-text HTML; checked again for text after sanitising. */

@@ -2,9 +2,9 @@ import { eq, sql } from "drizzle-orm";
 import type { FieldCipher } from "../../crypto/fields";
 import { agents, caseNotes, contractors, jobStatuses, jobs, noteAttachments } from "../../db/schema";
 import { aliased } from "../../db/select";
+import { jobFieldContext } from "../../domain/job-fields";
+import type { Db } from "../../domain/services";
 import type { PartyRole } from "../../email/note-mail";
-import type { Db } from "../../http/context";
-import { jobFieldContext } from "../manage/private-fields";
 import type { PreparedAttachment } from "./attachments";
 
 type NoteColumn = "message" | "message_text" | "from_email";

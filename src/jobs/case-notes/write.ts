@@ -1,12 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, inArray, or } from "drizzle-orm";
-import { auditEvent } from "../../audit/audit";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
+import { ApiError, badRequest, notFound } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { changeable } from "../../domain/job-access";
+import { assertCan } from "../../domain/policy";
+import { nowIso } from "../../domain/time";
 import { type NoteMailOutcome, pickRecipients, sendNoteMail } from "../../email/note-mail";
 import { prepareNoteBody } from "../../email/sanitize";
-import { nowIso, type RequestContext } from "../../http/context";
+import type { RequestContext } from "../../http/context";
 import { done } from "../../http/envelope";
-import { ApiError, badRequest, forbidden, notFound } from "../../http/errors";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { deleteObjects, fileInputs, prepareAttachments, putAttachments } from "./attachments";
@@ -64,12 +67,11 @@ export const postCaseNotes = operation({
 
 async function jobForNotes(ctx: RequestContext, jobUuid: string) {
   await ctx.principal();
-  const job = await selectJobForNotes(ctx.db)
-    .where(and(eq(jobs.uuid, jobUuid), await ctx.jobVisible()))
-    .get();
-  if (!job) throw notFound("Job");
-  if (job.isArchived) throw new ApiError("ARCHIVED", "Archived jobs cannot be changed");
-  return job;
+  return changeable(
+    await selectJobForNotes(ctx.db)
+      .where(and(eq(jobs.uuid, jobUuid), await ctx.jobVisible()))
+      .get(),
+  );
 }
 
 /** A note on a job the caller sees (404 otherwise; 403 on archived jobs). */
@@ -90,8 +92,7 @@ async function noteForWrite(ctx: RequestContext, uuid: string) {
 function assertMayChange(ctx: RequestContext, note: { createdBy: number | null }, what: string) {
   const caller = ctx.caller;
   if (note.createdBy === caller.userId) return;
-  if (caller.role === "staff" || caller.role === "manager" || caller.role === "admin") return;
-  throw forbidden(`Only the note's author or staff may ${what} this note`);
+  assertCan(caller, "note.moderate", `Only the note's author or staff may ${what} this note`);
 }
 
 async function bodyOrReject(message: string) {
@@ -133,7 +134,7 @@ async function createNote(c: AppContext, input: CreateNote) {
         updatedAt: now,
       }),
       ...attachmentInserts(db, uuid, job.id, files),
-      auditEvent(db, {
+      recordEvent(db, {
         jobId: job.id,
         jobUuid: job.uuid,
         actor: caller,
@@ -183,7 +184,7 @@ async function createNote(c: AppContext, input: CreateNote) {
           updatedAt: nowIso(),
         })
         .where(eq(caseNotes.id, noteId)),
-      auditEvent(db, {
+      recordEvent(db, {
         jobId: job.id,
         jobUuid: job.uuid,
         actor: caller,
@@ -238,7 +239,7 @@ async function updateNote(c: AppContext, input: UpdateNote) {
       .update(caseNotes)
       .set({ ...values, updatedAt: nowIso() })
       .where(eq(caseNotes.id, note.id)),
-    auditEvent(db, {
+    recordEvent(db, {
       jobId: job.id,
       jobUuid: job.uuid,
       actor: ctx.caller,
@@ -263,7 +264,7 @@ async function deleteNote(c: AppContext, uuid: string) {
   const [, removed] = await db.batch([
     db.delete(noteAttachments).where(inArray(noteAttachments.noteId, db.select({ id: caseNotes.id }).from(caseNotes).where(doomed))),
     db.delete(caseNotes).where(doomed).returning({ uuid: caseNotes.uuid }),
-    auditEvent(db, {
+    recordEvent(db, {
       jobId: job.id,
       jobUuid: job.uuid,
       actor: ctx.caller,
@@ -299,7 +300,7 @@ async function attachFiles(c: AppContext, input: AttachNote) {
     await db.batch([
       db.update(caseNotes).set({ updatedAt: nowIso() }).where(eq(caseNotes.id, note.id)),
       ...attachmentInserts(db, note.uuid, job.id, files),
-      auditEvent(db, {
+      recordEvent(db, {
         jobId: job.id,
         jobUuid: job.uuid,
         actor: ctx.caller,

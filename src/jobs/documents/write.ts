@@ -1,15 +1,16 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { auditEvent } from "../../audit/audit";
 import { documents, fileTypes, jobs } from "../../db/schema";
+import { badRequest, notFound } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { jobForChange } from "../../domain/job-access";
+import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { badRequest, notFound } from "../../http/errors";
-import { zId } from "../../http/fields";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { objectKey } from "../../media/keys";
 import { EXTENSIONS } from "../../media/sniff";
-import { jobForMedia, readUpload, removeObjects, storeRecordEnqueue, zFile } from "../../media/upload";
+import { readUpload, removeObjects, storeRecordEnqueue, zFile } from "../../media/upload";
 
 /** Where a document's file lives. */
 const documentPrefix = (jobUuid: string, documentUuid: string) => objectKey(jobUuid, "documents", documentUuid, "");
@@ -34,7 +35,7 @@ export const postDocuments = operation({
   },
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
-    const job = await jobForMedia(ctx, body.job_id);
+    const { job } = await jobForChange(ctx, { id: body.job_id });
     const fileType = await ctx.db
       .select({ id: fileTypes.id, name: fileTypes.name })
       .from(fileTypes)
@@ -95,11 +96,11 @@ export const deleteDocuments = operation({
       .where(and(eq(documents.id, body.document_id), await ctx.jobVisible()))
       .get();
     if (!doc) throw notFound("Document");
-    const job = await jobForMedia(ctx, doc.jobId);
+    const { job } = await jobForChange(ctx, { id: doc.jobId });
     const db = ctx.db;
     await db.batch([
       db.delete(documents).where(eq(documents.id, doc.id)),
-      auditEvent(db, {
+      recordEvent(db, {
         jobId: job.id,
         jobUuid: job.uuid,
         actor: ctx.caller,

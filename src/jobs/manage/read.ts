@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { and, count, desc, eq, type SQL, sql } from "drizzle-orm";
 import { documents, jobs, jobTenants, photos, tenants } from "../../db/schema";
+import { notFound } from "../../domain/errors";
+import { decryptPrivateFields } from "../../domain/job-fields";
 import type { RequestContext } from "../../http/context";
 import { ok } from "../../http/envelope";
-import { notFound } from "../../http/errors";
 import { dataEnvelope, listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { userPins } from "../../pins/user-pins";
-import { decryptJobPrivateFields } from "./private-fields";
 import { type ListJobsQuery, manageQuery } from "./schemas";
 import { jobSearchCondition } from "./search";
 import { JobDetail, JobListItem, selectJobDetail, selectJobs, toListItem } from "./view";
@@ -109,7 +109,7 @@ async function getJob(c: AppContext, uuid: string) {
   const detail = details[0];
   if (!row || !detail) throw notFound("Job");
   const pins = await ctx.pins();
-  const secrets = await decryptJobPrivateFields(await ctx.cipher(), { uuid: row.uuid, ...detail }, ctx.caller.role);
+  const secrets = await decryptPrivateFields(await ctx.cipher(), { uuid: row.uuid, ...detail }, ctx.caller);
   return ok(c, {
     ...toListItem(row, pins),
     payment_status_id: detail.paymentStatusId,

@@ -1,46 +1,14 @@
 import { z } from "@hono/zod-openapi";
-import { zBool, zDate, zId, zIdList, zMoney, zNullableText, zNumber, zPagination, zText, zUuid } from "../../http/fields";
+import { type JobFieldKey, jobFieldSchemas, REQUIRED_ON_CREATE } from "../../domain/job-fields";
+import { zBool, zId, zPagination, zUuid } from "../../domain/values";
 
-/** "" or null clears an optional reference (e.g. unassign the contractor). */
-const zOptionalRef = () => z.preprocess((v) => (v === "" ? null : v), zId().nullable());
+const jobFields = jobFieldSchemas;
 
-const zEmail = () =>
-  z.preprocess(
-    (v) => (v === "" ? null : v),
-    z.string({ error: "must be text" }).trim().max(254, "must be at most 254 characters").email("must be an email address").nullable(),
-  );
-
-/** The job's writable fields, named as the reference names them. */
-const jobFields = {
-  job_title: zText(255),
-  job_description: zText(10_000),
-  priority_id: zId(),
-  status_id: zId(),
-  job_type_id: zId(),
-  address_id: zId(),
-  agent_id: zOptionalRef(),
-  contractor_id: zOptionalRef(),
-  payment_status_id: zOptionalRef(),
-  time_range_id: zOptionalRef(),
-  tenants_ids: zIdList(),
-  job_total_budget: z.preprocess((v) => (v === "" ? null : v), zMoney().nullable()),
-  contractor_budget: z.preprocess((v) => (v === "" ? null : v), zMoney().nullable()),
-  vat_percentage: zNumber().pipe(z.number().min(0, "must not be negative").max(100, "must be at most 100")),
-  date_works_start_date: z.preprocess((v) => (v === "" ? null : v), zDate().nullable()),
-  date_works_end_date: z.preprocess((v) => (v === "" ? null : v), zDate().nullable()),
-  access_details: zNullableText(2_000),
-  works_order_ref: zNullableText(100),
-  invoice_no: zNullableText(100),
-  private_contact_name: zNullableText(200),
-  private_contact_email: zEmail(),
-};
-
-const REQUIRED_ON_CREATE = ["job_title", "job_description", "priority_id", "status_id", "job_type_id", "address_id"] as const;
-
-type JobFieldKey = keyof typeof jobFields;
 const optionalFields = Object.fromEntries(Object.entries(jobFields).map(([k, v]) => [k, v.optional()])) as {
   [K in JobFieldKey]: z.ZodOptional<(typeof jobFields)[K]>;
 };
+
+type Required = (typeof REQUIRED_ON_CREATE)[number];
 
 const datesInOrder = (v: { date_works_start_date?: string | null; date_works_end_date?: string | null }) =>
   !v.date_works_start_date || !v.date_works_end_date || v.date_works_start_date <= v.date_works_end_date;
@@ -51,7 +19,7 @@ export const createJobBody = z
     action: z.literal("create"),
     ...optionalFields,
     ...Object.fromEntries(REQUIRED_ON_CREATE.map((k) => [k, jobFields[k]])),
-  } as { action: z.ZodLiteral<"create"> } & typeof optionalFields & Pick<typeof jobFields, (typeof REQUIRED_ON_CREATE)[number]>)
+  } as unknown as { action: z.ZodLiteral<"create"> } & Omit<typeof optionalFields, Required> & Pick<typeof jobFields, Required>)
   .refine(datesInOrder, datesMessage);
 
 export const updateJobBody = z
@@ -64,8 +32,6 @@ export const manageBody = z.discriminatedUnion("action", [createJobBody, updateJ
 export type CreateJob = z.infer<typeof createJobBody>;
 export type UpdateJob = z.infer<typeof updateJobBody>;
 export type JobFields = Omit<UpdateJob, "action" | "uuid">;
-
-export const JOB_FIELD_KEYS = Object.keys(jobFields) as JobFieldKey[];
 
 const zFlag = () => zBool().optional();
 

@@ -15,7 +15,8 @@ import {
   users,
 } from "../../db/schema";
 import { aliased } from "../../db/select";
-import type { Db } from "../../http/context";
+import type { Db } from "../../domain/services";
+import { openStatus } from "../../domain/sla";
 
 /** The columns a job listing reads: the job, the names joined in, counts. */
 export const jobColumns = aliased({
@@ -26,7 +27,7 @@ export const jobColumns = aliased({
   jobDescription: jobs.jobDescription,
   statusId: jobs.statusId,
   statusName: jobStatuses.name,
-  statusClosed: sql<number>`(${jobStatuses.isClosed} OR ${jobStatuses.isCompleted} OR ${jobStatuses.isCancelled} OR ${jobStatuses.isArchived})`,
+  statusClosed: sql<number>`(NOT (${openStatus()}))`,
   isArchived: jobStatuses.isArchived,
   priorityId: jobs.priorityId,
   priorityName: priorities.name,

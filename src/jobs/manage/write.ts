@@ -1,27 +1,18 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
-import { auditEvent, auditEventIfChanged, diff } from "../../audit/audit";
-import {
-  addresses,
-  agents,
-  contractors,
-  jobStatuses,
-  jobs,
-  jobTenants,
-  jobTypes,
-  paymentStatuses,
-  priorities,
-  tenants,
-  timeRanges,
-} from "../../db/schema";
-import { nowIso, type RequestContext } from "../../http/context";
+import { jobs, jobTenants } from "../../db/schema";
+import { ApiError, badRequest, conflict } from "../../domain/errors";
+import { diff, recordEvent } from "../../domain/events";
+import { jobForChange } from "../../domain/job-access";
+import { checkReferences, columnValues, currentValues, sentFields } from "../../domain/job-fields";
+import { assertCan } from "../../domain/policy";
+import { slaDeadlineFrom } from "../../domain/sla";
+import { nowIso } from "../../domain/time";
+import type { RequestContext } from "../../http/context";
 import { done } from "../../http/envelope";
-import { ApiError, badRequest, conflict, type FieldError, forbidden, notFound } from "../../http/errors";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { deleteJobObjects } from "../../media/cleanup";
-import { slaDeadlineFrom } from "../../sla/policy";
-import { JOB_ENCRYPTED_COLUMNS, jobFieldContext } from "./private-fields";
 import { type CreateJob, type JobFields, manageBody, type UpdateJob } from "./schemas";
 
 export const postManage = operation({
@@ -47,9 +38,11 @@ export const postManage = operation({
     ),
   },
   handler: async (c, { body }) => {
-    if (c.var.ctx.caller.role === "contractor") {
-      throw forbidden("Contractors cannot create, update or delete jobs; propose changes with POST /api/jobs/amend-request");
-    }
+    assertCan(
+      c.var.ctx.caller,
+      "job.write",
+      "Contractors cannot create, update or delete jobs; propose changes with POST /api/jobs/amend-request",
+    );
     switch (body.action) {
       case "create":
         return createJob(c, body);
@@ -61,120 +54,10 @@ export const postManage = operation({
   },
 });
 
-/**
- * Checks that every referenced record exists, in one batch. Unknown references are invalid input
- * (400 with the field named); the job itself being unknown is a 404.
- */
-async function checkReferences(ctx: RequestContext, f: JobFields) {
-  const db = ctx.db;
-  const [status, priority, type, address, agent, contractor, payment, timeRange, tenantRows] = await db.batch([
-    db
-      .select()
-      .from(jobStatuses)
-      .where(eq(jobStatuses.id, f.status_id ?? -1)),
-    db
-      .select()
-      .from(priorities)
-      .where(eq(priorities.id, f.priority_id ?? -1)),
-    db
-      .select({ id: jobTypes.id })
-      .from(jobTypes)
-      .where(eq(jobTypes.id, f.job_type_id ?? -1)),
-    db
-      .select({ id: addresses.id })
-      .from(addresses)
-      .where(eq(addresses.id, f.address_id ?? -1)),
-    db
-      .select({ id: agents.id })
-      .from(agents)
-      .where(eq(agents.id, f.agent_id ?? -1)),
-    db
-      .select({ id: contractors.id })
-      .from(contractors)
-      .where(eq(contractors.id, f.contractor_id ?? -1)),
-    db
-      .select({ id: paymentStatuses.id })
-      .from(paymentStatuses)
-      .where(eq(paymentStatuses.id, f.payment_status_id ?? -1)),
-    db
-      .select({ id: timeRanges.id })
-      .from(timeRanges)
-      .where(eq(timeRanges.id, f.time_range_id ?? -1)),
-    db
-      .select({ id: tenants.id })
-      .from(tenants)
-      .where(sql`${tenants.id} IN (SELECT value FROM json_each(${JSON.stringify(f.tenants_ids ?? [])}))`),
-  ]);
-  const errors: FieldError[] = [];
-  const missing = (field: string, given: number | null | undefined, rows: unknown[], what: string) => {
-    if (given != null && rows.length === 0) errors.push({ field, message: `no ${what} with id ${given}` });
-  };
-  missing("status_id", f.status_id, status, "status");
-  missing("priority_id", f.priority_id, priority, "priority");
-  missing("job_type_id", f.job_type_id, type, "job type");
-  missing("address_id", f.address_id, address, "address");
-  missing("agent_id", f.agent_id, agent, "agent");
-  missing("contractor_id", f.contractor_id, contractor, "contractor");
-  missing("payment_status_id", f.payment_status_id, payment, "payment status");
-  missing("time_range_id", f.time_range_id, timeRange, "time range");
-  if (f.tenants_ids) {
-    const found = new Set(tenantRows.map((t) => t.id));
-    const unknown = [...new Set(f.tenants_ids)].filter((id) => !found.has(id));
-    if (unknown.length > 0) errors.push({ field: "tenants_ids", message: `no tenant with id ${unknown.join(", ")}` });
-  }
-  if (errors.length > 0) throw badRequest(`${errors[0]?.field}: ${errors[0]?.message}`, errors);
-  return { status: status[0], priority: priority[0] };
-}
-
-/** Column values for the fields given, with the private fields encrypted for this job's row. */
-async function columnValues(ctx: RequestContext, jobUuid: string, f: JobFields) {
-  const cipher = await ctx.cipher();
-  const values: Partial<typeof jobs.$inferInsert> = {};
-  const set = <K extends keyof typeof jobs.$inferInsert>(k: K, v: (typeof jobs.$inferInsert)[K] | undefined) => {
-    if (v !== undefined) values[k] = v;
-  };
-  set("jobTitle", f.job_title);
-  set("jobDescription", f.job_description);
-  set("priorityId", f.priority_id);
-  set("statusId", f.status_id);
-  set("jobTypeId", f.job_type_id);
-  set("addressId", f.address_id);
-  set("agentId", f.agent_id);
-  set("contractorId", f.contractor_id);
-  set("paymentStatusId", f.payment_status_id);
-  set("timeRangeId", f.time_range_id);
-  set("jobTotalBudget", f.job_total_budget);
-  set("contractorBudget", f.contractor_budget);
-  set("vatPercentage", f.vat_percentage);
-  set("dateWorksStartDate", f.date_works_start_date);
-  set("dateWorksEndDate", f.date_works_end_date);
-  set("worksOrderRef", f.works_order_ref);
-  set("invoiceNo", f.invoice_no);
-  const encrypted = await Promise.all(
-    JOB_ENCRYPTED_COLUMNS.map(async (col) =>
-      f[col] === undefined ? undefined : cipher.encryptOptional(jobFieldContext(jobUuid, col), f[col]),
-    ),
-  );
-  set("accessDetails", encrypted[0]);
-  set("privateContactName", encrypted[1]);
-  set("privateContactEmail", encrypted[2]);
-  return values;
-}
-
-/** The request's fields in API names, for the audit trail (tenants as a sorted list). */
-function apiFields(f: JobFields): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(f)) {
-    if (k === "action" || k === "uuid" || v === undefined) continue;
-    out[k] = k === "tenants_ids" && Array.isArray(v) ? [...new Set(v as number[])].sort((a, b) => a - b) : v;
-  }
-  return out;
-}
-
 async function createJob(c: AppContext, body: CreateJob) {
   const ctx = c.var.ctx;
   const caller = ctx.caller;
-  const { status, priority } = await checkReferences(ctx, body);
+  const { status, priority } = await checkReferences(ctx.db, body);
   if (status?.isArchived)
     throw badRequest("status_id: a job cannot be created in an archived status", [
       { field: "status_id", message: "is an archived status" },
@@ -183,8 +66,8 @@ async function createJob(c: AppContext, body: CreateJob) {
   const uuid = crypto.randomUUID();
   const now = nowIso();
   const vat = body.vat_percentage ?? Number(c.env.DEFAULT_VAT_PERCENTAGE ?? "20");
-  const values = await columnValues(ctx, uuid, body);
-  const fields = apiFields({ ...body, vat_percentage: vat });
+  const values = await columnValues(await ctx.cipher(), uuid, body);
+  const fields = sentFields({ ...body, vat_percentage: vat });
   const changes = diff({}, fields);
   const db = ctx.db;
   const tenantIds = [...new Set(body.tenants_ids ?? [])];
@@ -208,7 +91,7 @@ async function createJob(c: AppContext, body: CreateJob) {
       .set({ jobRef: sql`'JOB-' || printf('%03d', ${jobs.id})` })
       .where(eq(jobs.uuid, uuid)),
     ...tenantIds.map((tenantId) => db.insert(jobTenants).values({ jobId: sql`(SELECT id FROM jobs WHERE uuid = ${uuid})`, tenantId })),
-    auditEvent(db, {
+    recordEvent(db, {
       jobId: null,
       jobUuid: uuid,
       actor: caller,
@@ -222,23 +105,11 @@ async function createJob(c: AppContext, body: CreateJob) {
   return done(c, "Job created successfully", { job_id: created.id, job_uuid: uuid, job_ref: created.jobRef }, 201);
 }
 
-async function loadJobForWrite(ctx: RequestContext, uuid: string) {
-  const visible = await ctx.jobVisible();
-  const [rows, tenantRows] = await ctx.db.batch([
-    ctx.db
-      .select({ job: jobs, isArchived: jobStatuses.isArchived })
-      .from(jobs)
-      .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
-      .where(and(eq(jobs.uuid, uuid), visible)),
-    ctx.db
-      .select({ tenantId: jobTenants.tenantId })
-      .from(jobTenants)
-      .innerJoin(jobs, eq(jobs.id, jobTenants.jobId))
-      .where(eq(jobs.uuid, uuid)),
-  ]);
-  const row = rows[0];
-  if (!row) throw notFound("Job");
-  return { job: row.job, archived: row.isArchived, tenantIds: tenantRows.map((t) => t.tenantId).sort((a, b) => a - b) };
+/** The job with its tenants, if the caller may change it (404 / 403 archived: job-access.ts). */
+async function loadJobForChange(ctx: RequestContext, uuid: string) {
+  const { job } = await jobForChange(ctx, { uuid });
+  const tenantRows = await ctx.db.select({ tenantId: jobTenants.tenantId }).from(jobTenants).where(eq(jobTenants.jobId, job.id));
+  return { job, tenantIds: tenantRows.map((t) => t.tenantId).sort((a, b) => a - b) };
 }
 
 async function updateJob(c: AppContext, body: UpdateJob) {
@@ -247,45 +118,11 @@ async function updateJob(c: AppContext, body: UpdateJob) {
   if (Object.values(fields).every((v) => v === undefined)) {
     throw badRequest("Nothing to update: send at least one job field");
   }
-  const current = await loadJobForWrite(ctx, uuid);
-  if (current.archived) throw new ApiError("ARCHIVED", "Archived jobs cannot be updated");
-  const { status, priority } = await checkReferences(ctx, fields);
+  const current = await loadJobForChange(ctx, uuid);
+  const { status, priority } = await checkReferences(ctx.db, fields);
   const job = current.job;
-
-  // The current values in API names; private fields decrypted so an unchanged value is no change.
-  const cipher = await ctx.cipher();
-  const before: Record<string, unknown> = {
-    job_title: job.jobTitle,
-    job_description: job.jobDescription,
-    priority_id: job.priorityId,
-    status_id: job.statusId,
-    job_type_id: job.jobTypeId,
-    address_id: job.addressId,
-    agent_id: job.agentId,
-    contractor_id: job.contractorId,
-    payment_status_id: job.paymentStatusId,
-    time_range_id: job.timeRangeId,
-    tenants_ids: current.tenantIds,
-    job_total_budget: job.jobTotalBudget,
-    contractor_budget: job.contractorBudget,
-    vat_percentage: job.vatPercentage,
-    date_works_start_date: job.dateWorksStartDate,
-    date_works_end_date: job.dateWorksEndDate,
-    works_order_ref: job.worksOrderRef,
-    invoice_no: job.invoiceNo,
-    access_details:
-      fields.access_details === undefined
-        ? undefined
-        : await cipher.decryptOptional(jobFieldContext(uuid, "access_details"), job.accessDetails),
-    private_contact_name:
-      fields.private_contact_name === undefined
-        ? undefined
-        : await cipher.decryptOptional(jobFieldContext(uuid, "private_contact_name"), job.privateContactName),
-    private_contact_email:
-      fields.private_contact_email === undefined
-        ? undefined
-        : await cipher.decryptOptional(jobFieldContext(uuid, "private_contact_email"), job.privateContactEmail),
-  };
+  const sent = sentFields(fields);
+  const before = await currentValues(await ctx.cipher(), job, current.tenantIds, Object.keys(sent));
   const end = fields.date_works_end_date !== undefined ? fields.date_works_end_date : job.dateWorksEndDate;
   const start = fields.date_works_start_date !== undefined ? fields.date_works_start_date : job.dateWorksStartDate;
   if (start && end && start > end) {
@@ -294,12 +131,12 @@ async function updateJob(c: AppContext, body: UpdateJob) {
     ]);
   }
 
-  const changes = diff(before, apiFields(fields));
+  const changes = diff(before, sent);
   const changed = Object.keys(changes);
   if (changed.length === 0) return done(c, "No changes: the job already has these values", { job_uuid: uuid, changed_fields: [] });
 
   const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFields;
-  const values = await columnValues(ctx, uuid, changedFields);
+  const values = await columnValues(await ctx.cipher(), uuid, changedFields);
   const now = nowIso();
   if (changedFields.priority_id !== undefined) {
     values.slaDeadline = slaDeadlineFrom(job.slaStartedAt, priority?.slaHours);
@@ -314,7 +151,7 @@ async function updateJob(c: AppContext, body: UpdateJob) {
       .update(jobs)
       .set({ ...values, updatedAt: now })
       .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId))),
-    auditEventIfChanged(db, { jobId: job.id, jobUuid: uuid, actor: ctx.caller, action: "job.updated", changes }),
+    recordEvent(db, { jobId: job.id, jobUuid: uuid, actor: ctx.caller, action: "job.updated", changes }, { ifChanged: true }),
     ...(tenantIds
       ? [
           db.delete(jobTenants).where(eq(jobTenants.jobId, job.id)),
@@ -328,15 +165,13 @@ async function updateJob(c: AppContext, body: UpdateJob) {
 
 async function deleteJob(c: AppContext, uuid: string) {
   const ctx = c.var.ctx;
-  const current = await loadJobForWrite(ctx, uuid);
-  if (current.archived) throw new ApiError("ARCHIVED", "Archived jobs cannot be deleted");
-  const job = current.job;
+  const { job } = await jobForChange(ctx, { uuid });
   const db = ctx.db;
   // Rows go in one batch (foreign keys cascade to notes, attachments, photos, documents, …);
   // stored files are all under jobs/<uuid>/ and are removed after the rows are gone.
   await db.batch([
     db.delete(jobs).where(eq(jobs.id, job.id)),
-    auditEvent(db, {
+    recordEvent(db, {
       jobId: job.id,
       jobUuid: uuid,
       actor: ctx.caller,

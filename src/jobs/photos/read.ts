@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
 import { jobs, photos } from "../../db/schema";
+import { ApiError, notFound } from "../../domain/errors";
+import { zId, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { ApiError, notFound } from "../../http/errors";
-import { zId, zUuid } from "../../http/fields";
 import { jsonResponse, operation } from "../../http/operation";
 import { serveObject } from "../../media/upload";
 import { readVisiblePhoto } from "./visible";

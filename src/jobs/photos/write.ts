@@ -1,16 +1,17 @@
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
-import { auditEvent } from "../../audit/audit";
 import { jobs, photos } from "../../db/schema";
+import { notFound } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { jobForChange } from "../../domain/job-access";
+import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { notFound } from "../../http/errors";
-import { zId } from "../../http/fields";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { objectKey } from "../../media/keys";
 import type { MediaMessage } from "../../media/messages";
 import { EXTENSIONS } from "../../media/sniff";
-import { jobForMedia, readUpload, removeObjects, storeRecordEnqueue, zFile } from "../../media/upload";
+import { readUpload, removeObjects, storeRecordEnqueue, zFile } from "../../media/upload";
 
 export const PHOTO_TYPES = ["before", "during", "after", "other"] as const;
 
@@ -52,7 +53,7 @@ export const postPhotos = operation({
   },
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
-    const job = await jobForMedia(ctx, body.job_id);
+    const { job } = await jobForChange(ctx, { id: body.job_id });
     const file = await readUpload(body.file, ["jpeg", "png", "mp4"]);
     const kind = file.sniffed.type === "mp4" ? "video" : "image";
     const uuid = crypto.randomUUID();
@@ -112,11 +113,11 @@ export const deletePhotos = operation({
       .where(and(eq(photos.id, body.id), await ctx.jobVisible()))
       .get();
     if (!photo) throw notFound("Photo");
-    const job = await jobForMedia(ctx, photo.jobId);
+    const { job } = await jobForChange(ctx, { id: photo.jobId });
     const db = ctx.db;
     await db.batch([
       db.delete(photos).where(eq(photos.id, photo.id)),
-      auditEvent(db, {
+      recordEvent(db, {
         jobId: job.id,
         jobUuid: job.uuid,
         actor: ctx.caller,

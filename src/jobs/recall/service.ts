@@ -1,10 +1,11 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
-import { auditEventIfChanged } from "../../audit/audit";
 import { auditEvents, jobStatuses, jobs, recalls } from "../../db/schema";
-import { nowIso, type RequestContext } from "../../http/context";
-import { ApiError, conflict } from "../../http/errors";
-import { slaDeadlineFrom } from "../../sla/policy";
-import { jobForWrite, jobStateQuery, writable } from "../job-for-write";
+import { ApiError, conflict } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { changeable, jobForChange, jobStateQuery } from "../../domain/job-access";
+import { slaDeadlineFrom } from "../../domain/sla";
+import { nowIso } from "../../domain/time";
+import type { RequestContext } from "../../http/context";
 
 /** Status ids are fixed by migrations/0002_reference_data.sql; a recalled job sits in "Recalled". */
 export const RECALLED_STATUS_ID = 5;
@@ -19,7 +20,7 @@ const RACE = "The job changed while it was being updated; read it again and retr
  * (reason, who, when, the status it left) written with the audit event, all in one batch.
  */
 export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: string) {
-  const { job, status, slaHours } = await jobForWrite(ctx, jobUuid);
+  const { job, status, slaHours } = await jobForChange(ctx, { uuid: jobUuid });
   if (job.isRecall === 1) throw conflict("This job is already marked as a recall");
   if (!status.isCompleted) throw conflict(`Only a completed job can be recalled; this job is ${status.name}`);
 
@@ -40,20 +41,24 @@ export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: 
       .select(
         sql`SELECT NULL, ${crypto.randomUUID()}, ${job.id}, ${reason}, ${job.statusId}, ${caller.userId}, ${now}, NULL, NULL, NULL WHERE changes() > 0`,
       ),
-    auditEventIfChanged(db, {
-      jobId: job.id,
-      jobUuid,
-      actor: caller,
-      action: "job.recalled",
-      changes: {
-        status_id: { before: job.statusId, after: RECALLED_STATUS_ID },
-        is_recall: { before: 0, after: 1 },
-        recall_reason: { before: null, after: reason },
-        completed_at: { before: job.completedAt, after: null },
-        sla_started_at: { before: job.slaStartedAt, after: now },
-        sla_deadline: { before: job.slaDeadline, after: slaDeadline },
+    recordEvent(
+      db,
+      {
+        jobId: job.id,
+        jobUuid,
+        actor: caller,
+        action: "job.recalled",
+        changes: {
+          status_id: { before: job.statusId, after: RECALLED_STATUS_ID },
+          is_recall: { before: 0, after: 1 },
+          recall_reason: { before: null, after: reason },
+          completed_at: { before: job.completedAt, after: null },
+          sla_started_at: { before: job.slaStartedAt, after: now },
+          sla_deadline: { before: job.slaDeadline, after: slaDeadline },
+        },
       },
-    }),
+      { ifChanged: true },
+    ),
   ]);
   if ((results[0] as D1Result).meta.changes === 0) throw conflict(RACE);
   return job;
@@ -75,7 +80,7 @@ export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome:
   const jobIdOf = sql`(SELECT ${jobs.id} FROM ${jobs} WHERE ${jobs.uuid} = ${jobUuid})`;
   // The job and what closing its recall needs, in one round trip.
   const [jobRows, openRecalls, completedStatuses, raisedEvents] = await db.batch([
-    jobStateQuery(ctx, jobUuid, visible),
+    jobStateQuery(ctx.db, jobUuid, visible),
     db
       .select({ previousStatusId: recalls.previousStatusId })
       .from(recalls)
@@ -95,7 +100,7 @@ export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome:
       .orderBy(desc(auditEvents.id))
       .limit(1),
   ]);
-  const job = writable(jobRows);
+  const job = changeable(jobRows);
   if (job.isRecall !== 1) throw conflict(NOT_A_RECALL);
   const recall = openRecalls[0];
   const completedStatusId = completedStatuses[0]?.id;
@@ -110,18 +115,22 @@ export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome:
       .update(jobs)
       .set({ isRecall: 0, statusId: targetStatusId, completedAt, updatedAt: now })
       .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId), eq(jobs.isRecall, 1))),
-    auditEventIfChanged(db, {
-      jobId: job.id,
-      jobUuid,
-      actor: caller,
-      action: outcome === "completed" ? "job.recall_completed" : "job.recall_cancelled",
-      changes: {
-        status_id: { before: job.statusId, after: targetStatusId },
-        is_recall: { before: 1, after: 0 },
-        completed_at: { before: job.completedAt, after: completedAt },
-        ...(note ? { note: { before: null, after: note } } : {}),
+    recordEvent(
+      db,
+      {
+        jobId: job.id,
+        jobUuid,
+        actor: caller,
+        action: outcome === "completed" ? "job.recall_completed" : "job.recall_cancelled",
+        changes: {
+          status_id: { before: job.statusId, after: targetStatusId },
+          is_recall: { before: 1, after: 0 },
+          completed_at: { before: job.completedAt, after: completedAt },
+          ...(note ? { note: { before: null, after: note } } : {}),
+        },
       },
-    }),
+      { ifChanged: true },
+    ),
     // Runs only if the guarded update (and so its audit insert) took effect.
     db
       .update(recalls)

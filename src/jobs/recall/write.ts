@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { zInt, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { zInt, zText, zUuid } from "../../http/fields";
 import { jsonResponse, operation } from "../../http/operation";
 import { closeRecall, raiseRecall } from "./service";
 

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, count, sql } from "drizzle-orm";
 import { addresses } from "../../db/schema";
+import { zPagination } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { zPagination } from "../../http/fields";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { fullAddress } from "../manage/view";

@@ -1,22 +1,22 @@
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Db } from "../../http/context";
+import type { Db } from "../../domain/services";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
-import { jsonResponse, type Operation, operation } from "../../http/operation";
+import { jsonResponse, operation } from "../../http/operation";
 
 /**
  * A read-only lookup list for form dropdowns: `GET <path>?action=list`, whole list in one read
  * together with the token check.
  */
-export function referenceList<Row, Item extends z.ZodRawShape>(def: {
-  path: string;
+export function referenceList<Row, Item extends z.ZodRawShape, const P extends string>(def: {
+  path: P;
   operationId: string;
   summary: string;
   item: z.ZodObject<Item>;
   select: (db: Db) => BatchItem<"sqlite"> & PromiseLike<Row[]>;
   map: (row: Row) => z.infer<z.ZodObject<Item>>;
-}): Operation {
+}) {
   return operation({
     method: "get",
     path: def.path,

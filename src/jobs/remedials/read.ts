@@ -2,9 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { jobStatuses, jobs, remedialLinks } from "../../db/schema";
 import { aliased } from "../../db/select";
+import { notFound } from "../../domain/errors";
+import { zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { notFound } from "../../http/errors";
-import { zUuid } from "../../http/fields";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 

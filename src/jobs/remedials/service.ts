@@ -1,10 +1,11 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import { auditEventIfChanged } from "../../audit/audit";
 import { jobs, remedialLinks } from "../../db/schema";
 import { aliased } from "../../db/select";
-import { nowIso, type RequestContext } from "../../http/context";
-import { badRequest, conflict, notFound } from "../../http/errors";
-import { jobStateQuery, writable } from "../job-for-write";
+import { badRequest, conflict, notFound } from "../../domain/errors";
+import { recordEvent } from "../../domain/events";
+import { changeable, jobStateQuery } from "../../domain/job-access";
+import { nowIso } from "../../domain/time";
+import type { RequestContext } from "../../http/context";
 
 /** A job's id by uuid, as SQL: lets the checks run in the same batch as the job's lookup. */
 const idOf = (uuid: string) => sql`(SELECT ${jobs.id} FROM ${jobs} WHERE ${jobs.uuid} = ${uuid})`;
@@ -37,8 +38,8 @@ export async function linkRemedial(ctx: RequestContext, parentUuid: string, reme
   const db = ctx.db;
   // Both jobs, the remedial's current parent and the cycle check, in one round trip.
   const [parentRows, remedialRows, existing, cycle] = await db.batch([
-    jobStateQuery(ctx, parentUuid, visible),
-    jobStateQuery(ctx, remedialUuid, visible),
+    jobStateQuery(ctx.db, parentUuid, visible),
+    jobStateQuery(ctx.db, remedialUuid, visible),
     db
       .select({ parentRef: jobs.jobRef })
       .from(remedialLinks)
@@ -49,8 +50,8 @@ export async function linkRemedial(ctx: RequestContext, parentUuid: string, reme
       .from(jobs)
       .where(and(eq(jobs.uuid, parentUuid), isAncestorOrSelf(idOf(remedialUuid), idOf(parentUuid)))),
   ]);
-  const parent = writable(parentRows);
-  const remedial = writable(remedialRows, "Remedial job");
+  const parent = changeable(parentRows);
+  const remedial = changeable(remedialRows, "Remedial job");
   const current = existing[0];
   if (current) throw conflict(`${remedial.jobRef} is already a remedial of ${current.parentRef}; unlink it first`);
   if (cycle.length > 0) throw conflict(`Linking ${remedial.jobRef} under ${parent.jobRef} would make a remedial cycle`);
@@ -64,20 +65,28 @@ export async function linkRemedial(ctx: RequestContext, parentUuid: string, reme
           WHERE NOT EXISTS (SELECT 1 FROM remedial_links WHERE remedial_job_id = ${remedial.id})
             AND NOT ${isAncestorOrSelf(remedial.id, parent.id)}`,
     ),
-    auditEventIfChanged(db, {
-      jobId: remedial.id,
-      jobUuid: remedial.uuid,
-      actor: caller,
-      action: "job.remedial_linked",
-      changes: { remedial_parent: { before: null, after: parent.jobRef } },
-    }),
-    auditEventIfChanged(db, {
-      jobId: parent.id,
-      jobUuid: parent.uuid,
-      actor: caller,
-      action: "job.remedial_added",
-      changes: { remedial_job: { before: null, after: remedial.jobRef } },
-    }),
+    recordEvent(
+      db,
+      {
+        jobId: remedial.id,
+        jobUuid: remedial.uuid,
+        actor: caller,
+        action: "job.remedial_linked",
+        changes: { remedial_parent: { before: null, after: parent.jobRef } },
+      },
+      { ifChanged: true },
+    ),
+    recordEvent(
+      db,
+      {
+        jobId: parent.id,
+        jobUuid: parent.uuid,
+        actor: caller,
+        action: "job.remedial_added",
+        changes: { remedial_job: { before: null, after: remedial.jobRef } },
+      },
+      { ifChanged: true },
+    ),
   ]);
   if ((results[0] as D1Result).meta.changes === 0) {
     throw conflict("The remedial links changed while linking; read them again and retry");
@@ -90,34 +99,42 @@ export async function unlinkRemedial(ctx: RequestContext, jobUuid: string) {
   const visible = await ctx.jobVisible();
   const db = ctx.db;
   const [jobRows, links] = await db.batch([
-    jobStateQuery(ctx, jobUuid, visible),
+    jobStateQuery(ctx.db, jobUuid, visible),
     db
       .select(aliased({ parentId: remedialLinks.parentJobId, parentUuid: jobs.uuid, parentRef: jobs.jobRef }))
       .from(remedialLinks)
       .innerJoin(jobs, eq(jobs.id, remedialLinks.parentJobId))
       .where(eq(remedialLinks.remedialJobId, idOf(jobUuid))),
   ]);
-  const job = writable(jobRows);
+  const job = changeable(jobRows);
   const link = links[0];
   if (!link) throw notFound("Remedial link");
 
   const caller = ctx.caller;
   const results = await db.batch([
     db.delete(remedialLinks).where(and(eq(remedialLinks.remedialJobId, job.id), eq(remedialLinks.parentJobId, link.parentId))),
-    auditEventIfChanged(db, {
-      jobId: job.id,
-      jobUuid: job.uuid,
-      actor: caller,
-      action: "job.remedial_unlinked",
-      changes: { remedial_parent: { before: link.parentRef, after: null } },
-    }),
-    auditEventIfChanged(db, {
-      jobId: link.parentId,
-      jobUuid: link.parentUuid,
-      actor: caller,
-      action: "job.remedial_removed",
-      changes: { remedial_job: { before: job.jobRef, after: null } },
-    }),
+    recordEvent(
+      db,
+      {
+        jobId: job.id,
+        jobUuid: job.uuid,
+        actor: caller,
+        action: "job.remedial_unlinked",
+        changes: { remedial_parent: { before: link.parentRef, after: null } },
+      },
+      { ifChanged: true },
+    ),
+    recordEvent(
+      db,
+      {
+        jobId: link.parentId,
+        jobUuid: link.parentUuid,
+        actor: caller,
+        action: "job.remedial_removed",
+        changes: { remedial_job: { before: job.jobRef, after: null } },
+      },
+      { ifChanged: true },
+    ),
   ]);
   if ((results[0] as D1Result).meta.changes === 0) {
     throw conflict("The remedial link changed while unlinking; read it again and retry");

@@ -2,13 +2,14 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
 import { agents, contractors, jobStatuses, jobs, priorities } from "../../db/schema";
 import { aliased } from "../../db/select";
-import { type Db, nowIso } from "../../http/context";
+import { badRequest, type FieldError } from "../../domain/errors";
+import type { Db } from "../../domain/services";
+import { breachedAt, hoursOverdueSql, measuredJob, overdueAt } from "../../domain/sla";
+import { nowIso } from "../../domain/time";
+import { zId, zPagination } from "../../domain/values";
 import { ok } from "../../http/envelope";
-import { badRequest, type FieldError } from "../../http/errors";
-import { zId, zPagination } from "../../http/fields";
 import { dataEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
-import { breachedAt, hoursOverdueSql, measuredJob, overdueAt } from "../../sla/policy";
 
 export const slaStatusQuery = z.strictObject({
   agent_id: zId().optional(),

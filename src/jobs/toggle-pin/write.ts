@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { visibleJob } from "../../domain/job-access";
+import { zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { zUuid } from "../../http/fields";
 import { jsonResponse, operation } from "../../http/operation";
 import { userPins } from "../../pins/user-pins";
 
@@ -28,7 +29,7 @@ export const postTogglePin = operation({
   },
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
-    const job = await ctx.visibleJobByUuid(body.job_uuid);
+    const job = await visibleJob(ctx, body.job_uuid);
     const pinned = await userPins(ctx.env, ctx.caller.userUuid).toggle(job.uuid);
     return done(c, pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard", { is_pinned: pinned });
   },

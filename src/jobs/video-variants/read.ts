@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { ApiError, badRequest, notFound } from "../../http/errors";
-import { zUuid } from "../../http/fields";
+import { ApiError, badRequest, notFound } from "../../domain/errors";
+import { zUuid } from "../../domain/values";
 import { jsonResponse, operation } from "../../http/operation";
 import { serveObject } from "../../media/upload";
 import { type StoredVariants, VARIANT_NAMES, type VariantName } from "../../media/video-job";

@@ -1,8 +1,9 @@
 import { and, eq, isNotNull, type SQL, sql } from "drizzle-orm";
-import { jobStatuses, jobs } from "../db/schema";
+import { jobStatuses, jobs, priorities } from "../db/schema";
+import { toIsoSeconds } from "./time";
 
 /**
- * SLA policy (DESIGN.md "State").
+ * SLA policy: the one home of "open job" and of the deadline rule.
  *
  * - Each priority carries `sla_hours` (D1 `priorities.sla_hours`, listed by
  *   `GET /api/jobs/priorities?action=list`). Seeded defaults are below; null = no SLA.
@@ -21,8 +22,7 @@ import { jobStatuses, jobs } from "../db/schema";
 /** The seeded SLA hours per priority (migrations/0002_reference_data.sql). */
 export const SLA_DEFAULT_HOURS = { Emergency: 4, High: 24, Medium: 72, Low: 14 * 24 } as const;
 
-/** ISO-8601 UTC without milliseconds: the format every timestamp column holds, so text order is time order. */
-export const toIsoSeconds = (d: Date | number) => new Date(d).toISOString().replace(/\.\d{3}Z$/, "Z");
+export { toIsoSeconds };
 
 /** The deadline for a clock started at `startedAt`; null when the priority has no SLA hours. */
 export function slaDeadlineFrom(startedAt: string, slaHours: number | null | undefined): string | null {
@@ -35,15 +35,33 @@ export function hoursOverdue(deadline: string, now: Date): number {
   return Math.max(0, Math.floor((now.getTime() - Date.parse(deadline)) / 3_600_000));
 }
 
-/** Open jobs with a deadline: the ones the SLA measures (needs `job_statuses` joined). */
-export const measuredJob = (): SQL =>
+/** A status is open unless it is completed, closed, cancelled or archived. */
+export function isOpenStatus(s: { isCompleted: boolean; isClosed: boolean; isCancelled: boolean; isArchived: boolean }): boolean {
+  return !(s.isCompleted || s.isClosed || s.isCancelled || s.isArchived);
+}
+
+/** `isOpenStatus` in SQL over a `job_statuses` alias, for the hand-written statements of the cron. */
+export const openStatusRawSql = (alias: string) =>
+  `${alias}.is_completed = 0 AND ${alias}.is_closed = 0 AND ${alias}.is_cancelled = 0 AND ${alias}.is_archived = 0`;
+
+/** `isOpenStatus` in SQL over the joined `job_statuses` table. */
+export const openStatus = (): SQL =>
   and(
     eq(jobStatuses.isCompleted, false),
     eq(jobStatuses.isClosed, false),
     eq(jobStatuses.isCancelled, false),
     eq(jobStatuses.isArchived, false),
-    isNotNull(jobs.slaDeadline),
   ) as SQL;
+
+/** Open jobs with a deadline: the ones the SLA measures (needs `job_statuses` joined). */
+export const measuredJob = (): SQL => and(openStatus(), isNotNull(jobs.slaDeadline)) as SQL;
+
+/**
+ * `slaDeadlineFrom(job.sla_started_at, hours of priority)` in SQL, for a write that sets a new
+ * priority inside a batch (an approved amendment) without reading the priority first.
+ */
+export const slaDeadlineForPrioritySql = (priorityId: number | null) =>
+  sql`(SELECT CASE WHEN ${priorities.slaHours} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%SZ', ${jobs.slaStartedAt}, '+' || ${priorities.slaHours} || ' hours') END FROM ${priorities} WHERE ${priorities.id} = ${priorityId})`;
 
 /** Past the deadline, strictly. `now` is an ISO string from `toIsoSeconds`, compared as text. */
 export const breachedAt = (now: string): SQL => sql`${jobs.slaDeadline} < ${now}`;

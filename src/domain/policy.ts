@@ -1,0 +1,66 @@
+import { type Permission, ROLE_PERMISSIONS, type Role } from "../auth/permissions";
+import type { Principal } from "./caller";
+import { forbidden } from "./errors";
+
+/**
+ * Who may do what: the one home of every access rule beside the permission table
+ * (src/auth/permissions.ts, the reference's names). Routes check their permission through
+ * `can(caller, permission)`; the rules the table cannot express are the named actions below.
+ */
+
+/** Management authority: deciding amendments and approval gates, reading the trail of deleted jobs. */
+const MANAGEMENT: readonly Role[] = ["admin", "manager"];
+/** The managing side: everyone but contractors (they propose amendments instead of editing jobs). */
+export const MANAGING_SIDE: readonly Role[] = ["admin", "manager", "staff", "agent"];
+export const EVERY_ROLE: readonly Role[] = [...MANAGING_SIDE, "contractor"];
+/** May edit, delete or add files to another user's case note. */
+const NOTE_MODERATORS: readonly Role[] = ["admin", "manager", "staff"];
+
+export type Action =
+  /** Create, update or delete a job directly. */
+  | "job.write"
+  /** See a job at all (contractors: only the jobs assigned to their contractor record). */
+  | "job.see"
+  /** See the private contact's name and email (contractors attend the site: access details only). */
+  | "job.see_private_contact"
+  | "amendment.decide"
+  | "approval.decide"
+  /** Read the audit trail of a job that no longer exists. */
+  | "audit.read_deleted"
+  /** Change another user's case note. */
+  | "note.moderate";
+
+type Caller = Pick<Principal, "role" | "contractorId"> & { permissions?: ReadonlySet<Permission> };
+type JobScope = { contractorId: number | null };
+
+/** The one decision: may this caller do this (to this job)? */
+export function can(caller: Caller, action: Action | Permission, job?: JobScope): boolean {
+  switch (action) {
+    case "job.write":
+      return MANAGING_SIDE.includes(caller.role);
+    case "job.see":
+      return caller.role !== "contractor" || (caller.contractorId !== null && caller.contractorId === job?.contractorId);
+    case "job.see_private_contact":
+      return caller.role !== "contractor";
+    case "amendment.decide":
+    case "approval.decide":
+    case "audit.read_deleted":
+      return MANAGEMENT.includes(caller.role);
+    case "note.moderate":
+      return NOTE_MODERATORS.includes(caller.role);
+    default:
+      // A permission name: the token's (possibly narrowed) set, else the role's.
+      return (caller.permissions ?? new Set(ROLE_PERMISSIONS[caller.role])).has(action);
+  }
+}
+
+/** `can`, or a 403 with the reason a person can act on. */
+export function assertCan(caller: Caller, action: Action | Permission, message: string, job?: JobScope): void {
+  if (!can(caller, action, job)) throw forbidden(message);
+}
+
+/** Contractors are confined to their own jobs: the SQL form of "job.see" (see job-access.ts). */
+export const confinedToContractor = (caller: Pick<Principal, "role">) => caller.role === "contractor";
+
+/** The reference's `user_type` of amendable-fields: contractors see their own, smaller set. */
+export const userType = (role: Role) => (role === "contractor" ? "contractor" : "staff");
