@@ -80,6 +80,49 @@ describe("GET /api/jobs/amendable-fields", () => {
     expect(JSON.stringify(data)).not.toMatch(/private_contact|access_details/);
   });
 
+  it("lists job_description as not required, exactly as the reference's example does", async () => {
+    const job = await createJob(staff, fx, { job_description: "Annual boiler service required." });
+    const res = await fieldsOf(staff, job.job_uuid);
+    expectStatus(res, 200);
+    const description = res.body.data.fields.find((f: { key: string }) => f.key === "job_description");
+    expect(description).toEqual({
+      key: "job_description",
+      label: "Job Description",
+      type: "textarea",
+      current_value: "Annual boiler service required.",
+      required: false,
+      description: "Detailed description of the job",
+    });
+  });
+
+  it("lets an amendment propose a new description or clear it, but never clear the title", async () => {
+    const job = await createJob(staff, fx);
+    const title = await submit(staff, { job_uuid: job.job_uuid, field_name: "job_title", requested_value: " ", reason: "r" });
+    expectStatus(title, 400);
+    expect(title.body.errors).toEqual([{ field: "requested_value", message: "must not be empty" }]);
+    const reworded = await submit(staff, {
+      job_uuid: job.job_uuid,
+      field_name: "job_description",
+      requested_value: "Replace the boiler's pressure valve.",
+      reason: "Scope changed",
+    });
+    expectStatus(reworded, 201);
+    expectStatus(await decide(manager, { uuid: reworded.body.uuid, status: "approved" }), 200);
+    expect((await jobRow(job.job_uuid))?.job_description).toBe("Replace the boiler's pressure valve.");
+
+    const cleared = await submit(staff, { job_uuid: job.job_uuid, field_name: "job_description", requested_value: "", reason: "r" });
+    expectStatus(cleared, 201);
+    expectStatus(await decide(manager, { uuid: cleared.body.uuid, status: "approved" }), 200);
+    expect((await jobRow(job.job_uuid))?.job_description).toBe("");
+    const fields = await fieldsOf(staff, job.job_uuid);
+    const description = fields.body.data.fields.find((f: { key: string }) => f.key === "job_description");
+    expect(description).toMatchObject({ current_value: null, required: false });
+    // Clearing it again is no change.
+    const again = await submit(staff, { job_uuid: job.job_uuid, field_name: "job_description", requested_value: "", reason: "r" });
+    expectStatus(again, 400);
+    expect(again.body.errors).toEqual([{ field: "requested_value", message: "is already the field's current value" }]);
+  });
+
   it("shows contractors a smaller set, and only on their own jobs", async () => {
     const job = await budgetJob();
     const res = await fieldsOf(contractor, job.job_uuid);

@@ -99,11 +99,14 @@ export const AMENDABLE_FIELDS: readonly AmendableField[] = [
     key: "job_description",
     label: "Job Description",
     type: "textarea",
-    required: true,
+    // As the reference's example shows: an amendment may propose a description, or clear it ("").
+    required: false,
     description: "Detailed description of the job",
     roles: STAFF,
-    read: (j) => j.jobDescription,
+    // A cleared description reads as no value, like any other optional field.
+    read: (j) => j.jobDescription || null,
     schema: zText(10_000),
+    // The column is NOT NULL: a cleared description is stored as "".
     write: (v) => ({ jobDescription: v ?? "" }),
   }),
   field({

@@ -14,7 +14,10 @@ const FieldItem = z
     label: z.string(),
     type: z.enum(["text", "textarea", "number", "money", "date", "choice"]),
     current_value: z.string().nullable().openapi({ description: "As text: money with 2 decimals, choices as the option's value" }),
-    required: z.boolean(),
+    required: z.boolean().openapi({
+      description:
+        "Whether the field must keep a value: a requested value of \"\" clears a field that is not required and is refused (400) for one that is",
+    }),
     description: z.string(),
     options: z
       .array(z.object({ value: z.string(), label: z.string() }))
