@@ -16,7 +16,7 @@ const FieldItem = z
     current_value: z.string().nullable().openapi({ description: "As text: money with 2 decimals, choices as the option's value" }),
     required: z.boolean().openapi({
       description:
-        "Whether the field must keep a value: a requested value of \"\" clears a field that is not required and is refused (400) for one that is",
+        'Whether the field must keep a value: a requested value of "" clears a field that is not required and is refused (400) for one that is',
     }),
     description: z.string(),
     options: z
