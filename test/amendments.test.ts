@@ -95,6 +95,14 @@ describe("GET /api/jobs/amendable-fields", () => {
     });
   });
 
+  it("the OpenAPI document says what required means", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    expect(doc.body.components.schemas.AmendableField.properties.required.description).toMatch(
+      /^Whether the field must keep a value: a requested value of "" clears a field that is not required/,
+    );
+  });
+
   it("lets an amendment propose a new description or clear it, but never clear the title", async () => {
     const job = await createJob(staff, fx);
     const title = await submit(staff, { job_uuid: job.job_uuid, field_name: "job_title", requested_value: " ", reason: "r" });

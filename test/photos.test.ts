@@ -212,6 +212,17 @@ describe("photo upload and compression", () => {
     expect((await fileBytes(contractor, done.original_url)).bytes).toEqual(original);
   });
 
+  it("documents url, original_url and compressed_url in the OpenAPI document", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    const op = doc.body.paths["/api/jobs/photos"].get;
+    expect(op.description).toMatch(/`url` serves the compressed copy once it exists/);
+    const item = op.responses["200"].content["application/json"].schema.properties.data.properties.before.items;
+    expect(item.required).toEqual(expect.arrayContaining(["url", "original_url", "compressed_url"]));
+    expect(item.properties.url.description).toMatch(/^The photo to show .*compressed.*else the original/);
+    expect(item.properties.original_url.description).toBe("The original upload's bytes, always (GET, same bearer token)");
+  });
+
   it("keeps a transparent PNG lossless (PNG in, PNG out)", async () => {
     const png = makePng(900, 600, { alpha: true });
     const res = await upload(staff, { job_id: String(job.job_id), photo_type: "during", file: blob(png, "image/png") }, "plan.png");

@@ -599,6 +599,15 @@ describe("GET /api/jobs/video-variants: validation and permissions", () => {
     expectStatus(await api("GET", `/api/jobs/video-variants/file?uuid=${uuid}&variant=thumbnail`, { token: staff.token }), 404);
   });
 
+  it("the OpenAPI document says how a photo record answers", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    const op = doc.body.paths["/api/jobs/video-variants"].get;
+    expect(op.summary).toBe("Resolution variants of a job photo or video (uuid=…)");
+    expect(op.description).toMatch(/A photo \(image\) record answers the same shape as a video not transcoded/);
+    expect(op.description).not.toMatch(/400 when the uuid is an image/);
+  });
+
   it("400 for a malformed uuid, 404 for an unknown one or another contractor's job, 401/403 without the right token", async () => {
     const v = await uploadVideo(staff, otherJob.job_id);
     expectStatus(await variantsOf(staff, "not-a-uuid"), 400);
