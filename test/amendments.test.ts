@@ -80,6 +80,51 @@ describe("GET /api/jobs/amendable-fields", () => {
     expect(JSON.stringify(data)).not.toMatch(/private_contact|access_details/);
   });
 
+  it("lists job_description as not required, exactly as the reference's example does", async () => {
+    const job = await createJob(staff, fx, { job_description: "Annual boiler service required." });
+    const res = await fieldsOf(staff, job.job_uuid);
+    expectStatus(res, 200);
+    const description = res.body.data.fields.find((f: { key: string }) => f.key === "job_description");
+    expect(description).toEqual({
+      key: "job_description",
+      label: "Job Description",
+      type: "textarea",
+      current_value: "Annual boiler service required.",
+      required: false,
+      description: "Detailed description of the job",
+    });
+  });
+
+  it("the OpenAPI document says what required means", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    expect(doc.body.components.schemas.AmendableField.properties.required.description).toMatch(
+      /^Whether a proposal must carry this field .*A requested value of "" clears a field whose value may be empty/,
+    );
+  });
+
+  it("lets an amendment propose a new description, but never clear the title or the description", async () => {
+    const job = await createJob(staff, fx);
+    const title = await submit(staff, { job_uuid: job.job_uuid, field_name: "job_title", requested_value: " ", reason: "r" });
+    expectStatus(title, 400);
+    expect(title.body.errors).toEqual([{ field: "requested_value", message: "must not be empty" }]);
+    const reworded = await submit(staff, {
+      job_uuid: job.job_uuid,
+      field_name: "job_description",
+      requested_value: "Replace the boiler's pressure valve.",
+      reason: "Scope changed",
+    });
+    expectStatus(reworded, 201);
+    expectStatus(await decide(manager, { uuid: reworded.body.uuid, status: "approved" }), 200);
+    expect((await jobRow(job.job_uuid))?.job_description).toBe("Replace the boiler's pressure valve.");
+
+    // A job always has a description (create and update require one), so an amendment cannot empty it.
+    const cleared = await submit(staff, { job_uuid: job.job_uuid, field_name: "job_description", requested_value: "", reason: "r" });
+    expectStatus(cleared, 400);
+    expect(cleared.body.errors).toEqual([{ field: "requested_value", message: "must not be empty" }]);
+    expect((await jobRow(job.job_uuid))?.job_description).toBe("Replace the boiler's pressure valve.");
+  });
+
   it("shows contractors a smaller set, and only on their own jobs", async () => {
     const job = await budgetJob();
     const res = await fieldsOf(contractor, job.job_uuid);

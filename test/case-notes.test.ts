@@ -144,6 +144,41 @@ describe("create and list", () => {
     expect(await counts()).toEqual(before);
   });
 
+  it("lists every note of a job without limit, as the reference's list shows (beyond the old 50)", async () => {
+    const long = await createJob(staff, fx);
+    const made: string[] = [];
+    for (let i = 1; i <= 60; i++) {
+      const res = await create(staff, { job_uuid: long.job_uuid, message: `Site visit ${i}` });
+      expectStatus(res, 201);
+      made.push(res.body.note_uuid);
+    }
+    // The reference's call: action=list&job_uuid=…, nothing else.
+    const all = await list(staff, long.job_uuid);
+    expectStatus(all, 200);
+    expect(all.body).toMatchObject({ success: true, count: 60, message: "Operation completed successfully" });
+    expect(all.body.data.map((n: { uuid: string }) => n.uuid)).toEqual(made);
+    expect(all.body.data[59]).toMatchObject({ job_id: long.job_id, message: "Site visit 60", created_by_name: expect.any(String) });
+
+    const page = (query: string) => api("GET", `${PATH}?action=list&job_uuid=${long.job_uuid}&${query}`, { token: staff.token });
+    const ten = await page("limit=10&offset=5");
+    expectStatus(ten, 200);
+    expect(ten.body.data.map((n: { uuid: string }) => n.uuid)).toEqual(made.slice(5, 15));
+    expect(ten.body.count).toBe(60);
+    // offset alone: the rest of the thread.
+    const rest = await page("offset=55");
+    expect(rest.body.data.map((n: { uuid: string }) => n.uuid)).toEqual(made.slice(55));
+    expect((await page("limit=500")).body.data).toHaveLength(60);
+    for (const [query, message] of [
+      ["limit=501", "must be at most 500"],
+      ["limit=0", "must be at least 1"],
+      ["limit=ten", "must be an integer"],
+    ]) {
+      const bad = await page(String(query));
+      expectStatus(bad, 400);
+      expect(bad.body.errors, query).toEqual([{ field: "limit", message }]);
+    }
+  });
+
   it("pages with limit/offset while count stays the total", async () => {
     const page = await api("GET", `${PATH}?action=list&job_uuid=${job.job_uuid}&limit=1&offset=1`, { token: staff.token });
     expectStatus(page, 200);
@@ -464,5 +499,9 @@ describe("openapi", () => {
   it("documents both case-note operations", async () => {
     const doc = await api("GET", "/api/openapi.json");
     expect(Object.keys(doc.body.paths["/api/jobs/case-notes"])).toEqual(["get", "post"]);
+    const get = doc.body.paths["/api/jobs/case-notes"].get;
+    expect(get.description).toContain("Every note of the job unless `limit` is given (at most 500 per answer");
+    const limit = (get.parameters as { name: string; description?: string }[]).find((p) => p.name === "limit");
+    expect(limit?.description).toBe("At most this many notes (1–500). Absent: every note of the job, up to 500");
   });
 });

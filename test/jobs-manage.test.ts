@@ -328,6 +328,51 @@ describe("list", () => {
     expect(withDocs.body.count).toBe(0);
   });
 
+  it("has_photos= / has_documents= / pinned= with an empty value apply no filter; false and 0 mean without", async () => {
+    const uuids = async (query: string) => {
+      const res = await api("GET", `/api/jobs/manage?action=list&limit=200&${query}`, { token: staff.token });
+      expectStatus(res, 200);
+      return { uuids: res.body.data.map((j: { uuid: string }) => j.uuid) as string[], count: res.body.count as number };
+    };
+    const pictured = await createJob(staff, listFx, { job_title: "Pictured" });
+    await env.DB.prepare(
+      "INSERT INTO photos (uuid, job_id, kind, r2_key, filename, content_type, size) VALUES (?, ?, 'image', 'k', 'a.jpg', 'image/jpeg', 1)",
+    )
+      .bind(crypto.randomUUID(), pictured.job_id)
+      .run();
+    const pin = await api("POST", "/api/jobs/toggle-pin", { token: staff.token, csrf: staff.csrf, body: { job_uuid: pictured.job_uuid } });
+    expectStatus(pin, 200);
+    expect(pin.body.is_pinned).toBe(true);
+    expect((await uuids("pinned=true")).uuids).toEqual([pictured.job_uuid]);
+    const all = await uuids("");
+    expect(all.count).toBeGreaterThan(1);
+    // A blank form field sends the name with no value.
+    for (const blank of ["has_photos=", "has_documents=", "pinned=", "has_photos=&has_documents=", "has_photos=%20"]) {
+      expect(await uuids(blank), blank).toEqual(all);
+    }
+    const withPhotos = await uuids("has_photos=true");
+    expect(withPhotos.count).toBeGreaterThan(0);
+    for (const without of ["has_photos=false", "has_photos=0"]) {
+      const res = await uuids(without);
+      expect(res.count, without).toBe(all.count - withPhotos.count);
+      expect(
+        res.uuids.some((u) => withPhotos.uuids.includes(u)),
+        without,
+      ).toBe(false);
+    }
+    expect(await uuids("has_photos=1")).toEqual(withPhotos);
+    expect((await uuids("has_documents=0")).count).toBe(all.count);
+  });
+
+  it("documents the flags' values in the OpenAPI document", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    const params = doc.body.paths["/api/jobs/manage"].get.parameters as { name: string; description?: string }[];
+    for (const name of ["has_photos", "has_documents", "pinned"]) {
+      expect(params.find((p) => p.name === name)?.description, name).toMatch(/false or 0: only jobs without; empty or absent: no filter/);
+    }
+  });
+
   it("pages with limit and offset", async () => {
     const all = await api("GET", "/api/jobs/manage?action=list&limit=200", { token: staff.token });
     const page = await api("GET", "/api/jobs/manage?action=list&limit=2&offset=1", { token: staff.token });

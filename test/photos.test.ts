@@ -131,7 +131,9 @@ describe("photo upload and compression", () => {
     expectStatus(list, 200);
     const item = list.body.data.before.find((p: { uuid: string }) => p.uuid === res.body.photo_uuid);
     expect(item).toMatchObject({ kind: "image", filename: "IMG_0001.jpg", content_type: "image/jpeg", processing_status: "completed" });
-    const compressed = await fileBytes(contractor, item.compressed_url);
+    // Auto-compressed on ingest: `url` now serves the compressed copy; the original stays at original_url.
+    expect(item.url).toBe(item.compressed_url);
+    const compressed = await fileBytes(contractor, item.url);
     expect(compressed.res.status).toBe(200);
     expect(compressed.res.headers.get("content-type")).toBe("image/jpeg");
     expect(compressed.res.headers.get("x-content-type-options")).toBe("nosniff");
@@ -140,7 +142,7 @@ describe("photo upload and compression", () => {
     expect(contains(compressed.bytes, ascii(EXIF_MARKER))).toBe(false);
     expect([compressed.bytes[0], compressed.bytes[1]]).toEqual([0xff, 0xd8]);
 
-    const orig = await fileBytes(contractor, item.url);
+    const orig = await fileBytes(contractor, item.original_url);
     expect(orig.bytes).toEqual(original);
     expect(orig.res.headers.get("content-disposition")).toBe(`inline; filename="IMG_0001.jpg"; filename*=UTF-8''IMG_0001.jpg`);
   });
@@ -157,6 +159,69 @@ describe("photo upload and compression", () => {
     const stored = await env.MEDIA.get(String(row.compressed_key));
     const bytes = new Uint8Array(await (stored as R2ObjectBody).arrayBuffer());
     expect(hasExif(bytes)).toBe(false);
+  });
+
+  it("the list's url serves the original until the queue has compressed the photo, then the compressed copy", async () => {
+    // Hold the upload's message, to see the list before compression; then deliver it to the real consumer.
+    const held: MediaMessage[] = [];
+    const spy = vi.spyOn(env.MEDIA_QUEUE, "send").mockImplementation(async (m: unknown) => {
+      held.push(m as MediaMessage);
+      return { metadata: { metrics: { backlogCount: held.length, backlogBytes: 0 } } } as QueueSendResponse;
+    });
+    const fresh = await createJob(staff, fx, { contractor_id: fx.contractorId });
+    const original = withExif(makeJpeg(1200, 900, 97, 5), 1);
+    const res = await upload(contractor, { job_id: String(fresh.job_id), photo_type: "before", file: blob(original) }, "meter.jpg");
+    spy.mockRestore();
+    expectStatus(res, 201);
+    const uuid = res.body.photo_uuid;
+    const item = async () => {
+      const list = await api("GET", `/api/jobs/photos?job_id=${fresh.job_id}`, { token: contractor.token });
+      expectStatus(list, 200);
+      return list.body.data.before[0];
+    };
+
+    const pending = await item();
+    expect(pending).toMatchObject({
+      uuid,
+      processing_status: "pending",
+      url: `/api/jobs/photos/file?uuid=${uuid}&variant=original`,
+      original_url: `/api/jobs/photos/file?uuid=${uuid}&variant=original`,
+      compressed_url: null,
+    });
+    expect((await fileBytes(contractor, pending.url)).bytes).toEqual(original);
+
+    expect(held).toEqual([{ type: "photo.compress", photoId: res.body.photo_id }]);
+    const batch = createMessageBatch<MediaMessage>("propops-media", [
+      { id: "held", timestamp: new Date(), attempts: 1, body: { type: "photo.compress", photoId: res.body.photo_id } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["held"]);
+
+    const done = await item();
+    expect(done).toMatchObject({
+      processing_status: "completed",
+      url: `/api/jobs/photos/file?uuid=${uuid}&variant=compressed`,
+      original_url: `/api/jobs/photos/file?uuid=${uuid}&variant=original`,
+      compressed_url: `/api/jobs/photos/file?uuid=${uuid}&variant=compressed`,
+    });
+    const shown = await fileBytes(contractor, done.url);
+    expect(shown.res.status).toBe(200);
+    expect(shown.bytes.length).toBe(done.compressed_size);
+    expect(shown.bytes.length).toBeLessThan(original.length);
+    expect(hasExif(shown.bytes)).toBe(false);
+    expect((await fileBytes(contractor, done.original_url)).bytes).toEqual(original);
+  });
+
+  it("documents url, original_url and compressed_url in the OpenAPI document", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    const op = doc.body.paths["/api/jobs/photos"].get;
+    expect(op.description).toMatch(/`url` serves the compressed copy once it exists/);
+    const item = op.responses["200"].content["application/json"].schema.properties.data.properties.before.items;
+    expect(item.required).toEqual(expect.arrayContaining(["url", "original_url", "compressed_url"]));
+    expect(item.properties.url.description).toMatch(/^The photo to show .*compressed.*else the original/);
+    expect(item.properties.original_url.description).toBe("The original upload's bytes, always (GET, same bearer token)");
   });
 
   it("keeps a transparent PNG lossless (PNG in, PNG out)", async () => {

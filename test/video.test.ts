@@ -555,21 +555,65 @@ describe("GET /api/jobs/video-variants: validation and permissions", () => {
     expect(file.body.message).toMatch(/no 1080p \(processing_status: pending\)/);
   });
 
-  it("400 for a malformed uuid or an image, 404 for an unknown one or another contractor's job, 401/403 without the right token", async () => {
+  it("a photo (image) record: its original and no variants, processed once its compression is done, as the reference's shape", async () => {
+    const original = makeJpeg(1200, 900, 97, 3);
+    const form = new FormData();
+    form.append("action", "upload");
+    form.append("job_id", String(job.job_id));
+    form.append("file", new Blob([original], { type: "image/jpeg" }), "boiler.jpg");
+    const image = await api("POST", "/api/jobs/photos", { token: staff.token, csrf: staff.csrf, body: form });
+    expectStatus(image, 201);
+    const uuid = image.body.photo_uuid as string;
+    expect(sent).toEqual([{ body: { type: "photo.compress", photoId: image.body.photo_id }, delaySeconds: undefined }]);
+    const path = String((await photoRow(image.body.photo_id))?.r2_key);
+
+    const before = await variantsOf(contractor, uuid);
+    expectStatus(before, 200);
+    expect(before.body).toEqual({
+      success: true,
+      uuid,
+      original: { url: `/api/jobs/photos/file?uuid=${uuid}&variant=original`, size: original.length, path },
+      variants: [],
+      thumbnail: null,
+      processing_status: "pending",
+      processed: false,
+      processed_at: null,
+    });
+
+    // The compression message the upload queued, through the real consumer.
+    expect((await deliver({ type: "photo.compress", photoId: image.body.photo_id })).explicitAcks).toHaveLength(1);
+    const after = await variantsOf(contractor, uuid);
+    expectStatus(after, 200);
+    expect(after.body).toEqual({
+      ...before.body,
+      processing_status: "completed",
+      processed: true,
+      processed_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
+    });
+    const file = await exports.default.fetch(
+      new Request(`${BASE}${after.body.original.url}`, { headers: { Authorization: `Bearer ${contractor.token}` } }),
+    );
+    expect(file.status).toBe(200);
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(original);
+    // An image has no variant files.
+    expectStatus(await api("GET", `/api/jobs/video-variants/file?uuid=${uuid}&variant=720p`, { token: staff.token }), 404);
+    expectStatus(await api("GET", `/api/jobs/video-variants/file?uuid=${uuid}&variant=thumbnail`, { token: staff.token }), 404);
+  });
+
+  it("the OpenAPI document says how a photo record answers", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    const op = doc.body.paths["/api/jobs/video-variants"].get;
+    expect(op.summary).toBe("Resolution variants of a job photo or video (uuid=…)");
+    expect(op.description).toMatch(/A photo \(image\) record answers the same shape as a video not transcoded/);
+    expect(op.description).not.toMatch(/400 when the uuid is an image/);
+  });
+
+  it("400 for a malformed uuid, 404 for an unknown one or another contractor's job, 401/403 without the right token", async () => {
     const v = await uploadVideo(staff, otherJob.job_id);
     expectStatus(await variantsOf(staff, "not-a-uuid"), 400);
     expectStatus(await api("GET", "/api/jobs/video-variants", { token: staff.token }), 400);
     expectStatus(await variantsOf(staff, crypto.randomUUID()), 404);
-
-    const form = new FormData();
-    form.append("action", "upload");
-    form.append("job_id", String(job.job_id));
-    form.append("file", new Blob([makeJpeg(40, 30)], { type: "image/jpeg" }), "p.jpg");
-    const image = await api("POST", "/api/jobs/photos", { token: staff.token, csrf: staff.csrf, body: form });
-    expectStatus(image, 201);
-    const asImage = await variantsOf(staff, image.body.photo_uuid);
-    expectStatus(asImage, 400);
-    expect(asImage.body.message).toMatch(/is an image, not a video/);
 
     expectStatus(await variantsOf(otherContractor, v.uuid), 200);
     const hidden = await variantsOf(contractor, v.uuid);

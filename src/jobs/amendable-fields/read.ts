@@ -16,7 +16,10 @@ const FieldItem = z
     label: z.string(),
     type: z.enum(["text", "textarea", "number", "money", "date", "choice"]),
     current_value: z.string().nullable().openapi({ description: "As text: money with 2 decimals, choices as the option's value" }),
-    required: z.boolean(),
+    required: z.boolean().openapi({
+      description:
+        'Whether a proposal must carry this field (as the reference shows it; job_description is not). A requested value of "" clears a field whose value may be empty and is refused (400) for one that always holds a value (title, description, priority, type, VAT)',
+    }),
     description: z.string(),
     options: z
       .array(z.object({ value: z.string(), label: z.string() }))

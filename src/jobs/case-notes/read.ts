@@ -7,7 +7,7 @@ import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
 import { serveObject } from "../../media/upload";
 import { downloadUrl } from "./attachments";
-import { CaseNoteItem, caseNotesQuery, type ListNotesQuery } from "./schemas";
+import { CaseNoteItem, caseNotesQuery, type ListNotesQuery, MAX_NOTES_PER_PAGE } from "./schemas";
 import { noteContext } from "./service";
 
 export const getCaseNotes = operation({
@@ -17,7 +17,9 @@ export const getCaseNotes = operation({
   summary: "List a job's case notes (action=list&job_uuid=…) or download a note attachment (action=download&uuid=<attachment uuid>)",
   description:
     "`action=list`: the job's notes, decrypted, pinned notes first and then oldest to newest; emailed replies carry " +
-    "`parent_uuid` (the note they answer). `count` is the job's total; `limit`/`offset` page through. " +
+    "`parent_uuid` (the note they answer). Every note of the job unless `limit` is given (at most " +
+    `${MAX_NOTES_PER_PAGE} per answer, with or without \`limit\`); \`count\` is always the job's total, so a thread longer ` +
+    "than the answer pages on with `offset`. " +
     "`action=download` answers the attachment's bytes with its sniffed content type. Contractors see only their jobs' notes.",
   tag: "Case notes",
   permission: "api.jobs.case_notes.manage",
@@ -49,7 +51,7 @@ async function listNotes(c: AppContext, q: ListNotesQuery) {
       .innerJoin(jobs, eq(jobs.id, caseNotes.jobId))
       .where(ofJob)
       .orderBy(desc(caseNotes.isPinned), asc(caseNotes.id))
-      .limit(q.limit)
+      .limit(q.limit ?? MAX_NOTES_PER_PAGE)
       .offset(q.offset),
     ctx.db.select({ n: count() }).from(caseNotes).innerJoin(jobs, eq(jobs.id, caseNotes.jobId)).where(ofJob),
     ctx.db

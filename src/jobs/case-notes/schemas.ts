@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { zBool, zPagination, zUuid } from "../../domain/values";
+import { zBool, zInt, zPagination, zUuid } from "../../domain/values";
 import { NOTE_LIMITS } from "./attachments";
 
 /** The message as sent: plain text or rich-text HTML; checked again for text after sanitising. */
@@ -61,7 +61,25 @@ export type CreateNote = z.infer<typeof createNoteBody>;
 export type UpdateNote = z.infer<typeof updateNoteBody>;
 export type AttachNote = z.infer<typeof attachNoteBody>;
 
-export const listNotesQuery = z.strictObject({ action: z.literal("list"), job_uuid: zUuid(), ...zPagination });
+/**
+ * The most notes one list answer carries. The reference shows a job's notes unpaged, so a list
+ * without `limit` answers every note up to this bound (far above a job's usual thread); `count` is
+ * always the job's total, so a longer thread pages on with `offset`.
+ */
+export const MAX_NOTES_PER_PAGE = 500;
+
+export const listNotesQuery = z.strictObject({
+  action: z.literal("list"),
+  job_uuid: zUuid(),
+  limit: zInt()
+    .pipe(z.number().min(1, "must be at least 1").max(MAX_NOTES_PER_PAGE, `must be at most ${MAX_NOTES_PER_PAGE}`))
+    .optional()
+    .openapi({
+      type: "integer",
+      description: `At most this many notes (1–${MAX_NOTES_PER_PAGE}). Absent: every note of the job, up to ${MAX_NOTES_PER_PAGE}`,
+    }),
+  offset: zPagination.offset,
+});
 export const downloadQuery = z.strictObject({ action: z.literal("download"), uuid: zUuid() });
 export const caseNotesQuery = z.discriminatedUnion("action", [listNotesQuery, downloadQuery]);
 export type ListNotesQuery = z.infer<typeof listNotesQuery>;

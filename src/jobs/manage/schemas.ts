@@ -33,7 +33,15 @@ export type CreateJob = z.infer<typeof createJobBody>;
 export type UpdateJob = z.infer<typeof updateJobBody>;
 export type JobFields = Omit<UpdateJob, "action" | "uuid">;
 
-const zFlag = () => zBool().optional();
+/** A yes/no list filter. An empty value (`has_photos=`, as a blank form field sends) applies no filter. */
+const zFlag = (what: string) =>
+  z
+    .preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), zBool().optional())
+    .openapi({
+      type: "string",
+      enum: ["true", "false", "1", "0"],
+      description: `true or 1: only jobs ${what}; false or 0: only jobs without; empty or absent: no filter`,
+    });
 
 export const listJobsQuery = z.strictObject({
   action: z.literal("list"),
@@ -44,9 +52,9 @@ export const listJobsQuery = z.strictObject({
   agent_id: zId().optional(),
   contractor_id: zId().optional(),
   created_by: zId().optional(),
-  has_photos: zFlag(),
-  has_documents: zFlag(),
-  pinned: zFlag(),
+  has_photos: zFlag("with photos attached"),
+  has_documents: zFlag("with documents attached"),
+  pinned: zFlag("the caller has pinned"),
   ...zPagination,
 });
 

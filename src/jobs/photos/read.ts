@@ -30,7 +30,12 @@ const PhotoItem = z.object({
     .openapi({ description: "Bytes after compression (equal to size when the original was kept)" }),
   processing_status: z.enum(["pending", "processing", "completed", "failed"]),
   processing_error: z.string().nullable(),
-  url: z.string().openapi({ description: "The original bytes (GET, same bearer token)" }),
+  url: z.string().openapi({
+    description:
+      "The photo to show (GET, same bearer token): the compressed, metadata-free image once compression has produced one, " +
+      "else the original (before compression, when the original was already the smallest, and for videos)",
+  }),
+  original_url: z.string().openapi({ description: "The original upload's bytes, always (GET, same bearer token)" }),
   compressed_url: z.string().nullable().openapi({ description: "The compressed, metadata-free image; null until there is one" }),
   created_at: z.string(),
 });
@@ -44,7 +49,10 @@ export const getPhotos = operation({
   path: "/api/jobs/photos",
   operationId: "listPhotos",
   summary: "List a job's photos grouped by type (job_id=…)",
-  description: "Photos and videos of the job in `before`, `during`, `after` and `other`, oldest first; `count` is the total.",
+  description:
+    "Photos and videos of the job in `before`, `during`, `after` and `other`, oldest first; `count` is the total. " +
+    "Photos are compressed on ingest (on the media queue): `url` serves the compressed copy once it exists and the original " +
+    "until then (or when the original was already smaller); `original_url` always serves the upload as sent.",
   tag: "Photos",
   permission: "api.jobs.photos.manage",
   query: z.object({ action: z.literal("list").optional(), job_id: zId() }),
@@ -86,7 +94,9 @@ export const getPhotos = operation({
         compressed_size: p.compressedSize,
         processing_status: p.processingStatus,
         processing_error: p.processingError,
-        url: fileUrl(p.uuid, "original"),
+        // Photos are compressed on ingest: the smaller copy is the one to show once it exists.
+        url: fileUrl(p.uuid, p.compressedKey ? "compressed" : "original"),
+        original_url: fileUrl(p.uuid, "original"),
         compressed_url: p.compressedKey ? fileUrl(p.uuid, "compressed") : null,
         created_at: p.createdAt,
       });

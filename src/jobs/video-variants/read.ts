@@ -1,12 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { ApiError, badRequest, notFound } from "../../domain/errors";
+import { ApiError, notFound } from "../../domain/errors";
 import { zUuid } from "../../domain/values";
 import { jsonResponse, operation } from "../../http/operation";
 import { serveObject } from "../../media/upload";
 import { type StoredVariants, VARIANT_NAMES, type VariantName } from "../../media/video-job";
 import { readVisiblePhoto } from "../photos/visible";
 
-/** The photos endpoint streams a video's original upload (same permission and job confinement). */
+/** The photos endpoint streams a video's or image's original upload (same permission and job confinement). */
 const originalUrl = (uuid: string) => `/api/jobs/photos/file?uuid=${uuid}&variant=original`;
 const FILE_PATH = "/api/jobs/video-variants/file";
 const FILE_KINDS = [...VARIANT_NAMES, "thumbnail"] as const;
@@ -73,13 +73,14 @@ export const getVideoVariants = operation({
   method: "get",
   path: "/api/jobs/video-variants",
   operationId: "getVideoVariants",
-  summary: "Resolution variants of a job video (uuid=…)",
+  summary: "Resolution variants of a job photo or video (uuid=…)",
   description:
     "The original upload and, once the transcoder has processed the video, its H.264/AAC variants (`1080p`, `720p`; a rung is " +
     "produced only when the source is at least that size and the result is no larger than the source) and a JPEG thumbnail. " +
     "Before processing (or when no rung applies) `variants` is an empty array: the original is the only source. URLs are API " +
-    "paths answering with the bytes under the same permission. 404 for an unknown uuid or a job the caller may not see; " +
-    "400 when the uuid is an image rather than a video.",
+    "paths answering with the bytes under the same permission. A photo (image) record answers the same shape as a video not " +
+    "transcoded: its original, `variants: []`, `thumbnail: null`, and `processed: true` once its compression has completed " +
+    "(the compressed copy is listed by GET /api/jobs/photos). 404 for an unknown uuid or a job the caller may not see.",
   tag: "Photos",
   permission: "api.jobs.photos.view",
   query: z.object({ uuid: zUuid() }),
@@ -88,13 +89,9 @@ export const getVideoVariants = operation({
     const ctx = c.var.ctx;
     const photo = await readVisiblePhoto(ctx, query.uuid);
     if (!photo) throw notFound("Video");
-    if (photo.kind !== "video") {
-      throw badRequest("uuid: is an image, not a video; variants exist only for videos", [
-        { field: "uuid", message: "is an image, not a video" },
-      ]);
-    }
     const processed = photo.processingStatus === "completed";
-    const stored = processed ? storedVariants(photo.variants) : {};
+    // An image has no resolution rungs: the original is its only source, as for a video not transcoded.
+    const stored = processed && photo.kind === "video" ? storedVariants(photo.variants) : {};
     const variants: Partial<Record<VariantName, z.infer<typeof Variant>>> = {};
     for (const name of VARIANT_NAMES) {
       const v = stored[name];
@@ -105,7 +102,7 @@ export const getVideoVariants = operation({
       uuid: photo.uuid,
       original: { url: originalUrl(photo.uuid), size: photo.size, path: photo.r2Key },
       variants: Object.keys(variants).length > 0 ? variants : [],
-      thumbnail: processed && photo.thumbnailKey ? fileUrl(photo.uuid, "thumbnail") : null,
+      thumbnail: processed && photo.kind === "video" && photo.thumbnailKey ? fileUrl(photo.uuid, "thumbnail") : null,
       processing_status: photo.processingStatus,
       processed,
       processed_at: processed ? photo.processedAt : null,
