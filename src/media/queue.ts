@@ -1,6 +1,8 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { photos } from "../db/schema";
+import { auditEventIfChanged } from "../audit/audit";
+import * as schema from "../db/schema";
+import { jobs, photos } from "../db/schema";
 import { deletePrefix } from "./cleanup";
 import type { MediaMessage } from "./messages";
 import { handlePhotoCompress } from "./photo-job";
@@ -60,13 +62,30 @@ export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, env:
     if ((body?.type === "photo.compress" || body?.type === "video.transcode") && RECORDED_DEAD_LETTERS.has(body.type)) {
       try {
         // Keeps the last attempt's reason (photo-job.ts writes "retrying: …" on each failure).
-        await drizzle(env.DB)
-          .update(photos)
-          .set({
-            processingStatus: "failed",
-            processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
-          })
-          .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "completed")));
+        const db = drizzle(env.DB, { schema });
+        const photo = await db
+          .select({ uuid: photos.uuid, jobId: photos.jobId, jobUuid: jobs.uuid })
+          .from(photos)
+          .innerJoin(jobs, eq(jobs.id, photos.jobId))
+          .where(eq(photos.id, body.photoId))
+          .get();
+        await db.batch([
+          db
+            .update(photos)
+            .set({
+              processingStatus: "failed",
+              processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
+            })
+            .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "failed"), ne(photos.processingStatus, "completed"))),
+          // The outbox event (webhooks: media.failed), only if this dead letter changed the row.
+          auditEventIfChanged(db, {
+            jobId: photo?.jobId ?? null,
+            jobUuid: photo?.jobUuid ?? null,
+            actor: { userId: null, name: "Media pipeline" },
+            action: body.type === "photo.compress" ? "photo.compress_failed" : "photo.video_failed",
+            changes: { photo_uuid: photo?.uuid ?? null, reason: "gave up after every retry (dead-lettered)" },
+          }),
+        ]);
       } catch (err) {
         console.error(`could not record dead letter ${message.id}:`, err instanceof Error ? err.message : err);
         message.retry();
