@@ -8,6 +8,7 @@ import { type AppEnv, mount, type Operation } from "./http/operation";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
 import { operations } from "./routes";
+import { scheduleWebhookRelay } from "./webhooks/relay";
 
 function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = []) {
   return { success: false, message, code, errors, request_id: requestId };
@@ -22,6 +23,8 @@ export function createApp(ops: readonly Operation[] = operations) {
     const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1]);
     c.set("ctx", ctx);
     await next();
+    // A change that succeeded wrote its audit event: relay it to webhook subscribers after answering.
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) scheduleWebhookRelay(c.env, ctx.executionCtx);
     c.res.headers.set("X-Request-Id", ctx.requestId);
     c.res.headers.set("X-Content-Type-Options", "nosniff");
     c.res.headers.set("Referrer-Policy", "no-referrer");

@@ -1,4 +1,6 @@
 import { rotateKeys } from "./admin/rotate-keys";
+import { getWebhookDeliveries, getWebhooks } from "./admin/webhooks/read";
+import { postWebhookDeliveries, postWebhooks } from "./admin/webhooks/write";
 import type { Operation } from "./http/operation";
 import { getAmendRequests } from "./jobs/amend-request/read";
 import { patchAmendRequest, postAmendRequest } from "./jobs/amend-request/write";
@@ -65,4 +67,8 @@ export const operations: readonly Operation[] = [
   getVideoVariantFile,
   getCsrfToken,
   rotateKeys,
+  getWebhooks,
+  postWebhooks,
+  getWebhookDeliveries,
+  postWebhookDeliveries,
 ];

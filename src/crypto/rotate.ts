@@ -5,6 +5,7 @@ export const ENCRYPTED_COLUMNS: Record<string, readonly string[]> = {
   jobs: ["access_details", "private_contact_name", "private_contact_email"],
   tenants: ["email", "phone"],
   case_notes: ["message", "message_text", "from_email"],
+  webhook_subscriptions: ["secret"],
 };
 
 export interface RotationResult {
