@@ -636,3 +636,19 @@ describe("GET /api/jobs/manage?action=list&updated_since=", () => {
     }
   });
 });
+
+describe("OpenAPI document", () => {
+  it("describes the webhook admin operations and the updated_since filter", async () => {
+    const doc = await api("GET", "/api/openapi.json");
+    expectStatus(doc, 200);
+    const paths = doc.body.paths;
+    expect(Object.keys(paths["/api/admin/webhooks"])).toEqual(["get", "post"]);
+    expect(Object.keys(paths["/api/admin/webhooks/deliveries"])).toEqual(["get", "post"]);
+    expect(paths["/api/admin/webhooks"].post.operationId).toBe("manageWebhookSubscriptions");
+    expect(paths["/api/admin/webhooks"].post.description).toContain("Required permission: `api.admin.webhooks`");
+    expect(paths["/api/admin/webhooks/deliveries"].post.responses["202"]).toBeDefined();
+    const since = paths["/api/jobs/manage"].get.parameters.find((p: { name: string }) => p.name === "updated_since");
+    expect(since).toMatchObject({ in: "query", required: false });
+    expect(JSON.stringify(since)).toContain("for polling clients");
+  });
+});
