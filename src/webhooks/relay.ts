@@ -75,9 +75,10 @@ export async function relayWebhookEvents(env: Env): Promise<RelayResult> {
             value ->> 'payload', 'pending', 0, NULL, NULL, NULL, NULL, NULL, ${now}
             FROM json_each(${JSON.stringify(part)}) WHERE ${won}`,
         )
-        .onConflictDoNothing(),
+        .onConflictDoNothing()
+        .returning({ id: webhookDeliveries.id }),
     );
-    const [moved] = await db.batch([
+    const [moved, ...made] = await db.batch([
       db
         .update(webhookRelayCursor)
         .set({ lastEventId: last.id, claim, updatedAt: now })
@@ -86,16 +87,10 @@ export async function relayWebhookEvents(env: Env): Promise<RelayResult> {
     ]);
     if ((moved as D1Result).meta.changes === 0) continue; // another relay claimed this range: read again
     result.claimed += events.length;
-    if (rows.length > 0) {
-      const made = await db
-        .select({ id: webhookDeliveries.id })
-        .from(webhookDeliveries)
-        .where(sql`${webhookDeliveries.uuid} IN (SELECT value FROM json_each(${JSON.stringify(rows.map((r) => r.uuid))}))`);
-      await enqueue(
-        env,
-        made.map((r) => r.id),
-      );
-      result.deliveries += made.length;
+    const ids = (made as { id: number }[][]).flat().map((r) => r.id);
+    if (ids.length > 0) {
+      await enqueue(env, ids);
+      result.deliveries += ids.length;
     }
     if (events.length < CLAIM_SIZE) break;
   }
