@@ -1,7 +1,8 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { fieldCipher } from "../src/crypto/fields";
+import worker from "../src/index";
 import { consumeDeadLetters } from "../src/media/queue";
 import { runSlaCheck } from "../src/sla/check";
 import { consumeWebhookDeadLetters, consumeWebhooks, deliverWebhook, retryDelaySeconds } from "../src/webhooks/deliver";
@@ -297,6 +298,41 @@ describe("relay", () => {
     expect((await eventsFor(all.uuid, job.job_uuid)).map((e) => e.type)).toEqual(["job.created", "job.deleted"]);
     expect((await eventsFor(filtered.uuid, job.job_uuid)).map((e) => e.type)).toEqual(["job.deleted"]);
     expect(await eventsFor(disabled.uuid, job.job_uuid)).toEqual([]);
+  });
+});
+
+describe("cron catch-all", () => {
+  it("relays events no request relayed, and re-enqueues deliveries whose queue message was lost", async () => {
+    const sub = await subscribe();
+    const job = await createJob(staff, fx);
+    await relayWebhookEvents(env);
+    // An event written outside any request (so nothing relayed it yet).
+    await env.DB.prepare(
+      "INSERT INTO audit_events (uuid, job_id, job_uuid, actor_name, action) VALUES (?, ?, ?, 'Cron test', 'job.deleted')",
+    )
+      .bind(crypto.randomUUID(), job.job_id, job.job_uuid)
+      .run();
+    const stalledUuid = crypto.randomUUID();
+    const [subRow] = await rows<{ id: number }>("SELECT id FROM webhook_subscriptions WHERE uuid = ?", sub.uuid);
+    const stalled = await env.DB.prepare(
+      "INSERT INTO webhook_deliveries (uuid, subscription_id, audit_event_id, event_type, payload, created_at) VALUES (?, ?, 0, 'job.updated', '{}', '2026-01-01T00:00:00Z') RETURNING id",
+    )
+      .bind(stalledUuid, subRow?.id)
+      .first<{ id: number }>();
+    const sent = vi.spyOn(env.WEBHOOK_QUEUE, "sendBatch");
+    try {
+      await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "*/5 * * * *" }), env);
+      const queued = sent.mock.calls.flatMap(([messages]) => [...messages].map((m) => (m.body as WebhookMessage).deliveryId));
+      expect(queued).toContain(stalled?.id);
+    } finally {
+      sent.mockRestore();
+    }
+    const [deleted] = await rows<DeliveryRow>(
+      `SELECT d.* FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+       JOIN audit_events a ON a.id = d.audit_event_id WHERE s.uuid = ? AND a.actor_name = 'Cron test'`,
+      sub.uuid,
+    );
+    expect(deleted).toMatchObject({ event_type: "job.deleted", status: expect.any(String) });
   });
 });
 
