@@ -1,7 +1,8 @@
 import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { fieldCipher } from "../src/crypto/fields";
+import { FieldCipher, fieldCipher, loadKeyRing } from "../src/crypto/fields";
+import { rotateEncryptedFields } from "../src/crypto/rotate";
 import worker from "../src/index";
 import { consumeDeadLetters } from "../src/media/queue";
 import { runSlaCheck } from "../src/sla/check";
@@ -219,6 +220,23 @@ describe("subscriptions (admin API)", () => {
     }
     // Loopback is the only relaxation: private addresses stay refused.
     expectStatus(await send(admin, "POST", ADMIN_PATH, { action: "create", url: "http://10.0.0.1/hooks" }), 400);
+  });
+});
+
+describe("key rotation", () => {
+  it("re-encrypts a subscription's secret under the active key; deliveries still verify", async () => {
+    const sub = await subscribe();
+    const keys = JSON.parse(String(env.ENCRYPTION_KEYS)) as { keys: Record<string, string> };
+    const k1 = new FieldCipher(await loadKeyRing(JSON.stringify({ active: "k1", keys: { k1: keys.keys.k1 } })));
+    const context = { table: "webhook_subscriptions", column: "secret", rowUuid: sub.uuid };
+    await env.DB.prepare("UPDATE webhook_subscriptions SET secret = ? WHERE uuid = ?")
+      .bind(await k1.encrypt(context, sub.secret), sub.uuid)
+      .run();
+    const current = await fieldCipher(env);
+    expect((await rotateEncryptedFields(env.DB, current)).complete).toBe(true);
+    const [row] = await rows<{ secret: string }>("SELECT secret FROM webhook_subscriptions WHERE uuid = ?", sub.uuid);
+    expect(row?.secret).toMatch(/^v1\.k2\./);
+    expect(await current.decrypt(context, String(row?.secret))).toBe(sub.secret);
   });
 });
 
