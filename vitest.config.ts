@@ -23,6 +23,8 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
             SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
+            // Webhook targets on loopback, no DNS-over-HTTPS lookups (src/webhooks/target.ts).
+            WEBHOOKS_ALLOW_LOOPBACK: "true",
           },
         },
       }),

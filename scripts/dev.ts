@@ -56,6 +56,9 @@ const wrangler = spawn(
     `TRANSCODER_URL:http://127.0.0.1:${transcoderPort}`,
     "--var",
     `PUBLIC_URL:http://127.0.0.1:${port}`,
+    // Local webhook receivers (http://127.0.0.1:…) are allowed in development only.
+    "--var",
+    "WEBHOOKS_ALLOW_LOOPBACK:true",
   ],
   { stdio: "inherit" },
 );

@@ -9,6 +9,7 @@ import { type AppEnv, mount, type Operation } from "./http/operation";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
 import { type AppSchema, operations } from "./routes";
+import { scheduleWebhookRelay } from "./webhooks/relay";
 
 function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = []) {
   return { success: false, message, code, errors, request_id: requestId };
@@ -25,6 +26,8 @@ export function createApp(ops: readonly Operation[] = operations) {
     const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1]);
     c.set("ctx", ctx);
     await next();
+    // A change that succeeded wrote its audit event: relay it to webhook subscribers after answering.
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) scheduleWebhookRelay(ctx.services);
     c.res.headers.set("X-Request-Id", ctx.requestId);
     if (c.req.path.startsWith("/api/")) c.res.headers.set("Cache-Control", "no-store");
   });

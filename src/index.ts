@@ -5,6 +5,8 @@ import { handleInboundEmail } from "./email/inbound";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { runSlaCheck } from "./sla/check";
+import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/deliver";
+import { runWebhookCron, scheduleWebhookRelay, type WebhookMessage } from "./webhooks/relay";
 
 export { MediaContainer } from "./media/media-container";
 export { UserPins } from "./pins/user-pins";
@@ -15,16 +17,32 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async email(message, env, ctx) {
-    await handleInboundEmail(message, createServices(env, { executionCtx: ctx }));
+    try {
+      await handleInboundEmail(message, createServices(env, { executionCtx: ctx }));
+    } finally {
+      scheduleWebhookRelay(createServices(env, { executionCtx: ctx }));
+    }
   },
   async queue(batch, env, ctx) {
     const services = createServices(env, { executionCtx: ctx });
-    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch, services);
-    else await consumeMedia(batch, services);
+    // Routed by queue name (wrangler.toml).
+    if (batch.queue === "propops-webhooks") return consumeWebhooks(batch as MessageBatch<WebhookMessage>, services);
+    if (batch.queue === "propops-webhooks-dlq") return consumeWebhookDeadLetters(batch as MessageBatch<WebhookMessage>, services);
+    const media = batch as MessageBatch<MediaMessage>;
+    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(media, services);
+    else await consumeMedia(media, services);
+    // Media outcomes are audit events too (media.processed / media.failed).
+    scheduleWebhookRelay(services);
   },
-  // Awaited, not waitUntil: a failed check then shows as a failed cron invocation.
+  // Awaited, not waitUntil: a failed check then shows as a failed cron invocation. The webhook relay
+  // runs on every cron as the catch-all for events a request-time relay missed.
   async scheduled(controller, env, ctx) {
     const now = new Date(controller.scheduledTime);
-    await runSlaCheck(createServices(env, { executionCtx: ctx, clock: fixedClock(now) }), now);
+    const services = createServices(env, { executionCtx: ctx, clock: fixedClock(now) });
+    try {
+      await runSlaCheck(services, now);
+    } finally {
+      await runWebhookCron(services);
+    }
   },
-} satisfies ExportedHandler<Env, MediaMessage>;
+} satisfies ExportedHandler<Env, MediaMessage | WebhookMessage>;

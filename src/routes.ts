@@ -1,4 +1,6 @@
 import { rotateKeys } from "./admin/rotate-keys";
+import { getWebhookDeliveries, getWebhooks } from "./admin/webhooks/read";
+import { postWebhookDeliveries, postWebhooks } from "./admin/webhooks/write";
 import type { SchemaOfOperations } from "./http/operation";
 import { getAmendRequests } from "./jobs/amend-request/read";
 import { patchAmendRequest, postAmendRequest } from "./jobs/amend-request/write";
@@ -65,6 +67,10 @@ export const operations = [
   getVideoVariantFile,
   getCsrfToken,
   rotateKeys,
+  getWebhooks,
+  postWebhooks,
+  getWebhookDeliveries,
+  postWebhookDeliveries,
 ] as const;
 
 /** Every route with what it takes and answers, for `hc<AppType>` (src/app.ts). */

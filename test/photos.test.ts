@@ -512,6 +512,7 @@ describe("delete", () => {
       .all<{ action: string; changes: string }>();
     expect(audit.results.filter((a) => a.changes.includes(res.body.photo_uuid)).map((a) => a.action)).toEqual([
       "photo.uploaded",
+      "photo.compressed",
       "photo.deleted",
     ]);
     expectStatus(await api("DELETE", "/api/jobs/photos", { token: staff.token, csrf: staff.csrf, body: { id } }), 404);

@@ -12,6 +12,8 @@ export const PERMISSIONS = [
   "api.jobs.amendable_fields.manage",
   "api.jobs.toggle_pin.manage",
   "api.jobs.remedials.manage",
+  // Not in the reference: webhook subscriptions (src/admin/webhooks/), administrators only.
+  "api.admin.webhooks",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -20,6 +22,7 @@ export const ROLES = ["admin", "manager", "staff", "agent", "contractor"] as con
 export type Role = (typeof ROLES)[number];
 
 const ALL: readonly Permission[] = PERMISSIONS;
+const JOBS: readonly Permission[] = PERMISSIONS.filter((p) => !p.startsWith("api.admin."));
 
 /**
  * Role → permissions (decisions go through `can` in src/domain/policy.ts, which also holds the
@@ -30,9 +33,9 @@ const ALL: readonly Permission[] = PERMISSIONS;
  */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: ALL,
-  manager: ALL,
-  staff: ALL,
-  agent: ALL,
+  manager: JOBS,
+  staff: JOBS,
+  agent: JOBS,
   contractor: [
     "api.jobs.manage.list",
     "api.jobs.manage.manage",

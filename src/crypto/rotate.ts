@@ -9,6 +9,7 @@ export const ENCRYPTED_COLUMNS: Record<string, readonly string[]> = {
   jobs: JOB_ENCRYPTED_COLUMNS,
   tenants: ["email", "phone"],
   case_notes: ["message", "message_text", "from_email"],
+  webhook_subscriptions: ["secret"],
 };
 
 export interface RotationResult {

@@ -191,6 +191,8 @@ export const jobs = sqliteTable(
     index("jobs_sla_deadline_idx").on(t.slaDeadline),
     // SLA counts and the cron check read open statuses, then a deadline range within each.
     index("jobs_status_sla_idx").on(t.statusId, t.slaDeadline),
+    // updated_since polling (GET /api/jobs/manage?action=list&updated_since=…).
+    index("jobs_updated_at_idx").on(t.updatedAt),
   ],
 );
 
@@ -444,3 +446,61 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index("audit_events_job_idx").on(t.jobUuid, t.id)],
 );
+
+// ── webhooks (src/webhooks/) ─────────────────────────────────────────────────────
+
+export const webhookSubscriptions = sqliteTable("webhook_subscriptions", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  uuid: text("uuid").notNull().unique(),
+  url: text("url").notNull(),
+  description: text("description"),
+  // JSON array of event types; [] = every type.
+  eventTypes: text("event_types").notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  // The whsec_ signing secret, encrypted (v1.<kid>.<b64>); shown once on create and rotate.
+  secret: text("secret").notNull(),
+  // Audit events up to this id predate the subscription and are not delivered to it.
+  fromEventId: integer("from_event_id").notNull().default(0),
+  createdBy: integer("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  updatedAt: text("updated_at").notNull().default(now),
+});
+
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    // webhook-id is msg_<uuid>: the same on every retry and redelivery, so receivers can dedupe.
+    uuid: text("uuid").notNull().unique(),
+    subscriptionId: integer("subscription_id")
+      .notNull()
+      .references(() => webhookSubscriptions.id, { onDelete: "cascade" }),
+    auditEventId: integer("audit_event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    // The JSON body exactly as signed and sent (no private values).
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    responseStatus: integer("response_status"),
+    latencyMs: integer("latency_ms"),
+    lastError: text("last_error"),
+    lastAttemptAt: text("last_attempt_at"),
+    deliveredAt: text("delivered_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_idx").on(t.subscriptionId, t.auditEventId, t.eventType),
+    index("webhook_deliveries_sub_idx").on(t.subscriptionId, t.id),
+    index("webhook_deliveries_status_idx").on(t.status, t.attempts, t.createdAt),
+  ],
+);
+
+/** One row (id 1): the last audit event the relay has claimed, and the claim that moved it. */
+export const webhookRelayCursor = sqliteTable("webhook_relay_cursor", {
+  id: integer("id").primaryKey(),
+  lastEventId: integer("last_event_id").notNull(),
+  claim: text("claim"),
+  updatedAt: text("updated_at").notNull().default(now),
+});

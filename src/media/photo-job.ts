@@ -16,6 +16,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
+import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
 import { objectKey } from "./keys";
 import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHeader } from "./photo-compressor";
@@ -29,6 +30,8 @@ const CONTAINER_TIMEOUT_MS = 120_000;
 const URL_TTL_SECONDS = 600;
 // Shares wrangler.toml's max_instances (5) with the per-video instances.
 const CONTAINER_INSTANCES = 2;
+
+const MEDIA_ACTOR = { userId: null, name: "Media pipeline" } as const;
 
 /** A failure that no retry can fix (an undecodable image): recorded at once, message acked. */
 export class PermanentFailure extends Error {}
@@ -77,30 +80,57 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
       ? await compressHere(env, bytes, compressedKey)
       : await compressInContainer(env, photo.id, photo.r2Key, compressedKey);
     const kept = result.outcome === "compressed";
-    const updated = await db
-      .update(photos)
-      .set({
-        width: result.width,
-        height: result.height,
-        compressedKey: kept ? compressedKey : null,
-        compressedSize: result.bytesAfter,
-        compressedWidth: result.outputWidth,
-        compressedHeight: result.outputHeight,
-        processingStatus: "completed",
-        processingError: null,
-        processedAt: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
-      })
-      .where(eq(photos.id, photo.id))
-      .returning({ id: photos.id });
+    const [updated] = await db.batch([
+      db
+        .update(photos)
+        .set({
+          width: result.width,
+          height: result.height,
+          compressedKey: kept ? compressedKey : null,
+          compressedSize: result.bytesAfter,
+          compressedWidth: result.outputWidth,
+          compressedHeight: result.outputHeight,
+          processingStatus: "completed",
+          processingError: null,
+          processedAt: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+        })
+        .where(eq(photos.id, photo.id))
+        .returning({ id: photos.id }),
+      // The outbox event (webhooks: media.processed), only if the row was still there.
+      recordEvent(
+        db,
+        {
+          jobId: photo.jobId,
+          jobUuid: row.jobUuid,
+          actor: MEDIA_ACTOR,
+          action: "photo.compressed",
+          changes: { photo_uuid: photo.uuid, outcome: result.outcome, bytes_before: photo.size, bytes_after: result.bytesAfter },
+        },
+        { ifChanged: true },
+      ),
+    ]);
     // Deleted while compressing: its files were removed already, so remove the new one too.
     if (updated.length === 0 && kept) await env.MEDIA.delete(compressedKey);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof PermanentFailure || err instanceof ImageRejected) {
-      await db
-        .update(photos)
-        .set({ processingStatus: "failed", processingError: message.slice(0, 500) })
-        .where(eq(photos.id, photo.id));
+      await db.batch([
+        db
+          .update(photos)
+          .set({ processingStatus: "failed", processingError: message.slice(0, 500) })
+          .where(eq(photos.id, photo.id)),
+        recordEvent(
+          db,
+          {
+            jobId: photo.jobId,
+            jobUuid: row.jobUuid,
+            actor: MEDIA_ACTOR,
+            action: "photo.compress_failed",
+            changes: { photo_uuid: photo.uuid, reason: message.slice(0, 500) },
+          },
+          { ifChanged: true },
+        ),
+      ]);
       return;
     }
     // Transient: leave the reason where users can see it, then let the queue retry with backoff.

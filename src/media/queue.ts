@@ -1,5 +1,6 @@
 import { and, eq, ne, sql } from "drizzle-orm";
-import { photos } from "../db/schema";
+import { jobs, photos } from "../db/schema";
+import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
 import { deletePrefix } from "./cleanup";
 import type { MediaMessage } from "./messages";
@@ -60,13 +61,34 @@ export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, serv
     if ((body?.type === "photo.compress" || body?.type === "video.transcode") && RECORDED_DEAD_LETTERS.has(body.type)) {
       try {
         // Keeps the last attempt's reason (photo-job.ts writes "retrying: …" on each failure).
-        await services.db
-          .update(photos)
-          .set({
-            processingStatus: "failed",
-            processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
-          })
-          .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "completed")));
+        const db = services.db;
+        const photo = await db
+          .select({ uuid: photos.uuid, jobId: photos.jobId, jobUuid: jobs.uuid })
+          .from(photos)
+          .innerJoin(jobs, eq(jobs.id, photos.jobId))
+          .where(eq(photos.id, body.photoId))
+          .get();
+        await db.batch([
+          db
+            .update(photos)
+            .set({
+              processingStatus: "failed",
+              processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
+            })
+            .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "failed"), ne(photos.processingStatus, "completed"))),
+          // The outbox event (webhooks: media.failed), only if this dead letter changed the row.
+          recordEvent(
+            db,
+            {
+              jobId: photo?.jobId ?? null,
+              jobUuid: photo?.jobUuid ?? null,
+              actor: { userId: null, name: "Media pipeline" },
+              action: body.type === "photo.compress" ? "photo.compress_failed" : "photo.video_failed",
+              changes: { photo_uuid: photo?.uuid ?? null, reason: "gave up after every retry (dead-lettered)" },
+            },
+            { ifChanged: true },
+          ),
+        ]);
       } catch (err) {
         console.error(`could not record dead letter ${message.id}:`, err instanceof Error ? err.message : err);
         message.retry();

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { and, count, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, type SQL, sql } from "drizzle-orm";
 import { documents, jobs, jobTenants, photos, tenants } from "../../db/schema";
 import { notFound } from "../../domain/errors";
 import { decryptPrivateFields } from "../../domain/job-fields";
@@ -44,6 +44,7 @@ async function listJobs(c: AppContext, q: ListJobsQuery) {
     q.has_photos === undefined ? undefined : existsIn(photos.jobId, q.has_photos),
     q.has_documents === undefined ? undefined : existsIn(documents.jobId, q.has_documents),
     q.search ? jobSearchCondition(q.search) : undefined,
+    q.updated_since ? gte(jobs.updatedAt, q.updated_since) : undefined,
   ];
   let pinned: string[] | undefined;
   if (q.pinned !== undefined) {

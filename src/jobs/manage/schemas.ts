@@ -43,6 +43,26 @@ const zFlag = (what: string) =>
       description: `true or 1: only jobs ${what}; false or 0: only jobs without; empty or absent: no filter`,
     });
 
+const INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * An ISO-8601 instant with its offset (`2026-11-30T09:00:00Z`, `…+01:00`), as the UTC seconds form
+ * the jobs table stores. Fractions are dropped (floored): a poller sees a change again rather than miss it.
+ */
+const zInstant = () =>
+  z
+    .string({ error: "must be an ISO-8601 date-time with a time zone, e.g. 2026-11-30T09:00:00Z" })
+    .trim()
+    .refine(
+      (v) => INSTANT_RE.test(v) && !Number.isNaN(Date.parse(v)),
+      "must be an ISO-8601 date-time with a time zone, e.g. 2026-11-30T09:00:00Z",
+    )
+    .transform((v) => new Date(Date.parse(v)).toISOString().replace(/\.\d{3}Z$/, "Z"))
+    .openapi({
+      description: "Only jobs whose updated_at is at or after this instant (for polling clients)",
+      example: "2026-11-30T09:00:00Z",
+    });
+
 export const listJobsQuery = z.strictObject({
   action: z.literal("list"),
   search: z.string().trim().max(200, "must be at most 200 characters").optional(),
@@ -55,6 +75,7 @@ export const listJobsQuery = z.strictObject({
   has_photos: zFlag("with photos attached"),
   has_documents: zFlag("with documents attached"),
   pinned: zFlag("the caller has pinned"),
+  updated_since: zInstant().optional(),
   ...zPagination,
 });
 

@@ -1,0 +1,155 @@
+import { and, eq, sql } from "drizzle-orm";
+import { Webhook } from "standardwebhooks";
+import { type FieldCipher, fieldCipher } from "../crypto/fields";
+import { webhookDeliveries, webhookSubscriptions } from "../db/schema";
+import type { Services } from "../domain/services";
+import type { WebhookMessage } from "./relay";
+import { checkTargetForDelivery } from "./target";
+
+/** A receiver has this long to answer; Standard Webhooks receivers should answer fast and work later. */
+const TIMEOUT_MS = 10_000;
+/** Backoff between attempts: 5 s, 20 s, 80 s, 5 min, 21 min, 85 min, 5.7 h (capped at 12 h, the queue's maximum). */
+export const retryDelaySeconds = (attempts: number) => Math.min(5 * 4 ** Math.max(0, attempts - 1), 43_200);
+const USER_AGENT = "PropOps-Webhooks/1 (+standard-webhooks)";
+
+export const secretContext = (subscriptionUuid: string) => ({
+  table: "webhook_subscriptions",
+  column: "secret",
+  rowUuid: subscriptionUuid,
+});
+
+/** A new signing secret: whsec_ + base64 of 32 random bytes, as Standard Webhooks defines. */
+export function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return `whsec_${btoa(bin)}`;
+}
+
+/** The headers of one signed request: webhook-id is stable per event and subscription. */
+export function signedHeaders(secret: string, deliveryUuid: string, payload: string, at: Date): Record<string, string> {
+  const id = `msg_${deliveryUuid}`;
+  return {
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+    "webhook-id": id,
+    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+    "webhook-signature": new Webhook(secret).sign(id, at, payload),
+  };
+}
+
+export type DeliveryOutcome = "delivered" | "retry" | "failed" | "skipped";
+
+export interface DeliverOptions {
+  /** Outbound HTTP (tests pass a recorder; production the global fetch). */
+  fetcher?: typeof fetch;
+  cipher?: FieldCipher;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/**
+ * One attempt at one delivery: checks the target again, signs the stored payload, POSTs it without
+ * following redirects, and records the attempt on the delivery row (the delivery log). "retry"
+ * asks the queue for another attempt; a refused target or a disabled subscription fails at once.
+ */
+export async function deliverWebhook(services: Services, deliveryId: number, options: DeliverOptions = {}): Promise<DeliveryOutcome> {
+  const { env, db } = services;
+  const row = await db
+    .select({ delivery: webhookDeliveries, sub: webhookSubscriptions })
+    .from(webhookDeliveries)
+    .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
+    .where(eq(webhookDeliveries.id, deliveryId))
+    .get();
+  // Deleted with its subscription, or already delivered (Queues deliver at least once).
+  if (row?.delivery.status !== "pending") return "skipped";
+  const { delivery, sub } = row;
+  const fetcher = options.fetcher ?? fetch;
+
+  const record = async (
+    outcome: "delivered" | "retry" | "failed",
+    fields: { responseStatus?: number | null; latencyMs?: number | null; error?: string | null; attempted: boolean },
+  ) => {
+    const now = iso(Date.now());
+    await db
+      .update(webhookDeliveries)
+      .set({
+        status: outcome === "retry" ? "pending" : outcome,
+        attempts: fields.attempted ? sql`${webhookDeliveries.attempts} + 1` : webhookDeliveries.attempts,
+        responseStatus: fields.responseStatus ?? null,
+        latencyMs: fields.latencyMs ?? null,
+        lastError: fields.error ? fields.error.slice(0, 500) : null,
+        lastAttemptAt: fields.attempted ? now : webhookDeliveries.lastAttemptAt,
+        deliveredAt: outcome === "delivered" ? now : null,
+      })
+      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.status, "pending")));
+    return outcome;
+  };
+
+  if (!sub.enabled) return record("failed", { error: "subscription is disabled", attempted: false });
+  const target = await checkTargetForDelivery(env, sub.url, fetcher);
+  if (!target.ok) return record("failed", { error: `target refused: ${target.reason}`, attempted: false });
+
+  const cipher = options.cipher ?? (await fieldCipher(env));
+  const secret = await cipher.decrypt(secretContext(sub.uuid), sub.secret);
+  const started = Date.now();
+  let res: Response;
+  try {
+    res = await fetcher(target.url.toString(), {
+      method: "POST",
+      headers: signedHeaders(secret, delivery.uuid, delivery.payload, new Date()),
+      body: delivery.payload,
+      redirect: "manual",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return record("retry", { latencyMs: Date.now() - started, error: `request failed: ${message}`, attempted: true });
+  }
+  const latencyMs = Date.now() - started;
+  await res.body?.cancel();
+  if (res.status >= 200 && res.status < 300) return record("delivered", { responseStatus: res.status, latencyMs, attempted: true });
+  const error = res.status >= 300 && res.status < 400 ? `HTTP ${res.status}: redirects are not followed` : `HTTP ${res.status}`;
+  return record("retry", { responseStatus: res.status, latencyMs, error, attempted: true });
+}
+
+/** The webhook queue consumer: one attempt per message; a failed attempt retries with backoff. */
+export async function consumeWebhooks(
+  batch: MessageBatch<WebhookMessage>,
+  services: Services,
+  options: DeliverOptions = {},
+): Promise<void> {
+  for (const message of batch.messages) {
+    try {
+      const outcome = await deliverWebhook(services, message.body.deliveryId, options);
+      if (outcome === "retry") message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      else message.ack();
+    } catch (err) {
+      console.error(
+        `webhook delivery ${message.body?.deliveryId} failed, attempt ${message.attempts}:`,
+        err instanceof Error ? err.message : err,
+      );
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+}
+
+/** Dead letters: the delivery failed every retry; the log says so and it can be redelivered on request. */
+export async function consumeWebhookDeadLetters(batch: MessageBatch<WebhookMessage>, services: Services): Promise<void> {
+  const db = services.db;
+  for (const message of batch.messages) {
+    try {
+      await db
+        .update(webhookDeliveries)
+        .set({
+          status: "failed",
+          lastError: sql`'gave up after ' || ${webhookDeliveries.attempts} || ' attempts: ' || coalesce(${webhookDeliveries.lastError}, 'unknown error')`,
+        })
+        .where(and(eq(webhookDeliveries.id, message.body.deliveryId), eq(webhookDeliveries.status, "pending")));
+      message.ack();
+    } catch (err) {
+      console.error(`could not record webhook dead letter ${message.id}:`, err instanceof Error ? err.message : err);
+      message.retry();
+    }
+  }
+}

@@ -1,0 +1,165 @@
+import { ENCRYPTED_JOB_FIELDS } from "../domain/job-fields";
+
+/**
+ * The webhook event types and how each audit action (the outbox, src/audit/audit.ts) maps to them.
+ * This module is the one place that mapping lives: an audit action not listed here sends nothing.
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  "job.created",
+  "job.updated",
+  "job.status_changed",
+  "job.deleted",
+  "recall.raised",
+  "recall.completed",
+  "recall.cancelled",
+  "amendment.requested",
+  "amendment.decided",
+  "approval.decided",
+  "sla.breached",
+  "media.processed",
+  "media.failed",
+  "note.added",
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** One event as sent: the Standard Webhooks payload shape. */
+export interface WebhookEvent {
+  type: WebhookEventType;
+  timestamp: string;
+  data: { job_uuid: string | null } & Record<string, unknown>;
+}
+
+/** The audit row fields the mapping reads. */
+export interface AuditRow {
+  id: number;
+  jobUuid: string | null;
+  actorUserId: number | null;
+  actorName: string;
+  action: string;
+  changes: string | null;
+  createdAt: string;
+}
+
+/** Audit action → the event it primarily is. Actions not listed (photo uploads, note edits, …) send nothing. */
+export const ACTION_EVENT_TYPES: Readonly<Record<string, WebhookEventType>> = {
+  "job.created": "job.created",
+  "job.updated": "job.updated",
+  "job.deleted": "job.deleted",
+  "job.recalled": "recall.raised",
+  "job.recall_completed": "recall.completed",
+  "job.recall_cancelled": "recall.cancelled",
+  "amendment.requested": "amendment.requested",
+  "amendment.approved": "amendment.decided",
+  "amendment.rejected": "amendment.decided",
+  "job.approval_approved": "approval.decided",
+  "job.approval_rejected": "approval.decided",
+  "sla.breached": "sla.breached",
+  "photo.video_processed": "media.processed",
+  "photo.compressed": "media.processed",
+  "photo.video_failed": "media.failed",
+  "photo.compress_failed": "media.failed",
+  "case_note.created": "note.added",
+  "case_note.reply_received": "note.added",
+};
+
+/** Keys whose values are private (encrypted at rest, or message text): sent as {changed: true} only. */
+const PRIVATE_KEYS: ReadonlySet<string> = new Set([...ENCRYPTED_JOB_FIELDS, "message", "message_text", "from_email", "sender_email"]);
+
+type Change = { before?: unknown; after?: unknown; changed?: true };
+
+function parseChanges(raw: string | null): Record<string, unknown> {
+  if (!raw) return {};
+  try {
+    const v: unknown = JSON.parse(raw);
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The recorded changes with every private value replaced by {changed: true}. */
+export function publicChanges(changes: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(changes).map(([k, v]) => [k, PRIVATE_KEYS.has(k) ? { changed: true } : v]));
+}
+
+const isChange = (v: unknown): v is Change => v !== null && typeof v === "object" && !Array.isArray(v);
+const afterOf = (changes: Record<string, unknown>, key: string): unknown => {
+  const v = changes[key];
+  return isChange(v) ? v.after : v;
+};
+
+/**
+ * The webhook events one audit event stands for: its primary event, plus `job.status_changed`
+ * whenever the job's status moved (an update, a recall, an approval decision), so subscribers of
+ * status changes see every one of them whatever caused it.
+ */
+export function webhookEventsFor(row: AuditRow): WebhookEvent[] {
+  const primary = ACTION_EVENT_TYPES[row.action];
+  const changes = parseChanges(row.changes);
+  const base = {
+    job_uuid: row.jobUuid,
+    action: row.action,
+    actor: { user_id: row.actorUserId, name: row.actorName },
+  };
+  const out: WebhookEvent[] = [];
+  if (primary) {
+    out.push({
+      type: primary,
+      timestamp: row.createdAt,
+      data: { ...base, ...details(primary, row.action, changes), changes: publicChanges(changes) },
+    });
+  }
+  const status = changes.status_id;
+  if (isChange(status) && "before" in status && status.before !== status.after && row.action !== "job.created") {
+    out.push({
+      type: "job.status_changed",
+      timestamp: row.createdAt,
+      data: { ...base, status_id: { before: status.before ?? null, after: status.after ?? null } },
+    });
+  }
+  return out;
+}
+
+/** The few fields an integrator reaches for first, lifted out of `changes` per event type. */
+function details(type: WebhookEventType, action: string, changes: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case "recall.raised":
+      return { reason: afterOf(changes, "recall_reason") ?? null };
+    case "amendment.requested":
+      return {
+        amendment_uuid: afterOf(changes, "amendment_uuid") ?? null,
+        field: Object.keys(changes).find((k) => k !== "reason" && k !== "amendment_uuid") ?? null,
+        reason: afterOf(changes, "reason") ?? null,
+      };
+    case "amendment.decided":
+      return {
+        amendment_uuid: afterOf(changes, "amendment_uuid") ?? null,
+        decision: action === "amendment.approved" ? "approved" : "rejected",
+      };
+    case "approval.decided":
+      return { decision: action === "job.approval_approved" ? "approve" : "reject" };
+    case "sla.breached":
+      return { sla_deadline: changes.sla_deadline ?? null, hours_overdue: changes.hours_overdue ?? null };
+    case "media.processed":
+    case "media.failed":
+      return {
+        photo_uuid: changes.photo_uuid ?? null,
+        kind: action.startsWith("photo.video_") ? "video" : "image",
+        ...(type === "media.failed" ? { reason: changes.reason ?? null } : {}),
+      };
+    case "note.added":
+      return {
+        note_uuid: changes.note_uuid ?? null,
+        parent_uuid: changes.parent_uuid ?? null,
+        source: action === "case_note.reply_received" ? "email" : "api",
+      };
+    default:
+      return {};
+  }
+}
+
+/** Whether a subscription's filter (empty = every type) takes this event type. */
+export function subscribed(filter: readonly string[], type: WebhookEventType): boolean {
+  return filter.length === 0 || filter.includes(type);
+}

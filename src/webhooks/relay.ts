@@ -1,0 +1,166 @@
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { auditEvents, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
+import type { Services } from "../domain/services";
+import { subscribed, webhookEventsFor } from "./events";
+
+/** One delivery to make: the queue message carries only the row id; the row holds the rest. */
+export interface WebhookMessage {
+  type: "webhook.deliver";
+  deliveryId: number;
+}
+
+/** Audit events claimed per step, and steps per run (a run stays bounded; the next one continues). */
+const CLAIM_SIZE = 100;
+const MAX_STEPS = 10;
+/** Delivery rows per INSERT statement (each carries its rows as one JSON parameter). */
+const ROWS_PER_INSERT = 50;
+/** A delivery never attempted this long after it was made lost its queue message: send it again. */
+const STALLED_AFTER_MS = 10 * 60_000;
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export interface RelayResult {
+  /** Audit events this run claimed (moved the cursor past). */
+  claimed: number;
+  /** Delivery rows this run created and enqueued. */
+  deliveries: number;
+}
+
+/**
+ * The outbox relay: reads audit events past the cursor, claims them by moving the cursor with a
+ * compare-and-set, and in the same D1 batch (one transaction) creates one delivery row per event
+ * and matching subscription, but only if this run's claim won. So two relays running at once never
+ * both deliver an event; a relay that dies after its batch leaves delivery rows the cron re-enqueues.
+ */
+export async function relayWebhookEvents(services: Services): Promise<RelayResult> {
+  const db = services.db;
+  const result: RelayResult = { claimed: 0, deliveries: 0 };
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const cursor = sql`(SELECT ${webhookRelayCursor.lastEventId} FROM ${webhookRelayCursor} WHERE ${webhookRelayCursor.id} = 1)`;
+    const [cursors, subs, events] = await db.batch([
+      db.select({ lastEventId: webhookRelayCursor.lastEventId }).from(webhookRelayCursor).where(eq(webhookRelayCursor.id, 1)),
+      db
+        .select({ id: webhookSubscriptions.id, eventTypes: webhookSubscriptions.eventTypes, fromEventId: webhookSubscriptions.fromEventId })
+        .from(webhookSubscriptions)
+        .where(eq(webhookSubscriptions.enabled, true)),
+      db.select().from(auditEvents).where(gt(auditEvents.id, cursor)).orderBy(asc(auditEvents.id)).limit(CLAIM_SIZE),
+    ]);
+    const from = cursors[0]?.lastEventId;
+    const last = events.at(-1);
+    if (from === undefined || !last) break;
+
+    const rows: { uuid: string; subscription_id: number; audit_event_id: number; event_type: string; payload: string }[] = [];
+    const filters = subs.map((s) => ({ ...s, types: parseTypes(s.eventTypes) }));
+    for (const event of events) {
+      for (const e of webhookEventsFor(event)) {
+        const payload = JSON.stringify(e);
+        for (const s of filters) {
+          if (event.id <= s.fromEventId || !subscribed(s.types, e.type)) continue;
+          rows.push({ uuid: crypto.randomUUID(), subscription_id: s.id, audit_event_id: event.id, event_type: e.type, payload });
+        }
+      }
+    }
+
+    const claim = crypto.randomUUID();
+    const won = sql`(SELECT ${webhookRelayCursor.claim} FROM ${webhookRelayCursor} WHERE ${webhookRelayCursor.id} = 1) = ${claim}`;
+    const now = iso(Date.now());
+    const inserts = chunk(rows, ROWS_PER_INSERT).map((part) =>
+      db
+        .insert(webhookDeliveries)
+        // Columns in table order: id, uuid, subscription_id, audit_event_id, event_type, payload, status,
+        // attempts, response_status, latency_ms, last_error, last_attempt_at, delivered_at, created_at.
+        .select(
+          sql`SELECT NULL, value ->> 'uuid', value ->> 'subscription_id', value ->> 'audit_event_id', value ->> 'event_type',
+            value ->> 'payload', 'pending', 0, NULL, NULL, NULL, NULL, NULL, ${now}
+            FROM json_each(${JSON.stringify(part)}) WHERE ${won}`,
+        )
+        .onConflictDoNothing()
+        .returning({ id: webhookDeliveries.id }),
+    );
+    const [moved, ...made] = await db.batch([
+      db
+        .update(webhookRelayCursor)
+        .set({ lastEventId: last.id, claim, updatedAt: now })
+        .where(and(eq(webhookRelayCursor.id, 1), eq(webhookRelayCursor.lastEventId, from))),
+      ...inserts,
+    ]);
+    if ((moved as D1Result).meta.changes === 0) continue; // another relay claimed this range: read again
+    result.claimed += events.length;
+    const ids = (made as { id: number }[][]).flat().map((r) => r.id);
+    if (ids.length > 0) {
+      await enqueue(services, ids);
+      result.deliveries += ids.length;
+    }
+    if (events.length < CLAIM_SIZE) break;
+  }
+  return result;
+}
+
+/** Queues delivery messages (sendBatch takes at most 100). */
+export async function enqueue(services: Services, ids: readonly number[]): Promise<void> {
+  for (const part of chunk(ids, 100)) {
+    await services.env.WEBHOOK_QUEUE.sendBatch(
+      part.map((deliveryId) => ({ body: { type: "webhook.deliver", deliveryId } satisfies WebhookMessage })),
+    );
+  }
+}
+
+/** Catch-all for the cron: deliveries made but never attempted long after (their enqueue failed). */
+export async function requeueStalled(services: Services, now = Date.now()): Promise<number> {
+  const stalled = await services.db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(
+      and(
+        eq(webhookDeliveries.status, "pending"),
+        eq(webhookDeliveries.attempts, 0),
+        sql`${webhookDeliveries.createdAt} < ${iso(now - STALLED_AFTER_MS)}`,
+      ),
+    )
+    .limit(100);
+  await enqueue(
+    services,
+    stalled.map((r) => r.id),
+  );
+  return stalled.length;
+}
+
+/** Runs the relay after a request, a queue batch or an inbound mail, without holding up the answer. */
+export function scheduleWebhookRelay(services: Services): void {
+  const ctx = services.executionCtx;
+  if (!ctx) return;
+  ctx.waitUntil(
+    relayWebhookEvents(services).then(
+      () => undefined,
+      (err) => console.error("webhook relay failed (the cron retries):", err instanceof Error ? err.message : err),
+    ),
+  );
+}
+
+/** The cron's pass: relay whatever is left, then re-enqueue stalled deliveries. Logs, never throws. */
+export async function runWebhookCron(services: Services): Promise<void> {
+  try {
+    const relayed = await relayWebhookEvents(services);
+    const requeued = await requeueStalled(services);
+    if (relayed.claimed + requeued > 0) {
+      console.log(`webhook relay: claimed ${relayed.claimed} events, ${relayed.deliveries} deliveries, requeued ${requeued}`);
+    }
+  } catch (err) {
+    console.error("webhook relay (cron) failed:", err instanceof Error ? err.message : err);
+  }
+}
+
+export function parseTypes(raw: string): string[] {
+  try {
+    const v: unknown = JSON.parse(raw);
+    return Array.isArray(v) ? v.filter((t): t is string => typeof t === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
