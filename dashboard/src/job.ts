@@ -12,11 +12,11 @@ export interface JobPage {
   /** What amendable-fields says the caller is: the managing side ("staff") or a contractor. */
   userType: "staff" | "contractor" | "unknown";
   amendable: Amendable | undefined;
-  /** Reloads the job and redraws the page (after a write that changes it). */
-  reload: () => Promise<void>;
+  /** Reloads the job and redraws the page after a write that changes it, showing the API's message. */
+  reload: (message: string) => Promise<void>;
 }
 
-export async function renderJob(session: Session, main: HTMLElement, uuid: string) {
+export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string) {
   document.title = "Job · PropOps";
   replace(main, h("p", { class: "muted" }, "Loading the job…"));
   let job: JobDetail;
@@ -37,10 +37,10 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
     job,
     userType: amendable?.user_type ?? "unknown",
     amendable,
-    reload: async () => {
-      const y = window.scrollY;
-      await renderJob(session, main, uuid);
-      window.scrollTo(0, y);
+    reload: async (message) => {
+      await renderJob(session, main, uuid, message);
+      // The redraw replaced the control that was used: keep keyboard focus on the outcome instead.
+      main.querySelector<HTMLElement>(".flash")?.focus();
     },
   };
   document.title = `${job.job_ref} · PropOps`;
@@ -59,6 +59,7 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
       "div",
       { class: "job-head" },
       h("h1", {}, `${job.job_ref} · ${job.job_title}`),
+      flash ? h("p", { class: "notice ok flash", role: "status", tabindex: "-1" }, flash) : null,
       h(
         "p",
         { class: "job-meta" },
@@ -67,7 +68,7 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
         slaBadge(job.sla_state),
         " ",
         job.is_recall ? h("span", { class: "badge recall" }, "Recall") : null,
-        pinButton(session, job, () => void page.reload()),
+        pinButton(session, job, (pinned) => void page.reload(pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard")),
       ),
     ),
     h("div", { class: "grid" }, detailsSection(job), await workflowSection(page), ...(await Promise.all(sections))),
@@ -143,7 +144,7 @@ async function workflowSection(page: JobPage) {
             decision,
             notes: notes.value || null,
           });
-          await page.reload();
+          await page.reload(res.message);
           return res.message;
         } catch (err) {
           session.noteRefusal("gate", err);
@@ -179,7 +180,7 @@ async function workflowSection(page: JobPage) {
             recall_reason: reason.value,
             is_recall: 1,
           });
-          await page.reload();
+          await page.reload(res.message);
           return res.message;
         } catch (err) {
           session.noteRefusal("recall", err);
@@ -199,7 +200,7 @@ async function workflowSection(page: JobPage) {
         busy(e.currentTarget as HTMLButtonElement, out, "complete the recall", async () => {
           try {
             const res = await session.api.write<Done>("POST", "/api/jobs/mark-recall-completed", { job_uuid: job.uuid });
-            await page.reload();
+            await page.reload(res.message);
             return res.message;
           } catch (err) {
             session.noteRefusal("recall-complete", err);
@@ -328,7 +329,7 @@ async function amendmentsSection(page: JobPage) {
                     async () => {
                       try {
                         const r = await session.api.write<Done>("PATCH", "/api/jobs/amend-request", { uuid: a.uuid, status });
-                        await page.reload();
+                        await page.reload(r.message);
                         return r.message;
                       } catch (err) {
                         session.noteRefusal("amend-decide", err);
@@ -462,7 +463,7 @@ async function remedialsSection(page: JobPage) {
           job_uuid: job.uuid,
           remedials_job_uuid: match.uuid,
         });
-        await page.reload();
+        await page.reload(r.message);
         return r.message;
       });
     });
@@ -482,7 +483,7 @@ async function remedialsSection(page: JobPage) {
                 button(`Unlink ${r.job_ref}`, (e) =>
                   busy(e.currentTarget as HTMLButtonElement, out, "unlink the remedial job", async () => {
                     const x = await session.api.write<Done>("POST", "/api/jobs/remedials", { action: "unlink", job_uuid: r.uuid });
-                    await page.reload();
+                    await page.reload(x.message);
                     return x.message;
                   }),
                 ),

@@ -166,6 +166,11 @@ test("a manager searches, opens a job, sees its private contact and adds an HTML
   assert.match((await note.textContent()) ?? "", /Manager_001.*Checked the extractor fan: it needs replacing\./s);
   assert.equal(await note.locator(".note-body b, .note-body strong").first().textContent(), "extractor fan");
   assert.equal(await note.locator("script").count(), 0);
+  // Every form control on the job page has a label (its own <label>, or aria-label).
+  const unlabelled = await manager.evaluate(
+    `[...document.querySelectorAll("main input, main select, main textarea")].filter((c) => c.labels.length === 0 && !c.getAttribute("aria-label")).map((c) => c.name)`,
+  );
+  assert.deepEqual(unlabelled, []);
   await shots(manager, "job-note");
 });
 
@@ -241,7 +246,16 @@ test("a contractor signs in, sees only their jobs without private contacts, gets
 }, async () => {
   const context = await browser.newContext({ viewport: DESKTOP });
   try {
-    const contractor = await signIn(context, stack.tokens.contractor);
+    // Keyboard only: Tab from the skip link to the token field, type, Enter.
+    const contractor = await context.newPage();
+    await contractor.goto(`${stack.url}/app/`);
+    await contractor.getByLabel("API token").waitFor();
+    await contractor.keyboard.press("Tab");
+    await contractor.keyboard.press("Tab");
+    assert.equal(await contractor.evaluate("document.activeElement?.name"), "token");
+    await contractor.keyboard.type(stack.tokens.contractor);
+    await contractor.keyboard.press("Enter");
+    await contractor.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
     assert.equal(await text(contractor, '[data-testid="job-count"]'), "Showing 1–6 of 6 jobs");
     await shots(contractor, "home-contractor");
     await openJob(contractor, "JOB-001");
@@ -274,6 +288,8 @@ test("a manager approves the contractor's amendment and the job shows the new bu
   assert.match(await text(manager, ".details"), /Contractor budget£180\.00/);
   await manager.getByRole("button", { name: "Approve contractor_budget change" }).click();
   await manager.locator(".amendments .amend-approved").waitFor();
+  assert.match(await text(manager, ".flash"), /approved/i);
+  assert.equal(await manager.evaluate("document.activeElement?.classList.contains('flash')"), true, "focus moves to the outcome");
   assert.match(await text(manager, ".details"), /Contractor budget£220\.00/);
   assert.match(await text(manager, "ol.audit"), /amend/);
   await shots(manager, "job-amendment-approved");
