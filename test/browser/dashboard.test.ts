@@ -11,7 +11,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { makeJpeg } from "../media-fixtures.ts";
+import { makeJpeg, makePdf } from "../media-fixtures.ts";
 import { makeClip, ROOT, type Stack, startStack } from "./harness.ts";
 
 const SHOTS = path.join(ROOT, "test-output/browser");
@@ -239,6 +239,54 @@ test("an MP4 upload shows processing, then plays its 720p variant with the thumb
   await manager.locator('[data-group="during"]').scrollIntoViewIfNeeded();
   await manager.screenshot({ path: path.join(SHOTS, "job-video-phone-view.png") });
   await manager.setViewportSize(DESKTOP);
+});
+
+test("documents: upload a PDF with its type, download the same bytes, delete it after confirming", { timeout: 60_000 }, async () => {
+  await openJob(manager, "JOB-006");
+  const pdf = Buffer.from(makePdf());
+  const docs = manager.locator("section", { has: manager.getByRole("heading", { name: "Documents" }) });
+  await docs.getByLabel("Document type").selectOption({ index: 0 });
+  await docs.getByLabel("File", { exact: true }).setInputFiles({ name: "gas-certificate.pdf", mimeType: "application/pdf", buffer: pdf });
+  await docs.getByRole("button", { name: "Upload" }).click();
+  await docs.getByText("gas-certificate.pdf", { exact: true }).waitFor();
+  const [download] = await Promise.all([
+    manager.waitForEvent("download"),
+    docs.getByRole("button", { name: "Download gas-certificate.pdf" }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), "gas-certificate.pdf");
+  const saved = path.join(stack.tmp, "downloaded.pdf");
+  await download.saveAs(saved);
+  assert.deepEqual(await readFile(saved), pdf);
+  await shots(manager, "job-documents");
+
+  manager.once("dialog", (d) => void d.accept());
+  await docs.getByRole("button", { name: "Delete gas-certificate.pdf" }).click();
+  await docs.getByText("No documents.").waitFor();
+});
+
+test("workflow: a manager passes an approval gate, recalls a completed job and completes the recall", { timeout: 60_000 }, async () => {
+  await openJob(manager, "JOB-004");
+  assert.equal(await text(manager, '[data-testid="job-status"]'), "Awaiting Approval");
+  await manager.getByLabel("Notes (optional)").fill("Checked on site — proceed.");
+  await manager.getByRole("button", { name: "Approve", exact: true }).click();
+  await manager.locator(".flash").waitFor();
+  assert.match(await text(manager, ".flash"), /approved/i);
+  assert.notEqual(await text(manager, '[data-testid="job-status"]'), "Awaiting Approval");
+  assert.equal(await manager.getByRole("heading", { name: "Approval gate" }).count(), 0);
+
+  await openJob(manager, "JOB-009");
+  assert.equal(await text(manager, '[data-testid="job-status"]'), "Completed");
+  await manager.getByLabel("Reason for the recall").fill("Paint flaking within a week.");
+  await manager.getByRole("button", { name: "Recall this job" }).click();
+  await manager.getByRole("button", { name: "Mark recall completed" }).waitFor();
+  assert.match(await text(manager, ".flash"), /recall/i);
+  assert.equal(await text(manager, ".job-meta .recall"), "Recall");
+  await shots(manager, "job-recalled");
+  await manager.getByRole("button", { name: "Mark recall completed" }).click();
+  await manager.getByRole("button", { name: "Recall this job" }).waitFor();
+  assert.equal(await text(manager, '[data-testid="job-status"]'), "Completed");
+  assert.equal(await manager.locator(".job-meta .recall").count(), 0);
+  assert.match(await text(manager, "ol.audit"), /recall/);
 });
 
 test("a contractor signs in, sees only their jobs without private contacts, gets a clear 403 and proposes an amendment", {
