@@ -181,12 +181,23 @@ test("a photo upload shows progress, then its compressed thumbnail under Before"
     .getByLabel("File", { exact: true })
     .first()
     .setInputFiles({ name: "mould.jpg", mimeType: "image/jpeg", buffer: Buffer.from(makeJpeg(1600, 1200, 95)) });
+  // Records what the upload form's status line says while the request runs (the XHR progress).
+  await manager.evaluate(`(() => {
+    const out = document.querySelector("form.upload .status");
+    window.seen = [];
+    new MutationObserver(() => window.seen.push(out.textContent)).observe(out, { childList: true, characterData: true, subtree: true });
+  })()`);
   await manager.getByRole("button", { name: "Upload" }).first().click();
   const img = manager.locator('[data-group="before"] img[alt="Before photo mould.jpg"]');
   await img.waitFor({ timeout: 60_000 });
   await waitUntil(
     manager,
     `(() => { const el = document.querySelector('[data-group="before"] img'); return Boolean(el?.complete && el.naturalWidth > 0); })()`,
+  );
+  const seen = (await manager.evaluate("window.seen")) as string[];
+  assert.ok(
+    seen.some((t) => /^Uploading mould\.jpg: \d+%$/.test(t)),
+    `progress shown: ${JSON.stringify(seen)}`,
   );
   assert.equal(await text(manager, '[data-group="before"] h3'), "Before (1)");
   assert.equal(await text(manager, '[data-testid="photo-count"]'), "1 file");
