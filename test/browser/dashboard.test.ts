@@ -154,7 +154,17 @@ test("pinning a job from the list puts it in the Pinned Jobs widget; unpinning t
   );
 });
 
-test("a manager searches, opens a job, sees its private contact and adds an HTML note", { timeout: 60_000 }, async () => {
+test("a manager filters and searches, opens a job, sees its private contact and adds an HTML note", { timeout: 60_000 }, async () => {
+  await manager.goto(`${stack.url}/app/#/`);
+  await manager.getByLabel("Status", { exact: true }).selectOption({ label: "Completed" });
+  await manager.getByLabel("photos", { exact: true }).check();
+  await manager.getByRole("button", { name: "Search", exact: true }).click();
+  await manager.getByTestId("job-count").filter({ hasText: "No jobs match." }).waitFor();
+  await manager.getByLabel("photos", { exact: true }).uncheck();
+  await manager.getByRole("button", { name: "Search", exact: true }).click();
+  await manager.getByTestId("job-count").filter({ hasText: "Showing 1–2 of 2 jobs" }).waitFor();
+  assert.deepEqual(await manager.locator("table.jobs tbody td:first-child strong").allTextContents(), ["JOB-009", "JOB-006"]);
+
   await openJob(manager, "JOB-006");
   assert.match(await text(manager, '[data-testid="private-contact"]'), /Tenant_001.*tenant1@example\.com/s);
   assert.match(await text(manager, ".details"), /Access detailsKey safe code 1005/);
