@@ -18,7 +18,8 @@ export function pinButton(session: Session, job: Pick<Job, "uuid" | "job_ref" | 
       type: "button",
       class: "pin",
       "aria-pressed": String(job.is_pinned),
-      "aria-label": `${job.is_pinned ? "Unpin" : "Pin"} ${job.job_ref}`,
+      // A toggle keeps one name; aria-pressed carries the state (the visible text says it too).
+      "aria-label": `Pin ${job.job_ref}`,
     },
     job.is_pinned ? "★ Pinned" : "☆ Pin",
   );

@@ -134,19 +134,18 @@ test("a manager signs in with a token and sees the SLA chart with the seeded bre
 
 test("pinning a job from the list puts it in the Pinned Jobs widget; unpinning takes it out", { timeout: 60_000 }, async () => {
   await manager.goto(`${stack.url}/app/#/`);
-  await manager.getByRole("button", { name: "Pin JOB-002", exact: true }).click();
+  await manager.getByRole("table").getByRole("button", { name: "Pin JOB-002", exact: true, pressed: false }).click();
   await manager.locator("#pinned-title + .count", { hasText: "1 pinned" }).waitFor();
   const widget = manager.getByTestId("pinned-list");
   assert.deepEqual(await widget.getByRole("link").allTextContents(), ["JOB-002 · Leaking kitchen tap"]);
-  assert.equal(
-    await manager.getByRole("table").getByRole("button", { name: "Unpin JOB-002", exact: true }).getAttribute("aria-pressed"),
-    "true",
-  );
+  // The list redraws too: its toggle now pressed.
+  await manager.getByRole("table").getByRole("button", { name: "Pin JOB-002", exact: true, pressed: true }).waitFor();
   await shots(manager, "pinned");
 
-  await widget.getByRole("button", { name: "Unpin JOB-002", exact: true }).click();
+  assert.equal(await widget.getByRole("button", { name: "Pin JOB-002", exact: true }).textContent(), "★ Pinned");
+  await widget.getByRole("button", { name: "Pin JOB-002", exact: true, pressed: true }).click();
   await manager.locator("#pinned-title + .count", { hasText: "0 pinned" }).waitFor();
-  await manager.getByRole("table").getByRole("button", { name: "Pin JOB-002", exact: true }).waitFor();
+  await manager.getByRole("table").getByRole("button", { name: "Pin JOB-002", exact: true, pressed: false }).waitFor();
   assert.equal(await manager.getByText("Nothing pinned yet").count(), 1);
   assert.equal(
     await manager.getByRole("table").getByRole("button", { name: "Pin JOB-002", exact: true }).getAttribute("aria-pressed"),
