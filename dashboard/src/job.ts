@@ -136,6 +136,7 @@ async function workflowSection(page: JobPage) {
     offered++;
     const notes = h("textarea", { name: "notes", rows: "2" });
     const out = h("p", { class: "status", role: "status" });
+    const gateActions = h("div", { class: "actions" });
     const decide = (decision: "approve" | "reject") => (e: Event) =>
       busy(e.currentTarget as HTMLButtonElement, out, `${decision} this job`, async () => {
         try {
@@ -148,14 +149,16 @@ async function workflowSection(page: JobPage) {
           return res.message;
         } catch (err) {
           session.noteRefusal("gate", err);
+          if (!session.allowed("gate")) gateActions.remove();
           throw err;
         }
       });
+    gateActions.append(button("Approve", decide("approve"), { class: "primary" }), button("Reject", decide("reject")));
     box.append(
       h("h3", {}, "Approval gate"),
       h("p", {}, `This job is ${status.name} and needs a manager's decision.`),
       field("Notes (optional)", notes),
-      h("div", { class: "actions" }, button("Approve", decide("approve"), { class: "primary" }), button("Reject", decide("reject"))),
+      gateActions,
       out,
     );
   }
@@ -333,6 +336,8 @@ async function amendmentsSection(page: JobPage) {
                         return r.message;
                       } catch (err) {
                         session.noteRefusal("amend-decide", err);
+                        // Refused for this caller: take the decision buttons away, keep the message.
+                        if (!session.allowed("amend-decide")) for (const el of list.querySelectorAll(".decide")) el.remove();
                         throw err;
                       }
                     },
@@ -355,7 +360,7 @@ async function amendmentsSection(page: JobPage) {
                   a.status === "pending" && canDecide
                     ? h(
                         "div",
-                        { class: "actions" },
+                        { class: "actions decide" },
                         button(`Approve ${a.field_name} change`, decide("approved"), { class: "primary" }),
                         button(`Reject ${a.field_name} change`, decide("rejected")),
                       )

@@ -351,6 +351,29 @@ test("a contractor signs in, sees only their jobs without private contacts, gets
   }
 });
 
+test("a staff member without management authority who tries to approve sees a clear 403, and the buttons go away", {
+  timeout: 60_000,
+}, async () => {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  try {
+    const staff = await signIn(context, stack.tokens.staff);
+    await openJob(staff, "JOB-001");
+    await staff.getByRole("button", { name: "Approve contractor_budget change" }).click();
+    const refusal = staff.locator(".amendments .status.forbidden");
+    await refusal.waitFor();
+    assert.match((await refusal.textContent()) ?? "", /^You do not have permission to approve the amendment\. .+/);
+    assert.equal(await refusal.getAttribute("role"), "alert");
+    assert.equal(await staff.getByRole("button", { name: /contractor_budget change/ }).count(), 0);
+    assert.equal(await text(staff, ".amendments .badge"), "pending", "nothing was decided");
+    await shots(staff, "job-staff-403");
+    // Remembered for the session: the page drawn again offers no decision either.
+    await openJob(staff, "JOB-001");
+    assert.equal(await staff.getByRole("button", { name: /contractor_budget change/ }).count(), 0);
+  } finally {
+    await context.close();
+  }
+});
+
 test("a manager approves the contractor's amendment and the job shows the new budget", { timeout: 60_000 }, async () => {
   await openJob(manager, "JOB-001");
   assert.match(await text(manager, ".details"), /Contractor budget£180\.00/);

@@ -23,7 +23,7 @@ const EXIT_WITH_PARENT = ["--import", path.join(ROOT, "test/exit-with-parent.ts"
 export interface Stack {
   url: string;
   tmp: string;
-  tokens: { manager: string; contractor: string };
+  tokens: { manager: string; staff: string; contractor: string };
   diagnostics: () => string;
   stop: () => Promise<void>;
 }

@@ -1,8 +1,8 @@
 /**
  * Seeds a fresh local state directory for the browser tests (run with tsx by dashboard.test.ts):
- * the demo data of `npm run seed`, plus API tokens minted for the seeded manager and contractor.
+ * the demo data of `npm run seed`, plus API tokens minted for the seeded manager, staff member and contractor.
  *   tsx test/browser/seed-state.ts <persist dir>     (ENCRYPTION_KEYS in the environment)
- * Prints {"manager": "<token>", "contractor": "<token>"} on its last line.
+ * Prints {"manager": "<token>", "staff": "<token>", "contractor": "<token>"} on its last line.
  */
 import path from "node:path";
 import { getPlatformProxy } from "wrangler";
@@ -18,7 +18,7 @@ try {
   const db = proxy.env.DB;
   if (!(await seedIfEmpty(db, process.env.ENCRYPTION_KEYS ?? ""))) throw new Error("the state directory is not fresh");
   const tokens: Record<string, string> = {};
-  for (const role of ["manager", "contractor"] as const) {
+  for (const role of ["manager", "staff", "contractor"] as const) {
     const user = await db
       .prepare("SELECT id, uuid FROM users WHERE role = ? ORDER BY id LIMIT 1")
       .bind(role)
