@@ -1,16 +1,21 @@
 /**
- * `npm run dev`: the whole API locally on its defaults. Generates .dev.vars secrets on first run,
+ * `npm run dev`: the whole API locally on its defaults. Builds the static assets (the dashboard at
+ * /app/), generates .dev.vars secrets on first run,
  * applies the local D1 migrations, seeds demo data into an empty database, starts the media
  * service (ffmpeg transcoder + large-image compressor) as a plain process, and serves the Worker
  * with wrangler dev on $PORT (default 8787).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 import { seedIfEmpty } from "./seed";
 
 const port = process.env.PORT ?? "8787";
 const transcoderPort = process.env.TRANSCODER_PORT ?? "8788";
+
+// The dashboard (public/app/) is static assets the Worker serves: build it before serving.
+console.log("Building the dashboard…");
+execFileSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
 
 const vars = ensureDevVars();
 console.log("Applying local D1 migrations…");

@@ -24,8 +24,11 @@ function step(name: string, cmd: string, args: string[], opts: { cwd?: string; c
 }
 
 const checks: [string, string, string[]][] = [
+  // First: the dry-run deploy and the browser tests serve public/, which the build writes.
+  ["build the static assets (npm run build)", "npm", ["run", "--silent", "build"]],
   ["binding types match wrangler.toml (wrangler types --check)", "wrangler", ["types", "--include-runtime", "false", "--check"]],
   ["type check (tsc)", "tsc", ["--noEmit"]],
+  ["type check dashboard (tsc)", "tsc", ["--noEmit", "-p", "dashboard"]],
   ...(existsSync("transcoder/tsconfig.json")
     ? [["type check transcoder (tsc)", "tsc", ["--noEmit", "-p", "transcoder"]] as [string, string, string[]]]
     : []),
@@ -70,6 +73,16 @@ if (existsSync("test/e2e")) {
   allOk = e2e.ok && allOk;
   passed += Number(/^# pass (\d+)/m.exec(e2e.stdout)?.[1] ?? 0);
   failed += Number(/^# fail (\d+)/m.exec(e2e.stdout)?.[1] ?? (e2e.ok ? 0 : 1));
+}
+
+if (existsSync("test/browser")) {
+  // The dashboard in Debian's chromium against wrangler dev + the transcoder (one stack for the suite).
+  const browser = step("browser tests (node --test test/browser)", process.execPath, ["--test", "test/browser/*.test.ts"], {
+    capture: true,
+  });
+  allOk = browser.ok && allOk;
+  passed += Number(/^# pass (\d+)/m.exec(browser.stdout)?.[1] ?? 0);
+  failed += Number(/^# fail (\d+)/m.exec(browser.stdout)?.[1] ?? (browser.ok ? 0 : 1));
 }
 
 console.log(`\n${passed} passed, ${failed} failed`);

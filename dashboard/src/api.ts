@@ -1,0 +1,157 @@
+/**
+ * The dashboard's only way to the server: the public API, as any client calls it. A bearer token
+ * (kept in sessionStorage by main.ts, never in a URL) on every request; a CSRF token from
+ * GET /api/security/csrf-token on every write (X-CSRF-Token header, fetched once and renewed
+ * before it expires or when the API says it is no longer valid).
+ */
+
+/** The reference's error envelope. */
+export interface ErrorBody {
+  success: false;
+  message: string;
+  code?: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** A request the API refused (or that never reached it: status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code = "",
+    readonly fieldErrors: { field: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+  get forbidden() {
+    return this.status === 403 && this.code !== "CSRF_INVALID";
+  }
+}
+
+type Json = Record<string, unknown>;
+type Method = "GET" | "POST" | "PATCH" | "DELETE" | "PUT";
+
+export class Api {
+  private csrf: { token: string; expires: number } | undefined;
+  private blobs = new Map<string, Promise<string>>();
+  /** Called when the API rejects the token itself (401): the session is over. */
+  onUnauthorized: (message: string) => void = () => {};
+
+  constructor(readonly token: string) {}
+
+  async get<T>(path: string, query: Record<string, string | number | boolean | undefined> = {}): Promise<T> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== "") params.set(k, String(v));
+    const qs = params.toString();
+    return this.send<T>("GET", qs ? `${path}?${qs}` : path);
+  }
+
+  async write<T>(method: Exclude<Method, "GET">, path: string, body: Json | FormData): Promise<T> {
+    try {
+      return await this.send<T>(method, path, body, await this.csrfToken());
+    } catch (err) {
+      // An expired or rotated CSRF token: fetch a new one and try once more.
+      if (err instanceof ApiError && err.code === "CSRF_INVALID") {
+        this.csrf = undefined;
+        return this.send<T>(method, path, body, await this.csrfToken());
+      }
+      throw err;
+    }
+  }
+
+  /** A multipart upload through XMLHttpRequest, the one browser API that reports upload progress. */
+  async upload<T>(path: string, form: FormData, onProgress: (fraction: number) => void): Promise<T> {
+    const csrf = await this.csrfToken();
+    return new Promise<T>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.upload.addEventListener("progress", (e) => {
+        if (e.lengthComputable) onProgress(e.loaded / e.total);
+      });
+      xhr.addEventListener("load", () => {
+        try {
+          resolve(this.parse<T>(xhr.status, xhr.responseText));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      xhr.addEventListener("error", () => reject(new ApiError(0, "The upload could not reach the server; check the connection and retry")));
+      xhr.send(form);
+    });
+  }
+
+  /**
+   * Media answers only with the bearer token, which <img> and <video> cannot send: fetch the bytes
+   * and hand the element an object URL. Cached per path for the page's life.
+   */
+  blobUrl(path: string): Promise<string> {
+    let url = this.blobs.get(path);
+    if (!url) {
+      url = this.fetchBlob(path).then((b) => URL.createObjectURL(b));
+      url.catch(() => this.blobs.delete(path));
+      this.blobs.set(path, url);
+    }
+    return url;
+  }
+
+  async fetchBlob(path: string): Promise<Blob> {
+    const res = await this.fetch(path, { headers: this.headers() });
+    if (!res.ok) this.parse(res.status, await res.text());
+    return res.blob();
+  }
+
+  /** Releases every object URL (sign out, or leaving a job page). */
+  releaseBlobs() {
+    for (const p of this.blobs.values()) p.then((u) => URL.revokeObjectURL(u)).catch(() => {});
+    this.blobs.clear();
+  }
+
+  private headers(extra: Record<string, string> = {}) {
+    return { Authorization: `Bearer ${this.token}`, ...extra };
+  }
+
+  private async csrfToken(): Promise<string> {
+    // Renewed a minute before it lapses so a slow form never sends a stale one.
+    if (this.csrf && this.csrf.expires - 60_000 > Date.now()) return this.csrf.token;
+    const res = await this.send<{ csrf_token: string; expires_at: string }>("GET", "/api/security/csrf-token");
+    this.csrf = { token: res.csrf_token, expires: Date.parse(res.expires_at) || Date.now() + 3_600_000 };
+    return res.csrf_token;
+  }
+
+  private async send<T>(method: Method, path: string, body?: Json | FormData, csrf?: string): Promise<T> {
+    const headers: Record<string, string> = this.headers(csrf ? { "X-CSRF-Token": csrf } : {});
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const res = await this.fetch(path, { method, headers, body: payload });
+    return this.parse<T>(res.status, await res.text());
+  }
+
+  private async fetch(path: string, init: RequestInit) {
+    try {
+      return await fetch(path, { ...init, credentials: "omit", cache: "no-store" });
+    } catch {
+      throw new ApiError(0, "The server could not be reached; check the connection and retry");
+    }
+  }
+
+  private parse<T>(status: number, text: string): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (status >= 200 && status < 300 && json && typeof json === "object") return json as T;
+    const body = (json ?? {}) as Partial<ErrorBody>;
+    const message = typeof body.message === "string" ? body.message : `The server answered ${status}`;
+    const err = new ApiError(status, message, body.code ?? "", body.errors ?? []);
+    if (status === 401) this.onUnauthorized(message);
+    throw err;
+  }
+}
