@@ -18,6 +18,7 @@ import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
+import { ImageCompressAnswer, type ImageCompressRequest, MediaServiceError } from "./contract";
 import { objectKey } from "./keys";
 import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHeader } from "./photo-compressor";
 import { signObjectUrl } from "./signed-urls";
@@ -148,28 +149,13 @@ async function compressHere(env: Env, bytes: Uint8Array, compressedKey: string):
   return { ...r, where: "worker" };
 }
 
-/** The container's answer to POST /v1/images/compress (transcoder/src/images.ts). */
-interface ContainerAnswer {
-  outcome?: unknown;
-  content_type?: unknown;
-  width?: unknown;
-  height?: unknown;
-  output_width?: unknown;
-  output_height?: unknown;
-  bytes_after?: unknown;
-  error?: unknown;
-  retryable?: unknown;
-}
-
-const int = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
-
 /**
  * Large images: the media container downloads the original through a signed GET URL, compresses
  * it with the same photon code, uploads the result through a signed PUT URL and answers with the
  * figures (synchronously: one image takes seconds, well within a queue handler's time).
  */
 export async function compressInContainer(env: Env, photoId: number, sourceKey: string, compressedKey: string): Promise<Outcome> {
-  const body = {
+  const body: ImageCompressRequest = {
     photo_id: photoId,
     source_url: await signObjectUrl(env, "GET", sourceKey, URL_TTL_SECONDS),
     put_url: await signObjectUrl(env, "PUT", compressedKey, URL_TTL_SECONDS),
@@ -193,38 +179,27 @@ export async function compressInContainer(env: Env, photoId: number, sourceKey: 
   } catch (err) {
     throw new Error(`media container unreachable: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const answer = (await res.json().catch(() => ({}))) as ContainerAnswer;
+  const json: unknown = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const reason = typeof answer.error === "string" ? answer.error : `HTTP ${res.status}`;
-    if (res.status === 422 || answer.retryable === false) throw new PermanentFailure(reason);
+    const failure = MediaServiceError.safeParse(json);
+    const reason = failure.data?.error ?? `HTTP ${res.status}`;
+    if (res.status === 422 || failure.data?.retryable === false) throw new PermanentFailure(reason);
     throw new Error(`media container: ${reason}`);
   }
-  const outcome = answer.outcome === "compressed" || answer.outcome === "original_kept" ? answer.outcome : undefined;
-  const width = int(answer.width);
-  const height = int(answer.height);
-  const outputWidth = int(answer.output_width);
-  const outputHeight = int(answer.output_height);
-  const bytesAfter = int(answer.bytes_after);
-  if (
-    !outcome ||
-    width === undefined ||
-    height === undefined ||
-    outputWidth === undefined ||
-    outputHeight === undefined ||
-    bytesAfter === undefined
-  ) {
-    throw new Error("media container answered without the expected fields");
-  }
+  const parsed = ImageCompressAnswer.safeParse(json);
+  if (!parsed.success) throw new Error("media container answered without the expected fields");
+  const answer = parsed.data;
+  const outcome = answer.outcome;
   // Never record a key that points at nothing.
   if (outcome === "compressed" && !(await env.MEDIA.head(compressedKey))) throw new Error("media container did not store the result");
   return {
     outcome,
-    contentType: typeof answer.content_type === "string" ? answer.content_type : "image/jpeg",
-    width,
-    height,
-    outputWidth,
-    outputHeight,
-    bytesAfter,
+    contentType: answer.content_type,
+    width: answer.width,
+    height: answer.height,
+    outputWidth: answer.output_width,
+    outputHeight: answer.output_height,
+    bytesAfter: answer.bytes_after,
     where: "container",
   };
 }

@@ -1,15 +1,5 @@
-/**
- * The signed URL the transcoder POSTs its result to, and the route that receives it.
- *
- *   POST {PUBLIC_URL}/internal/media/video-callback?job=<job uuid>&photo=<photo uuid>&attempt=<n>&exp=<unix s>&sig=<b64url>
- *
- * `sig` is an HMAC (SIGNING_SECRET, purpose "transcode-callback") over the method, the job and
- * photo uuids, the attempt and the expiry, so a URL handed out for one video's attempt can
- * complete that attempt only, and only until `exp`. The body must name the same photo
- * (`job_id`) and attempt. Served by video-callback-route.ts.
- */
-import { z } from "@hono/zod-openapi";
 import { fromBase64Url, hmac, timingSafeEqual, toBase64Url } from "../crypto/bytes";
+import { TranscodeCallback } from "./contract";
 import { MAX_TTL_SECONDS } from "./signed-urls";
 
 export const CALLBACK_PATH = "/internal/media/video-callback";
@@ -68,26 +58,6 @@ export async function verifyCallbackUrl(secret: string, query: URLSearchParams, 
   return { verdict: "ok", target };
 }
 
-const int = z.number().int().nonnegative();
-const Variant = z.object({ width: int, height: int, bitrate: int, size: int });
-
-/** The transcoder's result (transcoder/src/transcode.ts, JobResult); extra fields are ignored. */
-export const CallbackBody = z.discriminatedUnion("status", [
-  z.object({
-    job_id: z.string(),
-    attempt: int,
-    status: z.literal("completed"),
-    source: z.object({ width: int, height: int, duration: z.number().nonnegative(), bitrate: int, size: int, has_audio: z.boolean() }),
-    variants: z.object({ "1080p": Variant.optional(), "720p": Variant.optional() }),
-    thumbnail: z.object({ width: int, height: int, size: int }),
-    skipped: z.record(z.string(), z.string()).optional(),
-  }),
-  z.object({
-    job_id: z.string(),
-    attempt: int,
-    status: z.literal("failed"),
-    error: z.string(),
-    retryable: z.boolean(),
-  }),
-]);
-export type CallbackBody = z.infer<typeof CallbackBody>;
+/** The transcoder's result: the shared wire format (contract.ts). */
+export const CallbackBody = TranscodeCallback;
+export type CallbackBody = TranscodeCallback;

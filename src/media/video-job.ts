@@ -15,6 +15,7 @@ import { recordEvent } from "../domain/events";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
 import { deletePrefix } from "./cleanup";
+import type { TranscodeRequest } from "./contract";
 import { objectKey } from "./keys";
 import type { MediaMessage } from "./messages";
 import { signObjectUrl } from "./signed-urls";
@@ -159,7 +160,7 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
 async function dispatch(env: Env, video: VideoRow, attempt: number): Promise<void> {
   const keys = videoOutputKeys(video.jobUuid, video.uuid);
   const put = async (key: string) => ({ put_url: await signObjectUrl(env, "PUT", key, URL_TTL_SECONDS) });
-  const body = {
+  const body: TranscodeRequest = {
     job_id: video.uuid,
     attempt,
     source_url: await signObjectUrl(env, "GET", video.r2Key, URL_TTL_SECONDS),

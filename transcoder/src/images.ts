@@ -1,5 +1,6 @@
 // POST /v1/images/compress — photos too large for the Worker's photon budget, compressed here by the
-// same photon code (src/media/photo-compressor.ts) without the isolate's 128 MB limit.
+// same photon code (src/media/photo-compressor.ts) without the isolate's 128 MB limit. The request
+// and answer are the shared wire format (src/media/contract.ts).
 //
 // Request:  { photo_id, source_url, put_url, max_long_edge?, jpeg_quality? }  (signed Worker URLs)
 // Answer (synchronous, one image takes seconds):
@@ -7,6 +8,7 @@
 //   400 invalid request · 409 same photo already running · 422 image refused (not retryable)
 //   502 source or upload failed (retryable) · 503 busy (Retry-After)
 // The result is PUT to put_url only when it is smaller than the original (outcome "compressed").
+import { describeIssues, ImageCompressRequest } from "../../src/media/contract.ts";
 import { compressImage, ImageRejected } from "../../src/media/photo-compressor.ts";
 import { errorMessage, JobError } from "./errors.ts";
 import type { RouteHandler, RouteResult } from "./server.ts";
@@ -15,37 +17,12 @@ import type { RouteHandler, RouteResult } from "./server.ts";
 export const MAX_IMAGE_SOURCE_BYTES = 20 * 1024 * 1024;
 const PUT_ATTEMPTS = 3;
 
-export interface ImageRequest {
-  photo_id: number;
-  source_url: string;
-  put_url: string;
-  max_long_edge?: number;
-  jpeg_quality?: number;
-}
+export type ImageRequest = ImageCompressRequest;
 
-function isHttpUrl(v: unknown): v is string {
-  if (typeof v !== "string") return false;
-  try {
-    const u = new URL(v);
-    return u.protocol === "http:" || u.protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
-const optInt = (v: unknown, min: number, max: number) =>
-  v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max);
-
+/** The request, checked with the wire format the Worker builds it from (src/media/contract.ts). */
 export function validateImageRequest(body: unknown): { ok: true; value: ImageRequest } | { ok: false; error: string } {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, error: "body must be a JSON object" };
-  const b = body as Record<string, unknown>;
-  if (typeof b.photo_id !== "number" || !Number.isInteger(b.photo_id) || b.photo_id < 1)
-    return { ok: false, error: "photo_id must be a positive integer" };
-  if (!isHttpUrl(b.source_url)) return { ok: false, error: "source_url must be an http(s) URL" };
-  if (!isHttpUrl(b.put_url)) return { ok: false, error: "put_url must be an http(s) URL" };
-  if (!optInt(b.max_long_edge, 64, 8192)) return { ok: false, error: "max_long_edge must be an integer in 64–8192" };
-  if (!optInt(b.jpeg_quality, 1, 100)) return { ok: false, error: "jpeg_quality must be an integer in 1–100" };
-  return { ok: true, value: b as unknown as ImageRequest };
+  const parsed = ImageCompressRequest.safeParse(body);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: describeIssues(parsed.error) };
 }
 
 /** GET into memory, stopping as soon as more than `maxBytes` arrive (whatever Content-Length says). */

@@ -2,6 +2,7 @@
 // split to every rung + thumbnail) → probe outputs → upload → callback.
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { describeIssues, TranscodeRequest } from "../../src/media/contract.ts";
 import type { Config } from "./config.ts";
 import { errorMessage, JobError, toJobError } from "./errors.ts";
 import type { ProbeResult } from "./ffmpeg.ts";
@@ -41,55 +42,14 @@ export async function sweepStaleTempDirs(config: Config, now = Date.now()): Prom
 
 // ---------------------------------------------------------------- request
 
-export interface TranscodeRequest {
-  job_id: string;
-  attempt: number;
-  source_url: string;
-  outputs: { "1080p": { put_url: string }; "720p": { put_url: string }; thumbnail: { put_url: string } };
-  callback_url: string;
-}
+export type { TranscodeRequest };
 
 export type OutputName = "1080p" | "720p" | "thumbnail";
-const OUTPUT_NAMES: readonly OutputName[] = ["1080p", "720p", "thumbnail"];
 
-function isHttpUrl(v: unknown): v is string {
-  if (typeof v !== "string") return false;
-  try {
-    const u = new URL(v);
-    return u.protocol === "http:" || u.protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
+/** The request, checked with the wire format the Worker builds it from (src/media/contract.ts). */
 export function validateTranscodeRequest(body: unknown): { ok: true; value: TranscodeRequest } | { ok: false; error: string } {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, error: "body must be a JSON object" };
-  const b = body as Record<string, unknown>;
-  if (typeof b.job_id !== "string" || b.job_id.trim() === "" || b.job_id.length > 256)
-    return { ok: false, error: "job_id must be a non-empty string (max 256 chars)" };
-  if (typeof b.attempt !== "number" || !Number.isInteger(b.attempt) || b.attempt < 0)
-    return { ok: false, error: "attempt must be a non-negative integer" };
-  if (!isHttpUrl(b.source_url)) return { ok: false, error: "source_url must be an http(s) URL" };
-  if (!isHttpUrl(b.callback_url)) return { ok: false, error: "callback_url must be an http(s) URL" };
-  if (typeof b.outputs !== "object" || b.outputs === null || Array.isArray(b.outputs))
-    return { ok: false, error: "outputs must be an object with 1080p, 720p and thumbnail" };
-  const outputs = b.outputs as Record<string, unknown>;
-  for (const name of OUTPUT_NAMES) {
-    const o = outputs[name];
-    if (typeof o !== "object" || o === null || !isHttpUrl((o as Record<string, unknown>).put_url))
-      return { ok: false, error: `outputs.${name}.put_url must be an http(s) URL` };
-  }
-  const put = (n: OutputName): { put_url: string } => ({ put_url: (outputs[n] as { put_url: string }).put_url });
-  return {
-    ok: true,
-    value: {
-      job_id: b.job_id,
-      attempt: b.attempt,
-      source_url: b.source_url,
-      callback_url: b.callback_url,
-      outputs: { "1080p": put("1080p"), "720p": put("720p"), thumbnail: put("thumbnail") },
-    },
-  };
+  const parsed = TranscodeRequest.safeParse(body);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: describeIssues(parsed.error) };
 }
 
 // ---------------------------------------------------------------- source checks

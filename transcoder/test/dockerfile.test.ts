@@ -52,7 +52,7 @@ describe("Dockerfile", () => {
     assert.equal(named("CMD")[0], 'CMD ["node", "src/server.ts"]');
   });
 
-  it("copies only transcoder/ sources and the shared photo compressor, all existing (build context = repository root)", () => {
+  it("copies only transcoder/ sources, the shared photo compressor and the wire format, all existing (build context = repository root)", () => {
     const copies = named("COPY");
     assert.ok(copies.length > 0);
     for (const c of copies) {
@@ -62,7 +62,7 @@ describe("Dockerfile", () => {
         .slice(1, -1);
       assert.ok(sources.length > 0, `a source path in ${c}`);
       for (const src of sources) {
-        assert.match(src, /^(transcoder\/|src\/media\/photo-compressor\.ts$)/, c);
+        assert.match(src, /^(transcoder\/|src\/media\/(photo-compressor|contract)\.ts$)/, c);
         assert.ok(existsSync(fileURLToPath(new URL(`../../${src}`, import.meta.url))), `${src} exists`);
       }
     }

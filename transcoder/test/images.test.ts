@@ -96,10 +96,13 @@ describe("POST /v1/images/compress (media container, Node)", () => {
   });
 
   it("validates the request", async () => {
-    assert.deepEqual(await compress({ photo_id: 0 }), { status: 400, json: { error: "photo_id must be a positive integer" } });
+    // The shared wire format (src/media/contract.ts) names each field that is wrong.
+    const zero = await compress({ photo_id: 0 });
+    assert.equal(zero.status, 400);
+    assert.match(String(zero.json.error), /^photo_id: .*; source_url: must be an http\(s\) URL; put_url: must be an http\(s\) URL$/);
     assert.deepEqual(await compress({ photo_id: 4, source_url: "file:///etc/passwd", put_url: "http://x" }), {
       status: 400,
-      json: { error: "source_url must be an http(s) URL" },
+      json: { error: "source_url: must be an http(s) URL" },
     });
   });
 });
