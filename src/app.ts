@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { DecryptionError } from "./crypto/fields";
+import { docsPage } from "./docs/page";
 import { RequestContext } from "./http/context";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./http/errors";
 import { type AppEnv, mount, type Operation } from "./http/operation";
@@ -54,7 +54,7 @@ export function createApp(ops: readonly Operation[] = operations) {
         "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
     },
   });
-  app.get("/docs", Scalar({ url: "/api/openapi.json", pageTitle: "PropOps Jobs API" }));
+  app.get("/docs", docsPage);
   app.get("/", (c) => c.json({ name: "PropOps Jobs API", docs: "/docs", openapi: "/api/openapi.json" }));
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`, c.var.ctx?.requestId ?? ""), 404));
