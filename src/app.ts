@@ -1,9 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { version } from "../package.json";
 import { DecryptionError } from "./crypto/fields";
 import { docsPage } from "./docs/page";
 import { RequestContext } from "./http/context";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./http/errors";
+import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
@@ -45,15 +47,19 @@ export function createApp(ops: readonly Operation[] = operations) {
     scheme: "bearer",
     description: "API token (`npm run token -- --role staff` locally).",
   });
-  app.doc31("/api/openapi.json", {
+  app.doc31("/api/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "PropOps Jobs API",
-      version: "1.0.0",
+      version,
       description:
         "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
+      contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${new URL(c.req.url).origin}/docs` },
     },
-  });
+    // This deployment: the docs page's "try it" client calls the origin that served the document.
+    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+    tags: [...OPENAPI_TAGS],
+  }));
   app.get("/docs", docsPage);
   app.get("/", (c) => c.json({ name: "PropOps Jobs API", docs: "/docs", openapi: "/api/openapi.json" }));
 
