@@ -5,10 +5,13 @@ import { DecryptionError } from "./crypto/fields";
 import { docsPage } from "./docs/page";
 import { RequestContext } from "./http/context";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./http/errors";
+import { errorFields, log, requestIdFrom } from "./http/log";
 import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
+import { corsPolicy } from "./ops/cors";
+import { health, healthRoute } from "./ops/health";
 import { operations } from "./routes";
 
 function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = []) {
@@ -19,16 +22,23 @@ export function createApp(ops: readonly Operation[] = operations) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use("*", async (c, next) => {
+    const started = Date.now();
     const auth = c.req.header("authorization");
     const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1]);
+    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1], requestIdFrom(c.req.header("x-request-id")));
     c.set("ctx", ctx);
     await next();
+    // One line per request; the path without its query (search terms may be private).
+    const { method, path } = c.req;
+    log("info", "request", { method, path, status: c.res.status, duration_ms: Date.now() - started, request_id: ctx.requestId });
     c.res.headers.set("X-Request-Id", ctx.requestId);
     c.res.headers.set("X-Content-Type-Options", "nosniff");
     c.res.headers.set("Referrer-Policy", "no-referrer");
     if (c.req.path.startsWith("/api/")) c.res.headers.set("Cache-Control", "no-store");
   });
+
+  // Before the rate limit and auth: a preflight carries no token and must not count.
+  app.use("*", corsPolicy());
 
   // Per-token (or per-address) rate limit; cheap, no D1 round trip.
   app.use("/api/*", async (c, next) => {
@@ -61,6 +71,8 @@ export function createApp(ops: readonly Operation[] = operations) {
     tags: [...OPENAPI_TAGS],
   }));
   app.get("/docs", docsPage);
+  app.get("/health", health);
+  app.openAPIRegistry.registerPath(healthRoute);
   app.get("/", (c) => c.json({ name: "PropOps Jobs API", docs: "/docs", openapi: "/api/openapi.json" }));
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`, c.var.ctx?.requestId ?? ""), 404));
@@ -74,14 +86,14 @@ export function createApp(ops: readonly Operation[] = operations) {
     }
     if (err instanceof DecryptionError) {
       // Key ring misconfigured or data tampered with: say so to operators, never return ciphertext.
-      console.error(`[${requestId}] ${c.req.method} ${c.req.path}: ${err.message}`);
+      log("error", "decryption_failed", { request_id: requestId, method: c.req.method, path: c.req.path, message: err.message });
       return c.json(
         errorBody("INTERNAL", "Stored private data could not be decrypted; quote the request id when reporting it", requestId),
         500,
       );
     }
     // Unknown: log with the request id (never field values), answer without internals.
-    console.error(`[${requestId}] ${c.req.method} ${c.req.path}:`, err instanceof Error ? err.stack : err);
+    log("error", "unhandled_error", { request_id: requestId, method: c.req.method, path: c.req.path, ...errorFields(err) });
     return c.json(errorBody("INTERNAL", "Internal error; quote the request id when reporting it", requestId), 500);
   });
 

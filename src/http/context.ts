@@ -38,7 +38,7 @@ export const nowIso = () => iso(Date.now());
  */
 export class RequestContext {
   readonly db: Db;
-  readonly requestId = crypto.randomUUID();
+  readonly requestId: string;
   private resolved: Principal | undefined;
   private cipherPromise: Promise<FieldCipher> | undefined;
   /** Set once the caller holds the operation's permission: nothing is answered before. */
@@ -49,7 +49,9 @@ export class RequestContext {
     readonly env: Env,
     readonly executionCtx: ExecutionContext | undefined,
     private readonly bearer: string | undefined,
+    requestId: string = crypto.randomUUID(),
   ) {
+    this.requestId = requestId;
     this.db = drizzle(env.DB, { schema });
   }
 
