@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Config } from "../src/config.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig, resolveBinary } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
 import { startServer } from "../src/server.ts";
 import { TEMP_PREFIX } from "../src/transcode.ts";
@@ -33,6 +33,10 @@ export interface ClipOptions {
   faststart?: boolean;
 }
 
+/** The binaries the server itself would use (PATH, else the npm-installed static builds). */
+export const FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
+export const FFPROBE = resolveBinary("ffprobe", "@ffprobe-installer/ffprobe");
+
 /** Generate an H.264 (+AAC) MP4 test clip with ffmpeg's lavfi sources. */
 export async function makeClip(dir: string, name: string, o: ClipOptions): Promise<string> {
   const out = join(dir, name);
@@ -52,7 +56,7 @@ export async function makeClip(dir: string, name: string, o: ClipOptions): Promi
   if (o.audio) args.push("-c:a", "aac", "-b:a", "192k");
   if (o.faststart) args.push("-movflags", "+faststart");
   args.push(out);
-  await exec("ffmpeg", args);
+  await exec(FFMPEG, args);
   return out;
 }
 
@@ -62,7 +66,7 @@ export interface ProbeOut {
 }
 
 export async function probe(file: string): Promise<ProbeOut> {
-  const r = await exec("ffprobe", ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", file]);
+  const r = await exec(FFPROBE, ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", file]);
   return JSON.parse(r.stdout) as ProbeOut;
 }
 
