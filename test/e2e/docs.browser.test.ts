@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type LocalApi, ROOT, startLocalApi } from "./harness.ts";
+import { type LocalApi, ROOT, sharedLocalApi } from "./harness.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUTPUT = path.join(ROOT, "test-output");
@@ -27,8 +27,7 @@ const cspViolations: string[] = [];
 before(
   async () => {
     assert.ok(existsSync(path.join(ROOT, "public/docs/scalar.js")), "public/docs/scalar.js missing: run npm run build first");
-    // Nothing listens on this port: the docs do not need the media service.
-    api = await startLocalApi({ vars: { TRANSCODER_URL: "http://127.0.0.1:9" } });
+    api = await sharedLocalApi();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],

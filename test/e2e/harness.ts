@@ -85,7 +85,8 @@ export interface LocalApi {
   tmp: string;
   persist: string;
   logs: Logs;
-  wrangler: ChildProcess;
+  /** Absent for the shared API (started by scripts/test.ts, stopped there). */
+  wrangler?: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -167,4 +168,16 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
     await sleep(500);
   }
   return { url, token, tmp, persist, logs, wrangler, stop };
+}
+
+/**
+ * The API that `npm test` starts once for the e2e files that need no special settings
+ * (E2E_API_URL and E2E_API_TOKEN, see scripts/test.ts); run alone, a file starts its own.
+ */
+export async function sharedLocalApi(): Promise<LocalApi> {
+  const url = process.env.E2E_API_URL;
+  const token = process.env.E2E_API_TOKEN;
+  if (url && token) return { url, token, tmp: "", persist: "", logs: new Logs(), stop: async () => {} };
+  // Nothing listens on port 9: these files do not need the media service.
+  return startLocalApi({ vars: { TRANSCODER_URL: "http://127.0.0.1:9" } });
 }

@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { type LocalApi, ROOT, startLocalApi } from "./harness.ts";
+import { type LocalApi, ROOT, sharedLocalApi } from "./harness.ts";
 
 const exec = promisify(execFile);
 const OUTPUT = path.join(ROOT, "test-output");
@@ -47,7 +47,7 @@ let file = "";
 
 before(
   async () => {
-    api = await startLocalApi({ vars: { TRANSCODER_URL: "http://127.0.0.1:9" } });
+    api = await sharedLocalApi();
     const res = await fetch(`${api.url}/api/openapi.json`);
     assert.equal(res.status, 200);
     doc = (await res.json()) as Doc;
