@@ -36,6 +36,8 @@ export default defineConfig(async () => {
       setupFiles: ["./test/setup.ts"],
       // The real transcoder as a process for the run (its URL reaches tests through inject()).
       globalSetup: ["./test/transcoder-global-setup.ts"],
+      // The Worker's per-request access log (src/http/log.ts) would drown the report; errors still show.
+      onConsoleLog: (log: string) => !log.startsWith('{"level":"info","event":"request"'),
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },

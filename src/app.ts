@@ -1,13 +1,18 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
+import { version } from "../package.json";
 import { DecryptionError } from "./crypto/fields";
+import { docsPage } from "./docs/page";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
 import { RequestContext } from "./http/context";
+import { errorFields, log, requestIdFrom } from "./http/log";
+import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
+import { corsPolicy } from "./ops/cors";
+import { health, healthRoute } from "./ops/health";
 import { type AppSchema, operations } from "./routes";
 import { scheduleWebhookRelay } from "./webhooks/relay";
 
@@ -21,16 +26,23 @@ export function createApp(ops: readonly Operation[] = operations) {
   // nosniff, no referrer, no framing, HSTS and the cross-origin isolation defaults of hono/secure-headers.
   app.use("*", secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: false }));
   app.use("*", async (c, next) => {
+    const started = Date.now();
     const auth = c.req.header("authorization");
     const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1]);
+    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1], requestIdFrom(c.req.header("x-request-id")));
     c.set("ctx", ctx);
     await next();
     // A change that succeeded wrote its audit event: relay it to webhook subscribers after answering.
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) scheduleWebhookRelay(ctx.services);
+    // One line per request; the path without its query (search terms may be private).
+    const { method, path } = c.req;
+    log("info", "request", { method, path, status: c.res.status, duration_ms: Date.now() - started, request_id: ctx.requestId });
     c.res.headers.set("X-Request-Id", ctx.requestId);
     if (c.req.path.startsWith("/api/")) c.res.headers.set("Cache-Control", "no-store");
   });
+
+  // Before the rate limit and auth: a preflight carries no token and must not count.
+  app.use("*", corsPolicy());
 
   // Per-token (or per-address) rate limit; cheap, no D1 round trip.
   app.use("/api/*", async (c, next) => {
@@ -49,16 +61,22 @@ export function createApp(ops: readonly Operation[] = operations) {
     scheme: "bearer",
     description: "API token (`npm run token -- --role staff` locally).",
   });
-  app.doc31("/api/openapi.json", {
+  app.doc31("/api/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "PropOps Jobs API",
-      version: "1.0.0",
+      version,
       description:
         "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
+      contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${new URL(c.req.url).origin}/docs` },
     },
-  });
-  app.get("/docs", Scalar({ url: "/api/openapi.json", pageTitle: "PropOps Jobs API" }));
+    // This deployment: the docs page's "try it" client calls the origin that served the document.
+    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+    tags: [...OPENAPI_TAGS],
+  }));
+  app.get("/docs", docsPage);
+  app.get("/health", health);
+  app.openAPIRegistry.registerPath(healthRoute);
   app.get("/", (c) => c.json({ name: "PropOps Jobs API", docs: "/docs", openapi: "/api/openapi.json" }));
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`, c.var.ctx?.requestId ?? ""), 404));
@@ -72,14 +90,14 @@ export function createApp(ops: readonly Operation[] = operations) {
     }
     if (err instanceof DecryptionError) {
       // Key ring misconfigured or data tampered with: say so to operators, never return ciphertext.
-      console.error(`[${requestId}] ${c.req.method} ${c.req.path}: ${err.message}`);
+      log("error", "decryption_failed", { request_id: requestId, method: c.req.method, path: c.req.path, message: err.message });
       return c.json(
         errorBody("INTERNAL", "Stored private data could not be decrypted; quote the request id when reporting it", requestId),
         500,
       );
     }
     // Unknown: log with the request id (never field values), answer without internals.
-    console.error(`[${requestId}] ${c.req.method} ${c.req.path}:`, err instanceof Error ? err.stack : err);
+    log("error", "unhandled_error", { request_id: requestId, method: c.req.method, path: c.req.path, ...errorFields(err) });
     return c.json(errorBody("INTERNAL", "Internal error; quote the request id when reporting it", requestId), 500);
   });
 

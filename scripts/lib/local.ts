@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { getPlatformProxy } from "wrangler";
 
 /** Local development secrets: generated once into .dev.vars (git-ignored), read by wrangler dev. */
 export function ensureDevVars(file = ".dev.vars"): Record<string, string> {
@@ -30,6 +29,8 @@ export function migrateLocal() {
 
 /** The local bindings (same persisted D1/R2 as wrangler dev), for scripts. */
 export async function localBindings() {
+  // Imported here, not at the top: loading wrangler takes seconds, and `npm run token` never needs it.
+  const { getPlatformProxy } = await import("wrangler");
   const proxy = await getPlatformProxy<Env>({ configPath: "wrangler.toml", persist: true });
   return proxy;
 }

@@ -68,7 +68,8 @@ export const zIdList = () =>
   );
 
 // Any 8-4-4-4-12 hex id: ids minted elsewhere (imports, the reference's examples) need not be RFC 4122 v4.
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Both cases spelled out, no /i flag: the OpenAPI document copies the pattern's source, not its flags.
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 export const zUuid = () => z.string({ error: "must be a UUID" }).trim().toLowerCase().regex(UUID_RE, "must be a UUID");
 
 /** A calendar date YYYY-MM-DD that exists. */

@@ -26,7 +26,7 @@ type AuthRow = Awaited<ReturnType<RequestContext["authQuery"]>>[number];
 export class RequestContext {
   readonly services: Services;
   readonly db: Db;
-  readonly requestId = crypto.randomUUID();
+  readonly requestId: string;
   private resolved: Principal | undefined;
   /** Set once the caller holds the operation's permission: nothing is answered before. */
   authorized = false;
@@ -36,7 +36,9 @@ export class RequestContext {
     readonly env: Env,
     readonly executionCtx: ExecutionContext | undefined,
     private readonly bearer: string | undefined,
+    requestId: string = crypto.randomUUID(),
   ) {
+    this.requestId = requestId;
     this.services = createServices(env, { executionCtx });
     this.db = this.services.db;
   }

@@ -1,10 +1,11 @@
 import { z } from "@hono/zod-openapi";
+import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
 
 export const ErrorBody = z
   .object({
     success: z.literal(false),
     message: z.string(),
-    code: z.string().openapi({ example: "BAD_REQUEST" }),
+    code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]).openapi({ example: "BAD_REQUEST" }),
     errors: z.array(z.object({ field: z.string(), message: z.string() })),
     request_id: z.string(),
   })

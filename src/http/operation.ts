@@ -6,6 +6,7 @@ import type { Permission } from "../auth/permissions";
 import { ApiError, type FieldError } from "../domain/errors";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
+import { documented } from "./openapi-examples";
 import { errorResponses } from "./openapi-shapes";
 
 export type AppEnv = { Bindings: Env; Variables: { ctx: RequestContext } };
@@ -100,7 +101,7 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
       },
       responses: { ...op.responses, ...errorResponses },
     });
-    app.openAPIRegistry.registerPath(route);
+    app.openAPIRegistry.registerPath(documented(route, op));
     app.on(op.method.toUpperCase(), op.path, (c) => run(op, c));
   }
 }

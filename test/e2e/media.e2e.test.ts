@@ -6,7 +6,7 @@
  * mid-job (SIGKILL, then a restart) and still completes through the watchdog. A 12 MP camera JPEG
  * (over the Worker's pixel budget) is compressed by the same process's photon path.
  *
- * Run: node --test test/e2e/media.e2e.test.ts   (Node ≥ 22.12; ffmpeg and ffprobe on PATH; Node 22 takes
+ * Run: node --test test/e2e/media.e2e.test.ts   (Node ≥ 22.12; ffmpeg/ffprobe from PATH or the npm installers; Node 22 takes
  * files or globs, not a directory). About 2–3 min: most of it waits for the watchdog.
  */
 import assert from "node:assert/strict";
@@ -19,8 +19,12 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { resolveBinary } from "../../transcoder/src/config.ts";
 
 const exec = promisify(execFile);
+// ffmpeg/ffprobe as the transcoder resolves them: PATH, else the npm-installed static builds.
+const FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
+const FFPROBE = resolveBinary("ffprobe", "@ffprobe-installer/ffprobe");
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 /** wrangler's own CLI (the bin script re-spawns it): one process to guard and to stop. */
@@ -140,7 +144,7 @@ async function wranglerCli(args: string[]) {
 
 async function makeClip(file: string, seconds: number, size: string, kbps: number) {
   // Constant bitrate (filler): the source is larger than the variants, as a phone recording is.
-  await exec("ffmpeg", [
+  await exec(FFMPEG, [
     ...["-hide_banner", "-nostdin", "-v", "error", "-y"],
     ...["-f", "lavfi", "-i", `testsrc=size=${size}:rate=30:duration=${seconds}`],
     ...["-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
@@ -222,7 +226,7 @@ interface Probe {
 }
 
 async function ffprobe(file: string): Promise<Probe> {
-  const { stdout } = await exec("ffprobe", ["-v", "error", "-show_streams", "-of", "json", file]);
+  const { stdout } = await exec(FFPROBE, ["-v", "error", "-show_streams", "-of", "json", file]);
   return JSON.parse(stdout) as Probe;
 }
 

@@ -1,6 +1,9 @@
 // Runtime limits and settings, all from environment variables.
 // Every value has a default; invalid values make the server refuse to start.
+import { accessSync, constants } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 
 export interface Config {
   /** HOST — interface to bind. Default 127.0.0.1 (the Dockerfile sets 0.0.0.0). */
@@ -27,7 +30,11 @@ export interface Config {
   retryAfterSeconds: number;
   /** TMPDIR (via os.tmpdir()) — where per-job temp dirs `propops-transcode-*` are created. */
   tmpDir: string;
-  /** FFMPEG_PATH / FFPROBE_PATH — binaries. Default "ffmpeg" / "ffprobe" from PATH. */
+  /**
+   * FFMPEG_PATH / FFPROBE_PATH — binaries. Default "ffmpeg" / "ffprobe" from PATH; where PATH has
+   * none (a fresh dev machine), the static builds of @ffmpeg-installer/ffmpeg and
+   * @ffprobe-installer/ffprobe (root devDependencies; the container image uses Debian's).
+   */
   ffmpegPath: string;
   ffprobePath: string;
   /** LOG_JOBS — one JSON line per job event on stdout. Default true; "0"/"false" disables. */
@@ -60,9 +67,34 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     uploadAttempts: num(env, "UPLOAD_ATTEMPTS", 3, { min: 1, integer: true }),
     retryAfterSeconds: num(env, "RETRY_AFTER_SECONDS", 15, { min: 1, integer: true }),
     tmpDir: tmpdir(),
-    ffmpegPath: env.FFMPEG_PATH?.trim() || "ffmpeg",
-    ffprobePath: env.FFPROBE_PATH?.trim() || "ffprobe",
+    ffmpegPath: env.FFMPEG_PATH?.trim() || resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg", env.PATH),
+    ffprobePath: env.FFPROBE_PATH?.trim() || resolveBinary("ffprobe", "@ffprobe-installer/ffprobe", env.PATH),
     logJobs: !/^(0|false|no|off)$/i.test(env.LOG_JOBS?.trim() ?? ""),
   };
   return { ...base, ...overrides };
+}
+
+/** `name` when PATH has it; else the binary an npm installer package ships; else `name` (fails with ENOENT, reported at startup). */
+export function resolveBinary(name: string, installer: string, path: string | undefined = process.env.PATH): string {
+  if (onPath(name, path)) return name;
+  try {
+    const found = (createRequire(import.meta.url)(installer) as { path?: unknown }).path;
+    if (typeof found === "string" && isExecutable(found)) return found;
+  } catch {
+    // Not installed (the container image): PATH it is.
+  }
+  return name;
+}
+
+function onPath(name: string, path: string | undefined): boolean {
+  return (path ?? "").split(delimiter).some((dir) => dir !== "" && isExecutable(join(dir, name)));
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

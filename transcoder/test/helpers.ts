@@ -1,7 +1,8 @@
 // Test helpers: clip generation with real ffmpeg, a local "storage + callback" server,
 // an in-process transcoder, MP4 box parsing.
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Config } from "../src/config.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig, resolveBinary } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
 import { startServer } from "../src/server.ts";
 import { TEMP_PREFIX } from "../src/transcode.ts";
@@ -33,9 +34,40 @@ export interface ClipOptions {
   faststart?: boolean;
 }
 
+/** The binaries the server itself would use (PATH, else the npm-installed static builds). */
+export const FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
+export const FFPROBE = resolveBinary("ffprobe", "@ffprobe-installer/ffprobe");
+
+/**
+ * Clips are generated once per machine and options (CLIP_CACHE, default under the OS temp dir),
+ * then copied: several test files and runs ask for the same clips. The cache key covers the
+ * options and the ffmpeg binary; a clip appears in the cache only complete (rename).
+ */
+const CLIP_CACHE = process.env.CLIP_CACHE ?? join(tmpdir(), "propops-clip-cache");
+
 /** Generate an H.264 (+AAC) MP4 test clip with ffmpeg's lavfi sources. */
 export async function makeClip(dir: string, name: string, o: ClipOptions): Promise<string> {
   const out = join(dir, name);
+  const key = createHash("sha256")
+    .update(JSON.stringify([FFMPEG, o]))
+    .digest("hex")
+    .slice(0, 24);
+  const cached = join(CLIP_CACHE, `${key}.mp4`);
+  try {
+    await copyFile(cached, out);
+    return out;
+  } catch {
+    // not cached yet
+  }
+  await mkdir(CLIP_CACHE, { recursive: true });
+  const partial = join(CLIP_CACHE, `${key}.${process.pid}.${Date.now()}.partial.mp4`);
+  await generateClip(partial, o);
+  await rename(partial, cached);
+  await copyFile(cached, out);
+  return out;
+}
+
+async function generateClip(out: string, o: ClipOptions): Promise<void> {
   const args = [
     "-hide_banner",
     "-nostdin",
@@ -52,8 +84,7 @@ export async function makeClip(dir: string, name: string, o: ClipOptions): Promi
   if (o.audio) args.push("-c:a", "aac", "-b:a", "192k");
   if (o.faststart) args.push("-movflags", "+faststart");
   args.push(out);
-  await exec("ffmpeg", args);
-  return out;
+  await exec(FFMPEG, args);
 }
 
 export interface ProbeOut {
@@ -62,7 +93,7 @@ export interface ProbeOut {
 }
 
 export async function probe(file: string): Promise<ProbeOut> {
-  const r = await exec("ffprobe", ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", file]);
+  const r = await exec(FFPROBE, ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", file]);
   return JSON.parse(r.stdout) as ProbeOut;
 }
 

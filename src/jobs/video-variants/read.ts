@@ -31,7 +31,7 @@ const VideoVariants = z
       path: z.string().openapi({ description: "Storage key of the original" }),
     }),
     variants: z
-      .union([z.object({ "1080p": Variant.optional(), "720p": Variant.optional() }), z.tuple([])])
+      .union([z.object({ "1080p": Variant.optional(), "720p": Variant.optional() }), z.array(z.unknown()).max(0)])
       .openapi({ description: "Keyed by rung; an empty array when the original is the only source (not processed yet, or too small)" }),
     thumbnail: z.string().nullable().openapi({ description: "JPEG thumbnail URL; null until processed" }),
     processing_status: z.enum(["pending", "processing", "completed", "failed"]),

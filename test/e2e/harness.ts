@@ -1,0 +1,183 @@
+/**
+ * A local API for end-to-end tests: the Worker bundled once (wrangler deploy --dry-run) and served
+ * by `wrangler dev --local` on free ports with its own fresh state in a temp dir (schema applied,
+ * one staff user with a token), static assets from public/ (npm run build). Optional extra vars.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+/** wrangler's own CLI (the bin script re-spawns it): one process to guard and to stop. */
+const WRANGLER_CLI = path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js");
+export const EXIT_WITH_PARENT = ["--import", path.join(ROOT, "test/exit-with-parent.ts")];
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps the last lines of children's output, for failure messages. */
+export class Logs {
+  readonly lines: string[] = [];
+  collect(name: string, child: ChildProcess) {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on("line", (line) => {
+        this.lines.push(`[${name}] ${line}`);
+        if (this.lines.length > 400) this.lines.shift();
+      });
+    }
+  }
+  tail(n = 80) {
+    return `\n--- process output (last lines) ---\n${this.lines.slice(-n).join("\n")}`;
+  }
+}
+
+/** Ends a process group started here: SIGTERM, then SIGKILL if it lingers. */
+export async function stopGroup(child: ChildProcess | undefined, signal: NodeJS.Signals = "SIGTERM") {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    return; // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function wranglerCli(args: string[]) {
+  return exec(process.execPath, [WRANGLER, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+export interface LocalApi {
+  url: string;
+  /** Bearer token of a staff user in the fresh database. */
+  token: string;
+  tmp: string;
+  persist: string;
+  logs: Logs;
+  /** Absent for the shared API (started by scripts/test.ts, stopped there). */
+  wrangler?: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface LocalApiOptions {
+  /** Extra `--var NAME:value` pairs (e.g. TRANSCODER_URL). */
+  vars?: Record<string, string>;
+  /** Runs against the fresh database before the Worker starts (seed rows). */
+  sql?: string[];
+  logs?: Logs;
+}
+
+export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalApi> {
+  const logs = opts.logs ?? new Logs();
+  const tmp = await mkdtemp(path.join(tmpdir(), "propops-e2e-"));
+  const persist = path.join(tmp, "state");
+  const [wport, iport] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${wport}`;
+
+  // Fresh local state: schema, then one staff user with a token (format of src/auth/tokens.ts).
+  const dist = path.join(tmp, "dist");
+  const bundled = wranglerCli(["deploy", "--dry-run", "--outdir", dist, "--containers-rollout=none"]);
+  await wranglerCli(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
+  const userUuid = randomUUID();
+  const token = `pp_${userUuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
+  const hash = createHash("sha256").update(token).digest("hex");
+  await wranglerCli([
+    ...["d1", "execute", "DB", "--local", "--persist-to", persist, "--command"],
+    [
+      "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (9001, '1 Example Street', 'Sample Town', 'EX1 1AA', '1 example street sample town ex1 1aa')",
+      `INSERT INTO users (uuid, name, email, role) VALUES ('${userUuid}', 'E2E Staff', 'e2e-staff@example.test', 'staff')`,
+      `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ('${randomUUID()}', (SELECT id FROM users WHERE uuid = '${userUuid}'), 'e2e', '${hash}')`,
+      ...(opts.sql ?? []),
+    ].join("; "),
+  ]);
+  const envFile = path.join(tmp, "e2e.env");
+  const key = randomBytes(32).toString("base64");
+  await writeFile(
+    envFile,
+    `ENCRYPTION_KEYS='${JSON.stringify({ active: "k1", keys: { k1: key } })}'\nSIGNING_SECRET=${randomBytes(32).toString("hex")}\n`,
+  );
+  // Bundled once and served without watching: other work in the tree (or a wrangler.toml edit)
+  // must not reload the Worker mid-test and drop its queued (delayed) messages.
+  await bundled;
+
+  const vars = { PUBLIC_URL: url, MEDIA_SERVICE: "process", ...opts.vars };
+  const wrangler = spawn(
+    process.execPath,
+    [
+      ...EXIT_WITH_PARENT,
+      WRANGLER_CLI,
+      ...["dev", path.join(dist, "index.js"), "--no-bundle", "--config", path.join(ROOT, "wrangler.toml"), "--local"],
+      ...["--ip", "127.0.0.1", "--port", String(wport), "--inspector-port", String(iport)],
+      ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
+    },
+  );
+  logs.collect("wrangler", wrangler);
+  const stop = async () => {
+    await stopGroup(wrangler);
+    await rm(tmp, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (wrangler.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not start${logs.tail()}`);
+    }
+    await sleep(500);
+  }
+  return { url, token, tmp, persist, logs, wrangler, stop };
+}
+
+/**
+ * The API that `npm test` starts once for the e2e files that need no special settings
+ * (E2E_API_URL and E2E_API_TOKEN, see scripts/test.ts); run alone, a file starts its own.
+ */
+export async function sharedLocalApi(): Promise<LocalApi> {
+  const url = process.env.E2E_API_URL;
+  const token = process.env.E2E_API_TOKEN;
+  if (url && token) return { url, token, tmp: "", persist: "", logs: new Logs(), stop: async () => {} };
+  // Nothing listens on port 9: these files do not need the media service.
+  return startLocalApi({ vars: { TRANSCODER_URL: "http://127.0.0.1:9" } });
+}
