@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { noteReplyAddress } from "../src/email/note-mail";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 
 let fx: Fixtures;
@@ -218,7 +219,11 @@ describe("send_email", () => {
     for (const m of send.mock.calls.map((c) => c[0])) {
       const parsed = await PostalMime.parse(rawOf(m));
       expect(parsed.messageId).toBe(`<note-${uuid}@propops.example.com>`);
-      expect(parsed.replyTo?.[0]).toMatchObject({ address: `notes+${uuid}@propops.example.com` });
+      // Reply-To is issued to this recipient alone (see email-inbound.test.ts for what it opens).
+      const recipient = (m as unknown as { to: string }).to;
+      expect(parsed.replyTo?.[0]).toMatchObject({
+        address: await noteReplyAddress(env.SIGNING_SECRET, uuid, recipient, "propops.example.com"),
+      });
       expect(parsed.from).toMatchObject({ address: "jobs@propops.example.com" });
       // Each copy names only its own recipient: the private contact's address is not shown to the others.
       expect(parsed.to?.map((t) => t.address)).toEqual([(m as unknown as { to: string }).to]);
