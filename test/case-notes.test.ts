@@ -1,7 +1,9 @@
 import { env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { fieldCipher } from "../src/crypto/fields";
 import { noteReplyAddress } from "../src/email/note-mail";
+import { encryptNote } from "../src/jobs/case-notes/service";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 
 let fx: Fixtures;
@@ -91,6 +93,29 @@ describe("create and list", () => {
       attachments: [],
     });
     expect(listed.body.count).toBe(listed.body.data.length);
+  });
+
+  it.each([
+    ["<img/src=x/onerror=alert(1)> text", "text"],
+    ["x <svg/onload=alert(1)>", "x"],
+    ["y <iframe/src=javascript:alert(1)>", "y"],
+    ["z <img src=x onerror=alert(1)", "z"],
+  ])("markup not written as well-formed HTML is sanitised too: %j", async (input, shown) => {
+    const res = await create(staff, { job_uuid: job.job_uuid, message: input }, "form");
+    expectStatus(res, 201);
+    const note = (await list(staff, job.job_uuid)).body.data.find((n: { uuid: string }) => n.uuid === res.body.note_uuid);
+    expect(note).toMatchObject({ is_html: true, message: shown });
+  });
+
+  it("returns markup stored as plain text by earlier versions sanitised", async () => {
+    const res = await create(staff, { job_uuid: job.job_uuid, message: "legacy" });
+    const sealed = await encryptNote(await fieldCipher(env), res.body.note_uuid, {
+      message: "<img/src=x/onerror=alert(1)>legacy",
+      text: "legacy",
+    });
+    await env.DB.prepare("UPDATE case_notes SET message = ?, is_html = 0 WHERE uuid = ?").bind(sealed.message, res.body.note_uuid).run();
+    const note = (await list(staff, job.job_uuid)).body.data.find((n: { uuid: string }) => n.uuid === res.body.note_uuid);
+    expect(note).toMatchObject({ is_html: true, message: "legacy" });
   });
 
   it("stores no plaintext: message, message_text are sealed per note", async () => {

@@ -208,6 +208,16 @@ describe("threaded replies", () => {
     expect(byMessage["Agent reply"]).toBe("Agent_001");
   });
 
+  it("puts the text part, and the text of an HTML-only mail, through the sanitiser", async () => {
+    expect((await deliver(reply({ body: "<img/src=x/onerror=alert(1)>Ready <svg/onload=alert(1)>" }))).rejected).toBeUndefined();
+    const html = "<div>&lt;img src=x onerror=alert(1)&gt;Decoded</div>";
+    expect((await deliver(reply({ html, body: "" }))).rejected).toBeUndefined();
+    const notes = await notesOf();
+    expect(notes.find((n) => String(n.message).startsWith("Ready"))).toMatchObject({ is_html: true, message: "Ready" });
+    expect(notes.find((n) => String(n.message).includes("Decoded"))).toMatchObject({ is_html: true, message: "Decoded" });
+    for (const n of notes) expect(String(n.message)).not.toMatch(/onerror|onload/);
+  });
+
   it("deleting the emailed note removes its replies and their files", async () => {
     const send = vi.spyOn(env.EMAIL, "send");
     const created = await api("POST", "/api/jobs/case-notes", {

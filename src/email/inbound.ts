@@ -11,7 +11,7 @@ import { readLimited } from "../http/read-limited";
 import { deleteObjects, NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
 import { parseReplyAddress, verifyReplyTag } from "./note-mail";
-import { sanitizeHtml } from "./sanitize";
+import { prepareNoteBody, sanitizeHtml } from "./sanitize";
 
 /**
  * The Worker's email() handler: threads replies to case-note emails back as child notes.
@@ -90,8 +90,9 @@ export async function receiveReply(message: ForwardableEmailMessage, env: Env): 
   }
   if (body === "" && files.length === 0) return reject("Empty reply: no text once quoted history is removed, and no attachments");
 
-  const text = body === "" ? "(attachments only)" : body;
-  const sealed = await encryptNote(cipher, uuid, { message: text, text, fromEmail: sender });
+  // The text part is as untrusted as HTML: it goes through the same sanitising step as API notes.
+  const prepared = await prepareNoteBody(body === "" ? "(attachments only)" : body);
+  const sealed = await encryptNote(cipher, uuid, { message: prepared.message, text: prepared.text, fromEmail: sender });
   const now = nowIso();
   await putAttachments(env.MEDIA, files);
   try {
@@ -102,7 +103,7 @@ export async function receiveReply(message: ForwardableEmailMessage, env: Env): 
         parentId: note.id,
         message: sealed.message,
         messageText: sealed.messageText,
-        isHtml: false,
+        isHtml: prepared.isHtml,
         source: "email",
         inboundMessageId: messageId,
         fromEmail: sealed.fromEmail,
