@@ -7,6 +7,7 @@ import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
 import { ApiError, type FieldError } from "./errors";
 import { errorResponses } from "./openapi-shapes";
+import { limitCaller } from "./rate-limit";
 
 export type AppEnv = { Bindings: Env; Variables: { ctx: RequestContext } };
 export type AppContext = Context<AppEnv>;
@@ -98,6 +99,7 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
   if (op.mutating) {
     // Writes: caller and permission first, then CSRF, then the input.
     const principal = await ctx.principal();
+    await limitCaller(c, principal.tokenId);
     // A CSRF header is checked before the body is read, so a forged upload is refused unread.
     const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
     const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
@@ -115,7 +117,8 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
     throw err;
   }
   const response = await op.handler(c, input);
-  if (!ctx.authorized) await ctx.principal();
+  // The token check rode in the handler's batch: the answer is withheld when the token is over its limit.
+  await limitCaller(c, (await ctx.principal()).tokenId);
   return response;
 }
 
