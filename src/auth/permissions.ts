@@ -12,6 +12,8 @@ export const PERMISSIONS = [
   "api.jobs.amendable_fields.manage",
   "api.jobs.toggle_pin.manage",
   "api.jobs.remedials.manage",
+  // Not in the reference (which has no admin endpoints): POST /api/admin/rotate-keys.
+  "api.admin.rotate_keys",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -20,6 +22,9 @@ export const ROLES = ["admin", "manager", "staff", "agent", "contractor"] as con
 export type Role = (typeof ROLES)[number];
 
 const ALL: readonly Permission[] = PERMISSIONS;
+/** Administration permissions: held by the admin role alone. */
+const ADMIN_ONLY: ReadonlySet<Permission> = new Set(["api.admin.rotate_keys"]);
+const JOBS: readonly Permission[] = PERMISSIONS.filter((p) => !ADMIN_ONLY.has(p));
 
 /**
  * Role → permissions. Contractors hold `api.jobs.manage.manage` because the reference gates
@@ -29,9 +34,9 @@ const ALL: readonly Permission[] = PERMISSIONS;
  */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: ALL,
-  manager: ALL,
-  staff: ALL,
-  agent: ALL,
+  manager: JOBS,
+  staff: JOBS,
+  agent: JOBS,
   contractor: [
     "api.jobs.manage.list",
     "api.jobs.manage.manage",

@@ -20,7 +20,7 @@ export interface OperationDef<Q, B> {
   summary: string;
   description?: string;
   tag: string;
-  /** The permission the caller must hold; null for endpoints any valid token may call. */
+  /** The permission the caller must hold; null only for GET /api/security/csrf-token (security-matrix.test.ts holds it so). */
   permission: Permission | null;
   /** Query and body schemas; bodies accept JSON, form-urlencoded and multipart alike. */
   query?: ZodType<Q>;
