@@ -76,7 +76,7 @@ export async function receiveReply(message: ForwardableEmailMessage, env: Env): 
   const uuid = crypto.randomUUID();
   let files: PreparedAttachment[];
   try {
-    files = prepareAttachments(
+    files = await prepareAttachments(
       job.uuid,
       uuid,
       email.attachments
