@@ -1,5 +1,6 @@
 import { createApp } from "./app";
 import { handleInboundEmail } from "./email/inbound";
+import { purgeIdempotencyKeys } from "./http/idempotency";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { runSlaCheck } from "./sla/check";
@@ -19,5 +20,6 @@ export default {
   // Awaited, not waitUntil: a failed check then shows as a failed cron invocation.
   async scheduled(controller, env) {
     await runSlaCheck(env, new Date(controller.scheduledTime));
+    await purgeIdempotencyKeys(env.DB);
   },
 } satisfies ExportedHandler<Env, MediaMessage>;

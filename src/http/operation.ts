@@ -6,6 +6,7 @@ import type { Permission } from "../auth/permissions";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
 import { ApiError, type FieldError } from "./errors";
+import { idempotent } from "./idempotency";
 import { errorResponses } from "./openapi-shapes";
 import { limitCaller } from "./rate-limit";
 
@@ -105,7 +106,7 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
     const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
     if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
     const input = validate(op, c, await readBody(c));
-    return op.handler(c, input);
+    return idempotent(c, principal.tokenId, () => op.handler(c, input));
   }
 
   // Reads: the handler's batch carries the token check (one round trip).

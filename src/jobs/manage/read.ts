@@ -7,6 +7,7 @@ import { notFound } from "../../http/errors";
 import { dataEnvelope, listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { userPins } from "../../pins/user-pins";
+import { setJobEtag } from "./etag";
 import { decryptJobPrivateFields } from "./private-fields";
 import { type ListJobsQuery, manageQuery } from "./schemas";
 import { jobSearchCondition } from "./search";
@@ -110,6 +111,7 @@ async function getJob(c: AppContext, uuid: string) {
   if (!row || !detail) throw notFound("Job");
   const pins = await ctx.pins();
   const secrets = await decryptJobPrivateFields(await ctx.cipher(), { uuid: row.uuid, ...detail }, ctx.caller.role);
+  setJobEtag(c, detail.version);
   return ok(c, {
     ...toListItem(row, pins),
     payment_status_id: detail.paymentStatusId,

@@ -21,6 +21,7 @@ import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { deleteJobObjects } from "../../media/cleanup";
 import { slaDeadlineFrom } from "../../sla/policy";
+import { checkIfMatch, preconditionLost, setJobEtag } from "./etag";
 import { JOB_ENCRYPTED_COLUMNS, jobFieldContext } from "./private-fields";
 import { type CreateJob, type JobFields, manageBody, type UpdateJob } from "./schemas";
 
@@ -248,6 +249,7 @@ async function updateJob(c: AppContext, body: UpdateJob) {
     throw badRequest("Nothing to update: send at least one job field");
   }
   const current = await loadJobForWrite(ctx, uuid);
+  const ifMatch = checkIfMatch(c, current.job.version);
   if (current.archived) throw new ApiError("ARCHIVED", "Archived jobs cannot be updated");
   const { status, priority } = await checkReferences(ctx, fields);
   const job = current.job;
@@ -296,7 +298,10 @@ async function updateJob(c: AppContext, body: UpdateJob) {
 
   const changes = diff(before, apiFields(fields));
   const changed = Object.keys(changes);
-  if (changed.length === 0) return done(c, "No changes: the job already has these values", { job_uuid: uuid, changed_fields: [] });
+  if (changed.length === 0) {
+    setJobEtag(c, job.version);
+    return done(c, "No changes: the job already has these values", { job_uuid: uuid, changed_fields: [] });
+  }
 
   const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFields;
   const values = await columnValues(ctx, uuid, changedFields);
@@ -313,7 +318,7 @@ async function updateJob(c: AppContext, body: UpdateJob) {
     db
       .update(jobs)
       .set({ ...values, updatedAt: now })
-      .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId))),
+      .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId), ifMatch)),
     auditEventIfChanged(db, { jobId: job.id, jobUuid: uuid, actor: ctx.caller, action: "job.updated", changes }),
     ...(tenantIds
       ? [
@@ -321,22 +326,27 @@ async function updateJob(c: AppContext, body: UpdateJob) {
           ...tenantIds.map((tenantId) => db.insert(jobTenants).values({ jobId: job.id, tenantId })),
         ]
       : []),
+    db.select({ version: jobs.version }).from(jobs).where(eq(jobs.id, job.id)),
   ]);
-  if ((results[0] as D1Result).meta.changes === 0) throw conflict("The job changed while it was being updated; read it again and retry");
+  if ((results[0] as D1Result).meta.changes === 0) {
+    throw preconditionLost(c, job.version) ?? conflict("The job changed while it was being updated; read it again and retry");
+  }
+  setJobEtag(c, (results.at(-1) as { version: number }[])[0]?.version);
   return done(c, "Job updated successfully", { job_uuid: uuid, changed_fields: changed });
 }
 
 async function deleteJob(c: AppContext, uuid: string) {
   const ctx = c.var.ctx;
   const current = await loadJobForWrite(ctx, uuid);
+  const ifMatch = checkIfMatch(c, current.job.version);
   if (current.archived) throw new ApiError("ARCHIVED", "Archived jobs cannot be deleted");
   const job = current.job;
   const db = ctx.db;
   // Rows go in one batch (foreign keys cascade to notes, attachments, photos, documents, …);
   // stored files are all under jobs/<uuid>/ and are removed after the rows are gone.
-  await db.batch([
-    db.delete(jobs).where(eq(jobs.id, job.id)),
-    auditEvent(db, {
+  const [deleted] = await db.batch([
+    db.delete(jobs).where(and(eq(jobs.id, job.id), ifMatch)),
+    auditEventIfChanged(db, {
       jobId: job.id,
       jobUuid: uuid,
       actor: ctx.caller,
@@ -344,6 +354,8 @@ async function deleteJob(c: AppContext, uuid: string) {
       changes: { job_ref: { before: job.jobRef, after: null }, job_title: { before: job.jobTitle, after: null } },
     }),
   ]);
+  const lost = deleted.meta.changes === 0 ? preconditionLost(c, job.version) : undefined;
+  if (lost) throw lost;
   await deleteJobObjects(c.env, uuid, ctx.executionCtx);
   return done(c, "Job deleted successfully", { job_uuid: uuid });
 }
