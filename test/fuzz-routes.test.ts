@@ -44,6 +44,18 @@ function fieldsOf(schema: unknown): string[] {
   return [...out];
 }
 
+/** One field list per member of a top-level union (each `action`), with its `action` literal if any. */
+function memberFields(schema: unknown): { fields: string[]; action?: string }[] {
+  const def = (schema as ZodLike | undefined)?._zod?.def;
+  if (!def) return [];
+  const options = (def.options as unknown[] | undefined) ?? [];
+  return (options.length > 0 ? options : [schema]).map((member) => {
+    const shape = (member as ZodLike)._zod?.def?.shape as Record<string, ZodLike> | undefined;
+    const values = shape?.action?._zod?.def?.values as unknown[] | undefined;
+    return { fields: fieldsOf(member), action: typeof values?.[0] === "string" ? values[0] : undefined };
+  });
+}
+
 let fx: Fixtures;
 let job: { job_id: number; job_uuid: string; job_ref: string };
 
@@ -143,12 +155,22 @@ function caseArbitrary(op: Operation): fc.Arbitrary<Case> {
     if (/^(is_|send_|has_)/.test(name)) return "true";
     return "Text";
   };
+  const members: { fields: string[]; action?: string }[] = [...memberFields(op.query), ...memberFields(op.body)].filter(
+    (m) => m.fields.length > 0,
+  );
   const oneHostile = fc
     .tuple(
-      fc.nat({ max: Math.max(0, known.length - 1) }),
+      fc.constantFrom(...(members.length > 0 ? members : [{ fields: known }])),
+      fc.nat(),
       fc.oneof(hostileString, hostileNumber, nested, fc.array(hostileString, { maxLength: 3 })),
     )
-    .map(([at, bad]) => known.map((name, i) => [name, i === at ? bad : plausibleValue(name)] as [string, unknown]));
+    .map(([member, n, bad]) => {
+      const at = n % member.fields.length;
+      return member.fields.map(
+        (name, i) =>
+          [name, i === at ? bad : name === "action" && member.action ? member.action : plausibleValue(name)] as [string, unknown],
+      );
+    });
   return fc.record({
     fields: fc.oneof(fc.array(entry, { maxLength: 10 }), oneHostile),
     encoding: op.mutating ? fc.constantFrom("json", "form", "multipart", "query") : fc.constant("query"),
