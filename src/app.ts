@@ -9,6 +9,7 @@ import { RequestContext } from "./http/context";
 import { errorFields, log, requestIdFrom } from "./http/log";
 import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
+import { limitBeforeAuth, policyHeader } from "./http/rate-limit";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
 import { corsPolicy } from "./ops/cors";
@@ -28,7 +29,8 @@ export function createApp(ops: readonly Operation[] = operations) {
   app.use("*", async (c, next) => {
     const started = Date.now();
     const auth = c.req.header("authorization");
-    const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+    // The scheme is case-insensitive and any run of whitespace separates it (RFC 9110 §11.1).
+    const match = auth ? /^\s*Bearer\s+(\S+)\s*$/i.exec(auth) : null;
     const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1], requestIdFrom(c.req.header("x-request-id")));
     c.set("ctx", ctx);
     await next();
@@ -38,17 +40,18 @@ export function createApp(ops: readonly Operation[] = operations) {
     const { method, path } = c.req;
     log("info", "request", { method, path, status: c.res.status, duration_ms: Date.now() - started, request_id: ctx.requestId });
     c.res.headers.set("X-Request-Id", ctx.requestId);
-    if (c.req.path.startsWith("/api/")) c.res.headers.set("Cache-Control", "no-store");
+    if (c.req.path.startsWith("/api/")) {
+      c.res.headers.set("Cache-Control", "no-store");
+      c.res.headers.set("RateLimit-Policy", policyHeader(c.env));
+    }
   });
 
   // Before the rate limit and auth: a preflight carries no token and must not count.
   app.use("*", corsPolicy());
 
-  // Per-token (or per-address) rate limit; cheap, no D1 round trip.
+  // Client-address limits before any D1 work; the per-token limit runs once the token is verified (operation.ts).
   app.use("/api/*", async (c, next) => {
-    const key = c.req.header("authorization") ?? c.req.header("cf-connecting-ip") ?? "anonymous";
-    const { success } = await c.env.RATE_LIMITER.limit({ key: await shortHash(key) });
-    if (!success) throw new ApiError("RATE_LIMITED", "Too many requests: slow down and retry shortly");
+    await limitBeforeAuth(c);
     await next();
   });
 
@@ -110,13 +113,6 @@ function safeExecutionCtx(c: { executionCtx: unknown }): ExecutionContext | unde
   } catch {
     return undefined;
   }
-}
-
-async function shortHash(s: string) {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
-  let out = "";
-  for (const b of d.subarray(0, 12)) out += b.toString(16).padStart(2, "0");
-  return out;
 }
 
 /** The app's type for Hono's typed client: `hc<AppType>(url)` knows every route's input and answers. */

@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { createServices } from "./domain/services";
 import { fixedClock } from "./domain/time";
 import { handleInboundEmail } from "./email/inbound";
+import { purgeIdempotencyKeys } from "./http/idempotency";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { runSlaCheck } from "./sla/check";
@@ -43,6 +44,7 @@ export default {
       await runSlaCheck(services, now);
     } finally {
       await runWebhookCron(services);
+      await purgeIdempotencyKeys(env.DB);
     }
   },
 } satisfies ExportedHandler<Env, MediaMessage | WebhookMessage>;

@@ -1,6 +1,9 @@
 import { env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { fieldCipher } from "../src/crypto/fields";
+import { noteReplyAddress } from "../src/email/note-mail";
+import { encryptNote } from "../src/jobs/case-notes/service";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 
 let fx: Fixtures;
@@ -90,6 +93,29 @@ describe("create and list", () => {
       attachments: [],
     });
     expect(listed.body.count).toBe(listed.body.data.length);
+  });
+
+  it.each([
+    ["<img/src=x/onerror=alert(1)> text", "text"],
+    ["x <svg/onload=alert(1)>", "x"],
+    ["y <iframe/src=javascript:alert(1)>", "y"],
+    ["z <img src=x onerror=alert(1)", "z"],
+  ])("markup not written as well-formed HTML is sanitised too: %j", async (input, shown) => {
+    const res = await create(staff, { job_uuid: job.job_uuid, message: input }, "form");
+    expectStatus(res, 201);
+    const note = (await list(staff, job.job_uuid)).body.data.find((n: { uuid: string }) => n.uuid === res.body.note_uuid);
+    expect(note).toMatchObject({ is_html: true, message: shown });
+  });
+
+  it("returns markup stored as plain text by earlier versions sanitised", async () => {
+    const res = await create(staff, { job_uuid: job.job_uuid, message: "legacy" });
+    const sealed = await encryptNote(await fieldCipher(env), res.body.note_uuid, {
+      message: "<img/src=x/onerror=alert(1)>legacy",
+      text: "legacy",
+    });
+    await env.DB.prepare("UPDATE case_notes SET message = ?, is_html = 0 WHERE uuid = ?").bind(sealed.message, res.body.note_uuid).run();
+    const note = (await list(staff, job.job_uuid)).body.data.find((n: { uuid: string }) => n.uuid === res.body.note_uuid);
+    expect(note).toMatchObject({ is_html: true, message: "legacy" });
   });
 
   it("stores no plaintext: message, message_text are sealed per note", async () => {
@@ -253,7 +279,11 @@ describe("send_email", () => {
     for (const m of send.mock.calls.map((c) => c[0])) {
       const parsed = await PostalMime.parse(rawOf(m));
       expect(parsed.messageId).toBe(`<note-${uuid}@propops.example.com>`);
-      expect(parsed.replyTo?.[0]).toMatchObject({ address: `notes+${uuid}@propops.example.com` });
+      // Reply-To is issued to this recipient alone (see email-inbound.test.ts for what it opens).
+      const recipient = (m as unknown as { to: string }).to;
+      expect(parsed.replyTo?.[0]).toMatchObject({
+        address: await noteReplyAddress(env.SIGNING_SECRET, uuid, recipient, "propops.example.com"),
+      });
       expect(parsed.from).toMatchObject({ address: "jobs@propops.example.com" });
       // Each copy names only its own recipient: the private contact's address is not shown to the others.
       expect(parsed.to?.map((t) => t.address)).toEqual([(m as unknown as { to: string }).to]);
@@ -275,7 +305,9 @@ describe("send_email", () => {
     const send = vi.spyOn(env.EMAIL, "send");
     expectStatus(await create(contractor, { job_uuid: job.job_uuid, message: "Done", send_email: true }), 201);
     const to = send.mock.calls.map((c) => (c[0] as unknown as { to: string }).to);
-    expect(to).toHaveLength(3); // the contractor user's own address differs from the contractor record's
+    // The contractor user's own address differs from the contractor record's; the private contact,
+    // whom contractors cannot see, is not mailed their notes (uploads-hardening.test.ts).
+    expect(to.sort()).toEqual(["agent1@example.test", "contractor1@example.test"]);
     const same = await actor("staff");
     await env.DB.prepare("UPDATE users SET email = 'agent1@example.test' WHERE id = ?").bind(same.userId).run();
     send.mockClear();

@@ -82,9 +82,20 @@ describe("field encryption", () => {
     const staff = await actor("staff");
     const denied = await api("POST", "/api/admin/rotate-keys", { token: staff.token, csrf: staff.csrf, body: {} });
     expectStatus(denied, 403);
+    expect(denied.body.message).toBe("Missing permission: api.admin.rotate_keys");
     const admin = await actor("admin");
     const res = await api("POST", "/api/admin/rotate-keys", { token: admin.token, csrf: admin.csrf, body: { limit: 100 } });
     expectStatus(res, 200);
     expect(res.body).toMatchObject({ success: true, complete: true, active_key_id: "k2" });
   });
+
+  it.each([[["api.jobs.manage.list"]], [["api.admin.rotate_keys.typo"]]])(
+    "an admin token narrowed to %j cannot rotate keys",
+    async (permissions) => {
+      const narrowed = await actor("admin", { permissions });
+      const res = await api("POST", "/api/admin/rotate-keys", { token: narrowed.token, csrf: narrowed.csrf, body: {} });
+      expectStatus(res, 403);
+      expect(res.body.message).toBe("Missing permission: api.admin.rotate_keys");
+    },
+  );
 });

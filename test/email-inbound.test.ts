@@ -2,6 +2,7 @@ import { createExecutionContext, env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { stripQuoted } from "../src/email/inbound";
+import { noteReplyAddress } from "../src/email/note-mail";
 import worker from "../src/index";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 
@@ -13,18 +14,37 @@ let staff: Actor;
 let job: { job_id: number; job_uuid: string; job_ref: string };
 /** The note that was emailed, and the outbound message the contractor received. */
 let note: { uuid: string; messageId: string; subject: string; text: string };
+/** The Reply-To each recipient's copy of that note carried, by recipient address. */
+let replyTo: Record<string, string>;
+
+/** The Reply-To address of each copy sent through the spied send_email binding, by recipient. */
+async function replyAddresses(send: { mock: { calls: unknown[][] } }): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [m] of send.mock.calls) {
+    const msg = m as Record<string, unknown>;
+    const parsed = await PostalMime.parse(String(msg["EmailMessage::raw"]));
+    out[String(msg.to)] = parsed.replyTo?.[0]?.address ?? "";
+  }
+  return out;
+}
 
 interface Inbound {
   rejected: string | undefined;
 }
 
-/** Delivers a raw RFC 822 message to the Worker's email() handler, as Email Routing would. */
+/**
+ * Delivers a raw RFC 822 message to the Worker's email() handler, as Email Routing would. The
+ * envelope sender defaults to the From header's address, the recipient to the reply address the
+ * note's email gave that sender.
+ */
 async function deliver(raw: string, opts: { from?: string; to?: string; rawSize?: number } = {}): Promise<Inbound> {
   const bytes = new TextEncoder().encode(raw);
   const result: Inbound = { rejected: undefined };
+  const headerFrom = /^From: [^\r\n]*<([^>\r\n]+)>/m.exec(raw)?.[1] ?? "contractor1@example.test";
+  const from = opts.from ?? headerFrom;
   const message = {
-    from: opts.from ?? "contractor1@example.test",
-    to: opts.to ?? `notes+${note.uuid}@${DOMAIN}`,
+    from,
+    to: opts.to ?? replyTo[from.toLowerCase()] ?? `notes+${note.uuid}@${DOMAIN}`,
     headers: new Headers(),
     raw: new Blob([bytes]).stream(),
     rawSize: opts.rawSize ?? bytes.byteLength,
@@ -115,9 +135,16 @@ beforeAll(async () => {
     .map((c) => c[0] as unknown as Record<string, unknown>)
     .find((m) => m.to === "contractor1@example.test");
   const outbound = await PostalMime.parse(String(toContractor?.["EmailMessage::raw"]));
+  replyTo = Object.fromEntries(Object.entries(await replyAddresses(send)).map(([k, v]) => [k.toLowerCase(), v]));
   send.mockRestore();
   note = { uuid: res.body.note_uuid, messageId: outbound.messageId ?? "", subject: outbound.subject ?? "", text: outbound.text ?? "" };
-  expect(outbound.replyTo?.[0]?.address).toBe(`notes+${note.uuid}@${DOMAIN}`);
+  // Each copy names the note and a tag issued to its own recipient; no two recipients share one.
+  expect(Object.keys(replyTo).sort()).toEqual(["agent1@example.test", "contractor1@example.test", "tenant.contact@example.test"]);
+  for (const address of Object.values(replyTo)) {
+    expect(address).toMatch(new RegExp(`^notes\\+${note.uuid}\\.[a-z2-7]{20}@${DOMAIN.replaceAll(".", "\\.")}$`));
+    expect(address.split("@")[0]?.length).toBeLessThanOrEqual(64);
+  }
+  expect(new Set(Object.values(replyTo)).size).toBe(3);
 });
 
 describe("threaded replies", () => {
@@ -154,10 +181,11 @@ describe("threaded replies", () => {
     expect((await notesOf()).filter((n) => n.message === "Arrived.")).toHaveLength(1);
   });
 
-  it("threads by In-Reply-To / References when the plus address is missing", async () => {
-    const raw = reply({ body: "Threaded by headers.", inReplyTo: null, references: `<older@mail.example.test> ${note.messageId}` });
-    expect((await deliver(raw, { to: `jobs@${DOMAIN}` })).rejected).toBeUndefined();
-    expect((await notesOf()).find((n) => n.message === "Threaded by headers.")).toMatchObject({ parent_uuid: note.uuid });
+  it("threads without In-Reply-To / References, and whatever case the mail system gives the address", async () => {
+    const raw = reply({ body: "Threaded by address.", inReplyTo: null, references: "" });
+    const to = (replyTo["contractor1@example.test"] ?? "").toUpperCase();
+    expect((await deliver(raw, { to, from: "CONTRACTOR1@example.test" })).rejected).toBeUndefined();
+    expect((await notesOf()).find((n) => n.message === "Threaded by address.")).toMatchObject({ parent_uuid: note.uuid });
   });
 
   it("stores attachments in R2 with the reply and lists them", async () => {
@@ -169,19 +197,25 @@ describe("threaded replies", () => {
     expect(objects.objects).toHaveLength(1);
   });
 
-  it("accepts replies from the agent, the private contact and staff users; HTML-only mail is reduced to text", async () => {
-    expect(
-      (await deliver(reply({ from: "agent1@example.test", body: "Agent here." }), { from: "agent1@example.test" })).rejected,
-    ).toBeUndefined();
+  it("accepts replies from the agent and the private contact through their own addresses; HTML-only mail is reduced to text", async () => {
+    expect((await deliver(reply({ from: "agent1@example.test", body: "Agent here." }))).rejected).toBeUndefined();
     expect((await deliver(reply({ from: "Tenant.Contact@example.test", body: "Tenant here." }))).rejected).toBeUndefined();
-    const colleague = await actor("manager", { name: "Manager_Mo" });
-    const email = (await env.DB.prepare("SELECT email FROM users WHERE id = ?").bind(colleague.userId).first<{ email: string }>())?.email;
-    const html = `<div>Manager <b>reply</b><script>x()</script></div><div>On Mon, Staff wrote:</div><blockquote>old</blockquote>`;
-    expect((await deliver(reply({ from: email, html, body: "" }))).rejected).toBeUndefined();
+    const html = `<div>Agent <b>reply</b><script>x()</script></div><div>On Mon, Staff wrote:</div><blockquote>old</blockquote>`;
+    expect((await deliver(reply({ from: "agent1@example.test", html, body: "" }))).rejected).toBeUndefined();
     const byMessage = Object.fromEntries((await notesOf()).map((n) => [n.message, n.created_by_name]));
     expect(byMessage["Agent here."]).toBe("Agent_001");
     expect(byMessage["Tenant here."]).toBe("Private contact");
-    expect(byMessage["Manager reply"]).toBe("Manager_Mo");
+    expect(byMessage["Agent reply"]).toBe("Agent_001");
+  });
+
+  it("puts the text part, and the text of an HTML-only mail, through the sanitiser", async () => {
+    expect((await deliver(reply({ body: "<img/src=x/onerror=alert(1)>Ready <svg/onload=alert(1)>" }))).rejected).toBeUndefined();
+    const html = "<div>&lt;img src=x onerror=alert(1)&gt;Decoded</div>";
+    expect((await deliver(reply({ html, body: "" }))).rejected).toBeUndefined();
+    const notes = await notesOf();
+    expect(notes.find((n) => String(n.message).startsWith("Ready"))).toMatchObject({ is_html: true, message: "Ready" });
+    expect(notes.find((n) => String(n.message).includes("Decoded"))).toMatchObject({ is_html: true, message: "Decoded" });
+    for (const n of notes) expect(String(n.message)).not.toMatch(/onerror|onload/);
   });
 
   it("deleting the emailed note removes its replies and their files", async () => {
@@ -191,13 +225,14 @@ describe("threaded replies", () => {
       csrf: staff.csrf,
       body: { job_uuid: job.job_uuid, message: "Short-lived", send_email: true },
     });
+    const addresses = await replyAddresses(send);
     send.mockRestore();
     const uuid = created.body.note_uuid;
     const raw = reply({ body: "Reply with file", attachments: [{ name: "x.pdf", type: "application/pdf", content: PDF }] }).replaceAll(
       note.uuid,
       uuid,
     );
-    expect((await deliver(raw, { to: `notes+${uuid}@${DOMAIN}` })).rejected).toBeUndefined();
+    expect((await deliver(raw, { to: addresses["contractor1@example.test"] })).rejected).toBeUndefined();
     const replyNote = (await notesOf()).find((n) => n.parent_uuid === uuid);
     expect(replyNote).toBeDefined();
     const res = await api("POST", "/api/jobs/case-notes", { token: staff.token, csrf: staff.csrf, body: { action: "delete", uuid } });
@@ -212,36 +247,63 @@ describe("rejected mail stores nothing", () => {
   const bigPdf = `%PDF-${"x".repeat(5 * 1024 * 1024)}`;
   const cases: [string, () => Promise<Inbound>, string][] = [
     [
-      "unknown note address",
-      () => deliver(reply({ inReplyTo: null, references: "" }), { to: `notes+${crypto.randomUUID()}@${DOMAIN}` }),
-      "Unknown case note",
+      "the old untagged address notes+<note uuid>@ (a uuid every recipient has seen)",
+      () => deliver(reply(), { to: `notes+${note.uuid}@${DOMAIN}` }),
+      "Not a reply to a case note: unknown reply address",
+    ],
+    [
+      "only In-Reply-To / References naming the note, sent to another address",
+      () => deliver(reply({ references: `<older@mail.example.test> ${note.messageId}` }), { to: `jobs@${DOMAIN}` }),
+      "Not a reply to a case note: unknown reply address",
     ],
     [
       "a malformed note address",
       () => deliver(reply({ inReplyTo: null, references: "" }), { to: `notes+1%20OR%201=1@${DOMAIN}` }),
-      "Unknown case note address",
+      "Not a reply to a case note: unknown reply address",
     ],
     [
-      "no note address and no threading headers",
-      () => deliver(reply({ inReplyTo: null, references: "" }), { to: `jobs@${DOMAIN}` }),
-      "Not a reply to a case note: no note address and no In-Reply-To/References",
+      "a made-up tag on a real note",
+      () => deliver(reply(), { to: `notes+${note.uuid}.aaaaaaaaaaaaaaaaaaaa@${DOMAIN}` }),
+      "Reply address was not issued to this sender",
     ],
     [
-      "a sender who is not a party",
-      () => deliver(reply({ from: "mallory@evil.test" }), { from: "mallory@evil.test" }),
-      "Sender is not a party to this job",
+      "a forged From: with the contractor's leaked reply address (envelope sender differs)",
+      () => deliver(reply(), { from: "mallory@evil.test" }),
+      "Envelope sender does not match the From address",
     ],
-    ["the other contractor", () => deliver(reply({ from: "contractor2@example.test" })), "Sender is not a party to this job"],
+    [
+      "an envelope sender with no From: party match, case aside",
+      () => deliver(reply({ from: "contractor1@example.test" }), { from: "contractor1@example.test.evil.test" }),
+      "Envelope sender does not match the From address",
+    ],
+    [
+      "another party (the agent) through the contractor's reply address",
+      () => deliver(reply({ from: "agent1@example.test" }), { to: replyTo["contractor1@example.test"] }),
+      "Reply address was not issued to this sender",
+    ],
+    [
+      "a staff user who was not mailed, through the contractor's reply address",
+      async () => {
+        const row = await env.DB.prepare("SELECT email FROM users WHERE id = ?").bind(staff.userId).first<{ email: string }>();
+        return deliver(reply({ from: row?.email }), { to: replyTo["contractor1@example.test"] });
+      },
+      "Reply address was not issued to this sender",
+    ],
+    [
+      "a sender who is not a party, through the contractor's reply address",
+      () => deliver(reply({ from: "mallory@evil.test" }), { to: replyTo["contractor1@example.test"] }),
+      "Reply address was not issued to this sender",
+    ],
+    [
+      "the other contractor, through the contractor's reply address",
+      () => deliver(reply({ from: "contractor2@example.test" }), { to: replyTo["contractor1@example.test"] }),
+      "Reply address was not issued to this sender",
+    ],
     ["no Message-ID", () => deliver(reply({ messageId: null })), "Malformed message: no Message-ID"],
     [
       "a forged second From header",
       () => deliver(reply({ from: "mallory@evil.test", extraHeaders: ["From: contractor1@example.test"] })),
       "Malformed message: exactly one From header is required",
-    ],
-    [
-      "threading headers that name another note than the address",
-      () => deliver(reply({ inReplyTo: `<note-${crypto.randomUUID()}@${DOMAIN}>` })),
-      "Threading headers name a different case note",
     ],
     ["garbage", () => deliver("\u0000\u0001 this is not an email"), "Malformed message: no Message-ID"],
     ["a raw size over 10 MB", () => deliver(reply(), { rawSize: 10 * 1024 * 1024 + 1 }), "Message too large (limit 10 MB)"],
@@ -274,8 +336,27 @@ describe("rejected mail stores nothing", () => {
   ];
   it.each(cases)("%s", async (_name, run, reason) => {
     const before = await counts();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const result = await run();
+    const logged = warn.mock.calls.map((c) => c.join(" "));
+    warn.mockRestore();
     expect(result.rejected).toBe(reason);
+    expect(await counts()).toEqual(before);
+    // Logged with its reason, and no address or text of the mail in the log.
+    expect(logged).toEqual([`inbound mail rejected: ${reason}`]);
+  });
+
+  it("a tag issued for one note does not open another", async () => {
+    const other = await api("POST", "/api/jobs/case-notes", {
+      token: staff.token,
+      csrf: staff.csrf,
+      body: { job_uuid: job.job_uuid, message: "Second emailed note", send_email: true },
+    });
+    expectStatus(other, 201);
+    const tag = /\.([a-z2-7]+)@/.exec(replyTo["contractor1@example.test"] ?? "")?.[1];
+    const before = await counts();
+    const result = await deliver(reply(), { to: `notes+${other.body.note_uuid}.${tag}@${DOMAIN}` });
+    expect(result.rejected).toBe("Reply address was not issued to this sender");
     expect(await counts()).toEqual(before);
   });
 
@@ -286,7 +367,9 @@ describe("rejected mail stores nothing", () => {
       body: { job_uuid: job.job_uuid, message: "Internal only" },
     });
     const before = await counts();
-    const forged = await deliver(reply({ inReplyTo: null, references: "" }), { to: `notes+${plain.body.note_uuid}@${DOMAIN}` });
+    // Even a correctly signed address opens only a note that was emailed.
+    const to = await noteReplyAddress(env.SIGNING_SECRET, plain.body.note_uuid, "contractor1@example.test", DOMAIN);
+    const forged = await deliver(reply({ inReplyTo: null, references: "" }), { to });
     expect(forged.rejected).toBe("Unknown case note");
     await env.DB.prepare("UPDATE jobs SET status_id = 9 WHERE uuid = ?").bind(job.job_uuid).run();
     const archived = await deliver(reply());

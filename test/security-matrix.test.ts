@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mintCsrfToken } from "../src/auth/csrf";
-import { PERMISSIONS } from "../src/auth/permissions";
+import { PERMISSIONS, ROLE_PERMISSIONS } from "../src/auth/permissions";
 import { operations } from "../src/routes";
 import { api, csrfFor, expectStatus, makeUser, type TestUser } from "./helpers";
 
@@ -77,6 +77,26 @@ describe.each(operations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
     });
   }
 
+  if (op.permission) {
+    const permission = op.permission;
+    const another = PERMISSIONS.find((p) => p !== permission) ?? "api.jobs.manage.list";
+    it.each([
+      [`narrowed to another permission (${another})`, [another]],
+      ["narrowed to a permission that does not exist", ["api.does_not.exist"]],
+      ["narrowed to nothing", []],
+      ["narrowed to the permission's name in another case", [permission.toUpperCase()]],
+    ])(`403 for an admin token %s`, async (_name, permissions) => {
+      const narrowed = await makeUser("admin", { permissions });
+      const csrf = op.mutating ? await csrfFor(narrowed.token) : undefined;
+      expectError(
+        await api(method, op.path, { token: narrowed.token, csrf, body: op.mutating ? {} : undefined }),
+        403,
+        "FORBIDDEN",
+        /Missing permission/,
+      );
+    });
+  }
+
   if (op.mutating) {
     it("403 without a CSRF token", async () => {
       expectError(await api(method, op.path, { token: staff.token, body: {} }), 403, "CSRF_INVALID", /Missing CSRF token/);
@@ -117,10 +137,19 @@ describe.each(operations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
 });
 
 describe("the matrix itself", () => {
-  it("covers every operation, each with a documented permission or none", () => {
+  it("covers every operation, each with a documented permission; only the CSRF-token endpoint has none", () => {
     expect(operations.length).toBeGreaterThanOrEqual(10);
     for (const op of operations) {
       if (op.permission) expect(PERMISSIONS).toContain(op.permission);
     }
+    expect(operations.filter((op) => op.permission === null).map((op) => `${op.method} ${op.path}`)).toEqual([
+      "get /api/security/csrf-token",
+    ]);
+  });
+
+  it("admin permissions are the admin role's alone", () => {
+    expect(ROLE_PERMISSIONS.admin).toContain("api.admin.rotate_keys");
+    for (const role of ["manager", "staff", "agent", "contractor"] as const)
+      expect(ROLE_PERMISSIONS[role]).not.toContain("api.admin.rotate_keys");
   });
 });

@@ -6,7 +6,7 @@ import { jsonResponse, operation } from "../http/operation";
 
 /**
  * Key rotation in production: after adding a new key to ENCRYPTION_KEYS and making it active,
- * call this (admins only) until `complete` is true — `npm run rotate-keys -- --url … --token …`
+ * call this (`api.admin.rotate_keys`: admins only) until `complete` is true — `npm run rotate-keys -- --url … --token …`
  * does the loop. Old keys stay in the ring until then, so every value keeps decrypting.
  */
 export const rotateKeys = operation({
@@ -15,7 +15,7 @@ export const rotateKeys = operation({
   operationId: "rotateEncryptionKeys",
   summary: "Re-encrypt stored private fields under the active key (admins; bounded per call)",
   tag: "Admin",
-  permission: null,
+  permission: "api.admin.rotate_keys",
   body: z.strictObject({ limit: z.coerce.number().int().min(1).max(2000).default(500) }),
   responses: {
     200: jsonResponse(
@@ -31,7 +31,6 @@ export const rotateKeys = operation({
   },
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
-    if (ctx.caller.role !== "admin") throw forbidden("Only administrators can rotate encryption keys");
     const cipher = await ctx.cipher();
     const result = await rotateEncryptedFields(c.env.DB, cipher, body.limit);
     return done(c, result.complete ? "All encrypted fields use the active key" : "Rotation in progress: call again", {

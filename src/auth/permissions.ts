@@ -14,6 +14,8 @@ export const PERMISSIONS = [
   "api.jobs.remedials.manage",
   // Not in the reference: webhook subscriptions (src/admin/webhooks/), administrators only.
   "api.admin.webhooks",
+  // Not in the reference (which has no admin endpoints): POST /api/admin/rotate-keys.
+  "api.admin.rotate_keys",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -22,6 +24,7 @@ export const ROLES = ["admin", "manager", "staff", "agent", "contractor"] as con
 export type Role = (typeof ROLES)[number];
 
 const ALL: readonly Permission[] = PERMISSIONS;
+/** Administration permissions (not in the reference): held by the admin role alone. */
 const JOBS: readonly Permission[] = PERMISSIONS.filter((p) => !p.startsWith("api.admin."));
 
 /**

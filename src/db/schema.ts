@@ -179,6 +179,8 @@ export const jobs = sqliteTable(
     completedAt: text("completed_at"),
     createdAt: createdAt(),
     updatedAt: text("updated_at").notNull().default(now),
+    // Bumped by the jobs_version_bump trigger (migration 0005) on every update; the job's ETag.
+    version: integer("version").notNull().default(1),
   },
   (t) => [
     index("jobs_status_idx").on(t.statusId, t.id),
@@ -504,3 +506,21 @@ export const webhookRelayCursor = sqliteTable("webhook_relay_cursor", {
   claim: text("claim"),
   updatedAt: text("updated_at").notNull().default(now),
 });
+
+// Idempotency-Key answers per API token, kept 24 h (src/http/idempotency.ts); status null while in flight.
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    tokenId: integer("token_id")
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: "cascade" }),
+    key: text("idem_key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status"),
+    contentType: text("content_type"),
+    body: text("body"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index("idempotency_keys_expires_idx").on(t.expiresAt)],
+);

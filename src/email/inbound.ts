@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import PostalMime, { type Email } from "postal-mime";
 import { caseNotes, jobs, users } from "../db/schema";
 import { ApiError } from "../domain/errors";
@@ -10,23 +10,28 @@ import { nowIso } from "../domain/time";
 import { readLimited } from "../http/read-limited";
 import { deleteObjects, NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
-import { sanitizeHtml } from "./sanitize";
+import { parseReplyAddress, verifyReplyTag } from "./note-mail";
+import { prepareNoteBody, sanitizeHtml } from "./sanitize";
 
 /**
  * The Worker's email() handler: threads replies to case-note emails back as child notes.
- * The note is found from the plus address (notes+<uuid>@EMAIL_DOMAIN) or, failing that, from
- * In-Reply-To / References naming a Message-ID we sent. Mail that cannot be stored whole is
- * rejected with a reason (the sender's server bounces it); a second delivery of the same
- * Message-ID is accepted and stored once.
+ * Only through the per-recipient reply address (notes+<uuid>.<tag>@EMAIL_DOMAIN, see
+ * noteReplyAddress): its tag must be the one issued to the sender, and the envelope sender must
+ * be the From: party. In-Reply-To / References never thread on their own (they are guessable).
+ * Mail that fails a check or cannot be stored whole is rejected with a reason (the sender's
+ * server bounces it) and logged; a second delivery of the same Message-ID is stored once.
  */
 export async function handleInboundEmail(message: ForwardableEmailMessage, services: Services): Promise<void> {
   const outcome = await receiveReply(message, services);
-  if (outcome.kind === "rejected") message.setReject(outcome.reason);
+  if (outcome.kind === "rejected") {
+    // The reason names the failed check only: no addresses or message text in logs.
+    console.warn(`inbound mail rejected: ${outcome.reason}`);
+    message.setReject(outcome.reason);
+  }
 }
 
 export type InboundOutcome = { kind: "stored"; noteUuid: string } | { kind: "duplicate" } | { kind: "rejected"; reason: string };
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const reject = (reason: string): InboundOutcome => ({ kind: "rejected", reason });
 
 export async function receiveReply(message: ForwardableEmailMessage, services: Services): Promise<InboundOutcome> {
@@ -47,8 +52,10 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
   if (email.headers.filter((h) => h.key === "from").length !== 1) return reject("Malformed message: exactly one From header is required");
   const sender = email.from?.address?.trim().toLowerCase();
   if (!sender || !/^[^\s@]+@[^\s@]+$/.test(sender)) return reject("Malformed message: no sender address in From");
+  // The From: header is free text; the envelope sender is what the receiving server saw (and SPF checked).
+  if ((message.from ?? "").trim().toLowerCase() !== sender) return reject("Envelope sender does not match the From address");
 
-  const target = await findNote(db, env, message.to, email);
+  const target = await findNote(db, env, message.to, sender);
   if (target.kind === "rejected") return target;
   const note = target.note;
 
@@ -69,7 +76,7 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
   const uuid = crypto.randomUUID();
   let files: PreparedAttachment[];
   try {
-    files = prepareAttachments(
+    files = await prepareAttachments(
       job.uuid,
       uuid,
       email.attachments
@@ -83,8 +90,9 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
   }
   if (body === "" && files.length === 0) return reject("Empty reply: no text once quoted history is removed, and no attachments");
 
-  const text = body === "" ? "(attachments only)" : body;
-  const sealed = await encryptNote(cipher, uuid, { message: text, text, fromEmail: sender });
+  // The text part is as untrusted as HTML: it goes through the same sanitising step as API notes.
+  const prepared = await prepareNoteBody(body === "" ? "(attachments only)" : body);
+  const sealed = await encryptNote(cipher, uuid, { message: prepared.message, text: prepared.text, fromEmail: sender });
   const now = nowIso();
   await putAttachments(env.MEDIA, files);
   try {
@@ -95,7 +103,7 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
         parentId: note.id,
         message: sealed.message,
         messageText: sealed.messageText,
-        isHtml: false,
+        isHtml: prepared.isHtml,
         source: "email",
         inboundMessageId: messageId,
         fromEmail: sealed.fromEmail,
@@ -135,44 +143,23 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
 
 type NoteRow = typeof caseNotes.$inferSelect;
 
-/** The emailed note a reply answers, from the plus address or the threading headers. */
+/** The emailed note a reply answers: from the reply address, whose tag must be the sender's. */
 async function findNote(
   db: Db,
   env: Env,
   envelopeTo: string,
-  email: Email,
+  sender: string,
 ): Promise<{ kind: "found"; note: NoteRow } | { kind: "rejected"; reason: string }> {
-  const domain = env.EMAIL_DOMAIN.toLowerCase();
-  const plus = new RegExp(`^notes\\+([^@]+)@${domain.replaceAll(".", "\\.")}$`).exec(envelopeTo.trim().toLowerCase());
-  const threadIds = [...`${email.inReplyTo ?? ""} ${email.references ?? ""}`.matchAll(/<[^<>\s]+>/g)].map((m) => m[0]).slice(0, 50);
-  // Our own Message-IDs in the headers name notes; one naming another note than the address is forged.
-  const ownIds = new Set(
-    threadIds.flatMap((id) => {
-      const m = /^<note-([0-9a-f-]{36})@([^>]+)>$/i.exec(id);
-      return m?.[1] && m[2]?.toLowerCase() === domain ? [m[1].toLowerCase()] : [];
-    }),
-  );
-
-  let note: NoteRow | undefined;
-  if (plus) {
-    const uuid = plus[1] ?? "";
-    if (!UUID_RE.test(uuid)) return { kind: "rejected", reason: "Unknown case note address" };
-    if ([...ownIds].some((id) => id !== uuid)) return { kind: "rejected", reason: "Threading headers name a different case note" };
-    note = await db
-      .select()
-      .from(caseNotes)
-      .where(and(eq(caseNotes.uuid, uuid), isNotNull(caseNotes.emailMessageId), isNull(caseNotes.parentId)))
-      .get();
-  } else if (threadIds.length > 0) {
-    if (ownIds.size > 1) return { kind: "rejected", reason: "Threading headers name more than one case note" };
-    note = await db
-      .select()
-      .from(caseNotes)
-      .where(and(inArray(caseNotes.emailMessageId, threadIds), isNull(caseNotes.parentId)))
-      .get();
-  } else {
-    return { kind: "rejected", reason: "Not a reply to a case note: no note address and no In-Reply-To/References" };
+  const address = parseReplyAddress(envelopeTo, env.EMAIL_DOMAIN);
+  if (!address) return { kind: "rejected", reason: "Not a reply to a case note: unknown reply address" };
+  if (!(await verifyReplyTag(env.SIGNING_SECRET, address.noteUuid, sender, address.tag))) {
+    return { kind: "rejected", reason: "Reply address was not issued to this sender" };
   }
+  const note = await db
+    .select()
+    .from(caseNotes)
+    .where(and(eq(caseNotes.uuid, address.noteUuid), isNotNull(caseNotes.emailMessageId), isNull(caseNotes.parentId)))
+    .get();
   if (!note) return { kind: "rejected", reason: "Unknown case note" };
   return { kind: "found", note };
 }

@@ -137,9 +137,14 @@ export function safeUrl(raw: string, attr: "href" | "src"): string | null {
   return cleaned;
 }
 
-/** True when the text looks like HTML markup (a tag), as rich-text editors produce. */
+/**
+ * True when a browser's HTML tokenizer could start markup anywhere in the text: `<` followed by
+ * a letter (a tag, even `<img/src=…` or one never closed), `/` (end tag), `!` (comment, doctype)
+ * or `?` (bogus comment). Any other `<` is text to a browser. This is deliberately not "looks
+ * like well-formed HTML": text that fails this test cannot render as markup wherever it lands.
+ */
 export function looksLikeHtml(s: string): boolean {
-  return /<\/?[a-z][a-z0-9-]*(\s[^>]*)?\/?>/i.test(s) || /<!--[\s\S]*?-->/.test(s);
+  return /<[a-z!/?]/i.test(s);
 }
 
 export interface Sanitized {
@@ -167,7 +172,7 @@ export async function sanitizeHtml(input: string, opts: { dropQuotes?: boolean }
     for (const o of open.splice(at).reverse()) out.push(`</${o.name}>`);
   };
 
-  await new HTMLRewriter()
+  const rewriter = new HTMLRewriter()
     .on("*", {
       element(el) {
         const name = el.tagName.toLowerCase();
@@ -211,9 +216,14 @@ export async function sanitizeHtml(input: string, opts: { dropQuotes?: boolean }
       comments(comment) {
         comment.remove();
       },
-    })
-    .transform(new Response(input))
-    .text();
+    });
+  try {
+    await rewriter.transform(new Response(input)).text();
+  } catch {
+    // The streaming parser gives up on some non-conforming nesting (`<select><style>`), where it
+    // cannot tell raw text from markup. Then nothing of it is markup: the whole input is escaped.
+    return { html: textToHtml(input), text: normalizeText(input) };
+  }
 
   for (const o of open.reverse()) out.push(`</${o.name}>`);
   // Breaks from adjacent blocks merge into one newline (a blank line at a paragraph); <br>s count one each.
@@ -282,7 +292,12 @@ export interface NoteBody {
   isHtml: boolean;
 }
 
-/** A note's message as given by a client: HTML is sanitised, plain text kept (and escaped for HTML). */
+/**
+ * A note's message as given by a client or an inbound mail's text. `isHtml` (the API's `is_html`)
+ * says how `message` is stored and returned: true, sanitised HTML (allow-list); false, plain text
+ * in which no markup can start (see looksLikeHtml), so it is inert even if a client renders it as
+ * HTML. Anything that could start markup goes through the sanitiser, whatever it looks like.
+ */
 export async function prepareNoteBody(input: string): Promise<NoteBody> {
   if (looksLikeHtml(input)) {
     const { html, text } = await sanitizeHtml(input);
@@ -290,4 +305,13 @@ export async function prepareNoteBody(input: string): Promise<NoteBody> {
   }
   const text = normalizeText(input);
   return { message: text, text, html: textToHtml(text), isHtml: false };
+}
+
+/**
+ * A stored note's message as the API returns it. Rows written before every body went through the
+ * sanitiser may hold markup flagged as plain text; those are sanitised on the way out.
+ */
+export async function noteForOutput(message: string, isHtml: boolean): Promise<{ message: string; isHtml: boolean }> {
+  if (isHtml || !looksLikeHtml(message)) return { message, isHtml };
+  return { message: (await sanitizeHtml(message)).html, isHtml: true };
 }

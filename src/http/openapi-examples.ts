@@ -74,6 +74,8 @@ interface OperationDocs {
   unavailable?: true;
   /** Sends an ETag with its 200 (a single job). */
   etag?: true;
+  /** Honours If-Match (412 when stale): job update and delete. */
+  ifMatch?: true;
 }
 
 const JOB_UUID = "550e8400-e29b-41d4-a716-446655440001";
@@ -142,6 +144,7 @@ const DOCS: Record<string, OperationDocs> = {
   },
   createUpdateDeleteJob: {
     tag: "Jobs",
+    ifMatch: true,
     body: {
       create: ex("Create a job", JOB_CREATE),
       update: ex("Update a job (only the fields sent change)", { action: "update", uuid: JOB_UUID, contractor_budget: 200.0 }),
@@ -757,8 +760,10 @@ const ERROR_TEXT: Record<number, string> = {
   403: "Missing permission, missing or invalid CSRF token, or an archived job",
   404: "Unknown record, or one the caller may not see",
   409: "The record's state does not allow this change (or it changed meanwhile): read it again",
+  412: "If-Match names a version of the job that is no longer current: read it again",
   413: "Request body or file too large",
   415: "Unsupported body or file type",
+  422: "The Idempotency-Key was already used for a different request",
   429: "Rate limited: retry after the Retry-After seconds",
   500: "Internal error: quote the request id when reporting it",
   503: "A dependency is unavailable; nothing was stored, retry later",
@@ -772,6 +777,8 @@ const CODE_MESSAGE: Record<ErrorCode, string> = {
   ARCHIVED: "Archived jobs cannot be changed",
   NOT_FOUND: "Job not found",
   CONFLICT: "This job is not marked as a recall",
+  PRECONDITION_FAILED: "The job has changed since the ETag you sent: read it again",
+  UNPROCESSABLE: "This Idempotency-Key was used for a different request",
   PAYLOAD_TOO_LARGE: "file: larger than 20 MB",
   UNSUPPORTED_MEDIA_TYPE: "file: not a JPEG, PNG or MP4 file",
   RATE_LIMITED: "Too many requests: slow down and retry shortly",
@@ -803,8 +810,10 @@ function errorResponse(status: number, codes: ErrorCode[]) {
 function errorStatuses(docs: OperationDocs | undefined, mutating: boolean): number[] {
   const statuses = [400, 401, 403];
   if (docs?.notFound !== false) statuses.push(404);
-  if (docs?.conflict) statuses.push(409);
-  if (mutating) statuses.push(413, 415);
+  // Every mutating operation may meet a retry still in flight under its Idempotency-Key (409).
+  if (docs?.conflict || mutating) statuses.push(409);
+  if (docs?.ifMatch) statuses.push(412);
+  if (mutating) statuses.push(413, 415, 422);
   statuses.push(429, 500);
   if (docs?.unavailable) statuses.push(503);
   return statuses;

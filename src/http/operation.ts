@@ -6,8 +6,10 @@ import type { Permission } from "../auth/permissions";
 import { ApiError, type FieldError } from "../domain/errors";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
+import { idempotent } from "./idempotency";
 import { documented } from "./openapi-examples";
 import { errorResponses } from "./openapi-shapes";
+import { limitCaller } from "./rate-limit";
 
 export type AppEnv = { Bindings: Env; Variables: { ctx: RequestContext } };
 export type AppContext = Context<AppEnv>;
@@ -23,7 +25,7 @@ export interface OperationDef<QS, BS, M extends Method = Method, P extends strin
   summary: string;
   description?: string;
   tag: string;
-  /** The permission the caller must hold; null for endpoints any valid token may call. */
+  /** The permission the caller must hold; null only for GET /api/security/csrf-token (security-matrix.test.ts holds it so). */
   permission: Permission | null;
   /** Query and body schemas; bodies accept JSON, form-urlencoded and multipart alike. */
   query?: QS;
@@ -93,7 +95,24 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
       request: {
         query: op.query ? (documentedQuery(op.query, op.actions) as never) : undefined,
         headers: op.mutating
-          ? z.object({ "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }) })
+          ? z.object({
+              "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }),
+              "Idempotency-Key": z
+                .string()
+                .optional()
+                .openapi({
+                  description:
+                    "1–255 visible ASCII characters: a retry with the same key and request replays the first answer (24 h, per token)",
+                }),
+              ...(op.operationId === "createUpdateDeleteJob"
+                ? {
+                    "If-Match": z
+                      .string()
+                      .optional()
+                      .openapi({ description: "The job's ETag (update, delete): 412 when it is no longer current" }),
+                  }
+                : {}),
+            })
           : undefined,
         body: op.body
           ? { required: true, content: Object.fromEntries(BODY_TYPES.map((t) => [t, { schema: op.body as never }])) }
@@ -133,12 +152,13 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
   if (op.mutating) {
     // Writes: caller and permission first, then CSRF, then the input.
     const principal = await ctx.principal();
+    await limitCaller(c, principal.tokenId);
     // A CSRF header is checked before the body is read, so a forged upload is refused unread.
     const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
     const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
     if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
     const input = validate(op, c, await readBody(c));
-    return op.handler(c, input);
+    return idempotent(c, principal.tokenId, () => op.handler(c, input));
   }
 
   // Reads: the handler's batch carries the token check (one round trip).
@@ -150,7 +170,8 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
     throw err;
   }
   const response = await op.handler(c, input);
-  if (!ctx.authorized) await ctx.principal();
+  // The token check rode in the handler's batch: the answer is withheld when the token is over its limit.
+  await limitCaller(c, (await ctx.principal()).tokenId);
   return response;
 }
 

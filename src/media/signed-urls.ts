@@ -56,5 +56,8 @@ export async function verifyObjectUrl(
   }
   const expected = await hmac(secret, PURPOSE, message(method, key, Number(exp)));
   if (!timingSafeEqual(given, expected)) return "invalid";
+  // The signer never issues more than MAX_TTL_SECONDS; a later expiry was not made by it (or a
+  // secret leaked): refuse it rather than honour a URL that never expires. A minute of clock skew.
+  if (Number(exp) * 1000 > now + (MAX_TTL_SECONDS + 60) * 1000) return "invalid";
   return Number(exp) * 1000 < now ? "expired" : "ok";
 }

@@ -31,7 +31,7 @@ export interface Sniffed {
 /** Why a file was refused; every reason answers 415 with its message. */
 export class SniffError extends Error {
   constructor(
-    readonly reason: "unsupported" | "truncated" | "pixel_bomb" | "polyglot" | "zip_bomb",
+    readonly reason: "unsupported" | "truncated" | "pixel_bomb" | "polyglot" | "zip_bomb" | "active_content",
     message: string,
   ) {
     super(message);
@@ -108,7 +108,13 @@ function refusePolyglot(b: Uint8Array, type: SniffedType) {
   const other: string[] = [];
   if (type !== "pdf" && head.includes("%pdf-")) other.push("PDF");
   if (type !== "docx" && findEocd(b) !== undefined) other.push("ZIP");
-  if (/<(script|html|svg|iframe|\?php|!doctype)/.test(head)) other.push("HTML/script");
+  // Media files are scanned whole: markup hides in comments, metadata and trailers past any prefix.
+  if (
+    /<(script|html|svg|iframe|\?php|!doctype)/.test(head) ||
+    ((type === "jpeg" || type === "png" || type === "mp4") && hasActiveMarkup(b))
+  ) {
+    other.push("HTML/script");
+  }
   if (other.length > 0) {
     throw new SniffError("polyglot", `file is a polyglot: a ${type.toUpperCase()} that also carries ${other.join(" and ")} content`);
   }
@@ -153,6 +159,37 @@ function checkMp4(b: Uint8Array) {
 
 function checkPdf(b: Uint8Array) {
   if (!latin1(b, b.length - 1024, b.length).includes("%%EOF")) throw new SniffError("truncated", "PDF is truncated (no %%EOF trailer)");
+  refusePdfScript(wholeLatin1(b));
+}
+
+/**
+ * Active-content signatures a browser (or a viewer sniffing HTML) would run. Each is long or
+ * delimited enough that compressed image and video data match it by chance only rarely (a bare
+ * `<svg` must be followed by a space, `/` or `>`, for example).
+ */
+const ACTIVE_MARKUP =
+  /<(script|object|embed|iframe|svg|html|\?php|!doctype)[\s/>]|<(img|body|video|audio|input|details|image)\b[^<>]{0,400}?[\s/"']on[a-z]{3,20}\s*=|javascript:/i;
+
+/** Bytes as latin1 text (one char per byte), fast enough for the whole of a 20 MB upload. */
+const wholeLatin1 = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
+
+/** True when the bytes anywhere carry markup or script a browser could be led to run. */
+export function hasActiveMarkup(b: Uint8Array): boolean {
+  return ACTIVE_MARKUP.test(wholeLatin1(b));
+}
+
+/**
+ * PDF names may spell letters as #xx (`/J#61vaScript`); they are decoded before matching. A
+ * JavaScript action (`/S /JavaScript` with `/JS`), also when `/OpenAction` or `/AA` runs it,
+ * is refused: documents are for reading.
+ */
+function refusePdfScript(text: string) {
+  const names = text.replace(/\/[^\s/<>[\]()%{}]+/g, (name) =>
+    name.replace(/#([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+  );
+  if (/\/(JavaScript|JS)(?![A-Za-z0-9])/.test(names)) {
+    throw new SniffError("active_content", "PDF contains JavaScript (/JavaScript, /JS or an /OpenAction running it): not accepted");
+  }
 }
 
 /**
@@ -210,4 +247,126 @@ function checkDocx(b: Uint8Array) {
   if (!names.has("[Content_Types].xml") || !names.has("word/document.xml")) {
     throw new SniffError("unsupported", "ZIP is not a Word document (no [Content_Types].xml and word/document.xml)");
   }
+}
+
+/**
+ * Inflates a deflate stream, counting bytes; stops (ok: false) as soon as more than `cap` come
+ * out. Corrupt data throws.
+ */
+async function inflatedWithin(
+  data: Uint8Array,
+  cap: number,
+  opts: { keep?: boolean; format?: "deflate" | "deflate-raw" } = {},
+): Promise<{ ok: boolean; size: number; bytes?: Uint8Array }> {
+  const keep = opts.keep ?? false;
+  const reader = new Blob([data])
+    .stream()
+    .pipeThrough(new DecompressionStream(opts.format ?? "deflate-raw"))
+    .getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > cap) {
+        await reader.cancel();
+        return { ok: false, size };
+      }
+      if (keep) parts.push(value);
+    }
+  } catch {
+    throw new SniffError("truncated", "compressed data is corrupt");
+  }
+  if (!keep) return { ok: true, size };
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.byteLength;
+  }
+  return { ok: true, size, bytes };
+}
+
+/**
+ * DOCX sizes from the data itself: each entry is inflated and counted (nothing kept), and the
+ * archive refused as soon as an entry expands past the ratio cap or the total past the hard cap,
+ * or an entry yields other than the size its central directory claims.
+ */
+async function checkDocxInflated(b: Uint8Array) {
+  const eocd = findEocd(b);
+  if (eocd === undefined) return;
+  const entries = u16le(b, eocd + 10);
+  let p = u32le(b, eocd + 16);
+  let total = 0;
+  for (let n = 0; n < entries; n++) {
+    const method = u16le(b, p + 10);
+    const csize = u32le(b, p + 20);
+    const usize = u32le(b, p + 24);
+    const nameLen = u16le(b, p + 28);
+    const name = latin1(b, p + 46, p + 46 + nameLen);
+    const local = u32le(b, p + 42);
+    const start = local + 30 + u16le(b, local + 26) + u16le(b, local + 28);
+    const data = b.subarray(start, start + csize);
+    let actual: number;
+    if (method === 0) actual = csize;
+    else if (method === 8) {
+      const remaining = ZIP_LIMITS.maxTotalUncompressed - total;
+      const cap = Math.min(remaining, Math.max(2 ** 20, csize * ZIP_LIMITS.maxRatio));
+      const res = await inflatedWithin(data, cap);
+      if (!res.ok) {
+        throw new SniffError(
+          "zip_bomb",
+          res.size > remaining
+            ? `zip bomb: entries expand to more than ${ZIP_LIMITS.maxTotalUncompressed / 2 ** 20} MiB`
+            : `zip bomb: ${name} expands more than ${ZIP_LIMITS.maxRatio}:1`,
+        );
+      }
+      actual = res.size;
+    } else throw new SniffError("unsupported", `ZIP entry ${name} uses compression method ${method} (only stored and deflate)`);
+    if (actual !== usize)
+      throw new SniffError("zip_bomb", `ZIP entry ${name} inflates to ${actual} bytes, not the ${usize} its directory claims`);
+    total += actual;
+    p += 46 + nameLen + u16le(b, p + 30) + u16le(b, p + 32);
+  }
+}
+
+/** Object streams (PDF 1.5) can hold dictionaries compressed: their /JS keys are looked for too. */
+async function checkPdfObjectStreams(b: Uint8Array) {
+  const text = wholeLatin1(b);
+  const re = /<<((?:(?!>>\s*stream)[\s\S]){0,2000}?)>>\s*stream\r?\n/g;
+  let budget = ZIP_LIMITS.maxTotalUncompressed;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const dict = m[1] ?? "";
+    if (!/\/Type\s*\/ObjStm/.test(dict) || !/\/FlateDecode/.test(dict)) continue;
+    const start = m.index + m[0].length;
+    let end = text.indexOf("endstream", start);
+    if (end < 0) break;
+    while (end > start && (b[end - 1] === 0x0a || b[end - 1] === 0x0d)) end--;
+    // An object stream that does not inflate cleanly is refused: readers are lenient, so unread data could hide a script.
+    const res = await inflatedWithin(b.subarray(start, end), budget, { keep: true, format: "deflate" }).catch((err: unknown) => {
+      throw err instanceof SniffError ? new SniffError("truncated", "PDF object stream is corrupt") : err;
+    });
+    if (!res.ok) throw new SniffError("zip_bomb", "PDF object streams expand beyond the limit");
+    budget -= res.size;
+    if (res.bytes) refusePdfScript(wholeLatin1(res.bytes));
+  }
+}
+
+/** Throws SniffError("active_content") when a PDF runs JavaScript, in its body or its object streams. */
+export async function refusePdfJavaScript(b: Uint8Array): Promise<void> {
+  refusePdfScript(wholeLatin1(b));
+  await checkPdfObjectStreams(b);
+}
+
+/**
+ * `sniff` plus the checks that must decompress: DOCX entries inflated and counted, PDF object
+ * streams searched for JavaScript. Uploads go through this one.
+ */
+export async function sniffDeep(bytes: Uint8Array, accepted: readonly SniffedType[]): Promise<Sniffed> {
+  const sniffed = sniff(bytes, accepted);
+  if (sniffed.type === "docx") await checkDocxInflated(bytes);
+  if (sniffed.type === "pdf") await checkPdfObjectStreams(bytes);
+  return sniffed;
 }

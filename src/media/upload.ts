@@ -11,7 +11,7 @@ import type { RequestContext } from "../http/context";
 import { safeFilename } from "../jobs/case-notes/attachments";
 import { deletePrefix } from "./cleanup";
 import type { MediaMessage } from "./messages";
-import { SniffError, type Sniffed, type SniffedType, sniff } from "./sniff";
+import { SniffError, type Sniffed, type SniffedType, sniffDeep } from "./sniff";
 
 /** Per-file upload limit (photos and documents). */
 export const MAX_FILE_BYTES = 20 * 1024 * 1024;
@@ -41,7 +41,7 @@ export async function readUpload(file: File, accepted: readonly SniffedType[]): 
     throw new ApiError("PAYLOAD_TOO_LARGE", `file: larger than ${limit}`, [{ field: "file", message: `larger than ${limit}` }]);
   if (bytes.length === 0) throw badRequest("file: is empty", [{ field: "file", message: "is empty" }]);
   try {
-    return { bytes, filename: safeFilename(file.name), sniffed: sniff(bytes, accepted) };
+    return { bytes, filename: safeFilename(file.name), sniffed: await sniffDeep(bytes, accepted) };
   } catch (err) {
     if (err instanceof SniffError)
       throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `file: ${err.message}`, [{ field: "file", message: err.message }]);

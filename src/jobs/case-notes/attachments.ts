@@ -1,5 +1,6 @@
 import { ApiError, badRequest } from "../../domain/errors";
 import { objectKey } from "../../media/keys";
+import { hasActiveMarkup, refusePdfJavaScript, SniffError } from "../../media/sniff";
 
 /** Limits of case notes, for API requests and inbound email alike. */
 export const NOTE_LIMITS = {
@@ -10,14 +11,34 @@ export const NOTE_LIMITS = {
   maxRawEmailBytes: 10 * 1024 * 1024,
 } as const;
 
-/** The type the bytes show (never the name or the declared type), or null when not accepted. */
+/** A markup document (HTML, SVG, XML) is not plain text, whatever its bytes decode to. */
+const MARKUP_DOCUMENT = /<(html|head|body|meta|style|link|base|form|svg|math|script|iframe|object|embed|\?xml|!doctype)[\s/>]/i;
+
+/**
+ * The type the bytes show (never the name or the declared type), or null when not accepted. The
+ * allow-list: PDF, JPEG, PNG and plain text (UTF-8 without control characters and not markup).
+ */
 export function sniffType(bytes: Uint8Array): string | null {
   const starts = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
   if (starts(0x25, 0x50, 0x44, 0x46, 0x2d)) return "application/pdf";
   if (starts(0xff, 0xd8, 0xff)) return "image/jpeg";
   if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
-  if (isPlainText(bytes)) return "text/plain";
+  if (isPlainText(bytes) && !MARKUP_DOCUMENT.test(new TextDecoder().decode(bytes))) return "text/plain";
   return null;
+}
+
+/** Why an accepted type is still refused: script in a PDF, markup inside an image or text. */
+async function activeContent(bytes: Uint8Array, contentType: string): Promise<string | null> {
+  if (contentType === "application/pdf") {
+    try {
+      await refusePdfJavaScript(bytes);
+    } catch (err) {
+      if (err instanceof SniffError) return "contains JavaScript";
+      throw err;
+    }
+    return null;
+  }
+  return hasActiveMarkup(bytes) ? "carries HTML/script content" : null;
 }
 
 function isPlainText(bytes: Uint8Array): boolean {
@@ -36,9 +57,12 @@ function isPlainText(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** A display name for a file: no path, no control characters or quotes, bounded. */
+/** Bidirectional controls (U+200E/F, U+202A–202E, U+2066–2069, U+061C): they make "gpj.exe" read as "exe.jpg". */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A display name for a file: no path, no control or bidirectional characters or quotes, bounded. */
 export function safeFilename(name: string | null | undefined): string {
-  const last = (name ?? "").split(/[\\/]/).pop() ?? "";
+  const last = (name ?? "").replace(BIDI_CONTROLS, "").split(/[\\/]/).pop() ?? "";
   const base = [...last]
     .filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f && ch !== '"')
     .join("")
@@ -61,13 +85,19 @@ export interface PreparedAttachment {
 }
 
 /** Checks count, size and type (413 / 415 / 400 with the file named) and assigns each a generated R2 key. */
-export function prepareAttachments(jobUuid: string, noteUuid: string, inputs: AttachmentInput[], existing = 0): PreparedAttachment[] {
+export async function prepareAttachments(
+  jobUuid: string,
+  noteUuid: string,
+  inputs: AttachmentInput[],
+  existing = 0,
+): Promise<PreparedAttachment[]> {
   if (existing + inputs.length > NOTE_LIMITS.maxFiles) {
     throw badRequest(`attachments: at most ${NOTE_LIMITS.maxFiles} files per note`, [
       { field: "attachments", message: `at most ${NOTE_LIMITS.maxFiles} files per note` },
     ]);
   }
-  return inputs.map((input) => {
+  const prepared: PreparedAttachment[] = [];
+  for (const input of inputs) {
     const filename = safeFilename(input.filename);
     if (input.bytes.byteLength > NOTE_LIMITS.maxFileBytes) {
       throw new ApiError("PAYLOAD_TOO_LARGE", `attachments: ${filename} is larger than ${NOTE_LIMITS.maxFileBytes / 1024 / 1024} MB`, [
@@ -80,16 +110,23 @@ export function prepareAttachments(jobUuid: string, noteUuid: string, inputs: At
         { field: "attachments", message: `${filename} has an unsupported type` },
       ]);
     }
+    const active = await activeContent(input.bytes, contentType);
+    if (active) {
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `attachments: ${filename} ${active}`, [
+        { field: "attachments", message: `${filename} ${active}` },
+      ]);
+    }
     const uuid = crypto.randomUUID();
-    return {
+    prepared.push({
       uuid,
       key: objectKey(jobUuid, "notes", noteUuid, uuid),
       filename,
       contentType,
       size: input.bytes.byteLength,
       bytes: input.bytes,
-    };
-  });
+    });
+  }
+  return prepared;
 }
 
 /** Stores the files; if one fails, removes those already stored and throws. */

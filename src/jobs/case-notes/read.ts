@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
 import { notFound } from "../../domain/errors";
+import { noteForOutput } from "../../email/sanitize";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
@@ -79,17 +80,18 @@ async function listNotes(c: AppContext, q: ListNotesQuery) {
   const data = await Promise.all(
     rows.map(async ({ note, parentUuid }) => {
       const attachments = byNote.get(note.id) ?? [];
+      const body = await noteForOutput(await cipher.decrypt(noteContext(note.uuid, "message"), note.message), note.isHtml);
       return {
         ID: note.id,
         uuid: note.uuid,
         job_id: note.jobId,
-        message: await cipher.decrypt(noteContext(note.uuid, "message"), note.message),
+        message: body.message,
         created_by_name: note.createdByName,
         send_email: note.sendEmail,
         attachments_count: attachments.length,
         created_at: note.createdAt,
         parent_uuid: parentUuid,
-        is_html: note.isHtml,
+        is_html: body.isHtml,
         is_pinned: note.isPinned,
         source: note.source,
         email_status: note.emailStatus as z.infer<typeof CaseNoteItem>["email_status"],

@@ -97,7 +97,10 @@ export const CaseNoteItem = z
     ID: z.number().int(),
     uuid: z.string(),
     job_id: z.number().int(),
-    message: z.string().openapi({ description: "Sanitised HTML when is_html, else plain text" }),
+    message: z.string().openapi({
+      description:
+        "Sanitised HTML (allow-list) when is_html; else plain text in which no markup can start (no `<` before a letter, `/`, `!` or `?`)",
+    }),
     created_by_name: z.string(),
     send_email: z.boolean(),
     attachments_count: z.number().int(),

@@ -109,7 +109,7 @@ async function createNote(c: AppContext, input: CreateNote) {
   const job = await jobForNotes(ctx, input.job_uuid);
   const body = await bodyOrReject(input.message);
   const uuid = crypto.randomUUID();
-  const files = prepareAttachments(job.uuid, uuid, await fileInputs(input.attachments ?? []));
+  const files = await prepareAttachments(job.uuid, uuid, await fileInputs(input.attachments ?? []));
   const cipher = await ctx.cipher();
   const sealed = await encryptNote(cipher, uuid, { message: body.message, text: body.text });
   const now = nowIso();
@@ -163,7 +163,9 @@ async function createNote(c: AppContext, input: CreateNote) {
   let outcome: NoteMailOutcome | undefined;
   if (input.send_email) {
     // Sent after the note is committed (it exists even if sending fails); the outcome is recorded on it.
-    const recipients = pickRecipients(await jobParties(cipher, job), caller.email);
+    // Contractors cannot see the private contact, so their notes (links, remote images and all) are not mailed to them.
+    const parties = (await jobParties(cipher, job)).filter((p) => caller.role !== "contractor" || p.role !== "private_contact");
+    const recipients = pickRecipients(parties, caller.email);
     outcome = await sendNoteMail(c.env, {
       noteUuid: uuid,
       jobRef: job.jobRef,
@@ -294,7 +296,7 @@ async function attachFiles(c: AppContext, input: AttachNote) {
   }
   const db = ctx.db;
   const existing = await db.$count(noteAttachments, eq(noteAttachments.noteId, note.id));
-  const files = prepareAttachments(job.uuid, note.uuid, await fileInputs(input.attachments), existing);
+  const files = await prepareAttachments(job.uuid, note.uuid, await fileInputs(input.attachments), existing);
   await putAttachments(c.env.MEDIA, files);
   try {
     await db.batch([

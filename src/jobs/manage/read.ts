@@ -8,6 +8,7 @@ import { ok } from "../../http/envelope";
 import { dataEnvelope, listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { userPins } from "../../pins/user-pins";
+import { setJobEtag } from "./etag";
 import { type ListJobsQuery, manageQuery } from "./schemas";
 import { jobSearchCondition } from "./search";
 import { JobDetail, JobListItem, selectJobDetail, selectJobs, toListItem } from "./view";
@@ -111,6 +112,7 @@ async function getJob(c: AppContext, uuid: string) {
   if (!row || !detail) throw notFound("Job");
   const pins = await ctx.pins();
   const secrets = await decryptPrivateFields(await ctx.cipher(), { uuid: row.uuid, ...detail }, ctx.caller);
+  setJobEtag(c, detail.version);
   return ok(c, {
     ...toListItem(row, pins),
     payment_status_id: detail.paymentStatusId,

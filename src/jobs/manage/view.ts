@@ -91,6 +91,7 @@ export const detailColumns = aliased({
   privateContactName: jobs.privateContactName,
   privateContactEmail: jobs.privateContactEmail,
   completedAt: jobs.completedAt,
+  version: jobs.version,
 });
 
 export type JobRow = Awaited<ReturnType<typeof selectJobs>>[number];

@@ -13,6 +13,7 @@ import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { deleteJobObjects } from "../../media/cleanup";
+import { checkIfMatch, preconditionLost, setJobEtag } from "./etag";
 import { type CreateJob, type JobFields, manageBody, type UpdateJob } from "./schemas";
 
 export const postManage = operation({
@@ -119,6 +120,7 @@ async function updateJob(c: AppContext, body: UpdateJob) {
     throw badRequest("Nothing to update: send at least one job field");
   }
   const current = await loadJobForChange(ctx, uuid);
+  const ifMatch = checkIfMatch(c, current.job.version);
   const { status, priority } = await checkReferences(ctx.db, fields);
   const job = current.job;
   const sent = sentFields(fields);
@@ -133,7 +135,10 @@ async function updateJob(c: AppContext, body: UpdateJob) {
 
   const changes = diff(before, sent);
   const changed = Object.keys(changes);
-  if (changed.length === 0) return done(c, "No changes: the job already has these values", { job_uuid: uuid, changed_fields: [] });
+  if (changed.length === 0) {
+    setJobEtag(c, job.version);
+    return done(c, "No changes: the job already has these values", { job_uuid: uuid, changed_fields: [] });
+  }
 
   const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFields;
   const values = await columnValues(await ctx.cipher(), uuid, changedFields);
@@ -150,7 +155,7 @@ async function updateJob(c: AppContext, body: UpdateJob) {
     db
       .update(jobs)
       .set({ ...values, updatedAt: now })
-      .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId))),
+      .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId), ifMatch)),
     recordEvent(db, { jobId: job.id, jobUuid: uuid, actor: ctx.caller, action: "job.updated", changes }, { ifChanged: true }),
     ...(tenantIds
       ? [
@@ -158,27 +163,38 @@ async function updateJob(c: AppContext, body: UpdateJob) {
           ...tenantIds.map((tenantId) => db.insert(jobTenants).values({ jobId: job.id, tenantId })),
         ]
       : []),
+    db.select({ version: jobs.version }).from(jobs).where(eq(jobs.id, job.id)),
   ]);
-  if ((results[0] as D1Result).meta.changes === 0) throw conflict("The job changed while it was being updated; read it again and retry");
+  if ((results[0] as D1Result).meta.changes === 0) {
+    throw preconditionLost(c, job.version) ?? conflict("The job changed while it was being updated; read it again and retry");
+  }
+  setJobEtag(c, (results.at(-1) as { version: number }[])[0]?.version);
   return done(c, "Job updated successfully", { job_uuid: uuid, changed_fields: changed });
 }
 
 async function deleteJob(c: AppContext, uuid: string) {
   const ctx = c.var.ctx;
   const { job } = await jobForChange(ctx, { uuid });
+  const ifMatch = checkIfMatch(c, job.version);
   const db = ctx.db;
   // Rows go in one batch (foreign keys cascade to notes, attachments, photos, documents, …);
   // stored files are all under jobs/<uuid>/ and are removed after the rows are gone.
-  await db.batch([
-    db.delete(jobs).where(eq(jobs.id, job.id)),
-    recordEvent(db, {
-      jobId: job.id,
-      jobUuid: uuid,
-      actor: ctx.caller,
-      action: "job.deleted",
-      changes: { job_ref: { before: job.jobRef, after: null }, job_title: { before: job.jobTitle, after: null } },
-    }),
+  const [deleted] = await db.batch([
+    db.delete(jobs).where(and(eq(jobs.id, job.id), ifMatch)),
+    recordEvent(
+      db,
+      {
+        jobId: job.id,
+        jobUuid: uuid,
+        actor: ctx.caller,
+        action: "job.deleted",
+        changes: { job_ref: { before: job.jobRef, after: null }, job_title: { before: job.jobTitle, after: null } },
+      },
+      { ifChanged: true },
+    ),
   ]);
+  const lost = deleted.meta.changes === 0 ? preconditionLost(c, job.version) : undefined;
+  if (lost) throw lost;
   await deleteJobObjects(c.env, uuid, ctx.executionCtx);
   return done(c, "Job deleted successfully", { job_uuid: uuid });
 }
