@@ -32,7 +32,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       // End-to-end suites run under Node's test runner (node --test), against real processes.
-      exclude: [...configDefaults.exclude, "test/e2e/**"],
+      exclude: [...configDefaults.exclude, "test/e2e/**", "test/browser/**"],
       setupFiles: ["./test/setup.ts"],
       // The real transcoder as a process for the run (its URL reaches tests through inject()).
       globalSetup: ["./test/transcoder-global-setup.ts"],

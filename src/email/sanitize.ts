@@ -245,6 +245,8 @@ function allowedTag(name: string, attributes: Iterable<string[]>): string | null
     let value: string | null = decodeEntities(rawValue);
     if (URL_ATTRS.has(attr)) value = safeUrl(rawValue, attr as "href" | "src");
     else if (NUMERIC_ATTRS.has(attr)) value = /^\d{1,4}$/.test(value.trim()) ? value.trim() : null;
+    // Text attributes are inert, but a script URL has no business in any of them (defence in depth).
+    else if (/script\s*:/i.test(value.replace(/[\s\0]/g, ""))) value = null;
     if (value !== null) attrs.push(` ${attr}="${escapeHtml(value)}"`);
   }
   if (name === "img" && !attrs.some((a) => a.startsWith(" src="))) return null;

@@ -97,13 +97,10 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
         headers: op.mutating
           ? z.object({
               "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }),
-              "Idempotency-Key": z
-                .string()
-                .optional()
-                .openapi({
-                  description:
-                    "1–255 visible ASCII characters: a retry with the same key and request replays the first answer (24 h, per token)",
-                }),
+              "Idempotency-Key": z.string().optional().openapi({
+                description:
+                  "1–255 visible ASCII characters: a retry with the same key and request replays the first answer (24 h, per token)",
+              }),
               ...(op.operationId === "createUpdateDeleteJob"
                 ? {
                     "If-Match": z
