@@ -23,6 +23,8 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
             SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
+            // Answers carry X-D1-Round-Trips / X-D1-Rows-Read (src/db/session.ts) for the budgets.
+            D1_METRICS: "on",
           },
         },
       }),

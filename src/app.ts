@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { DecryptionError } from "./crypto/fields";
+import { requestD1 } from "./db/session";
 import { RequestContext } from "./http/context";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./http/errors";
 import { type AppEnv, mount, type Operation } from "./http/operation";
@@ -19,9 +20,10 @@ export function createApp(ops: readonly Operation[] = operations) {
   app.use("*", async (c, next) => {
     const auth = c.req.header("authorization");
     const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1]);
+    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1], requestD1(c.env, c.req.raw));
     c.set("ctx", ctx);
     await next();
+    ctx.d1?.stamp(c.res.headers);
     c.res.headers.set("X-Request-Id", ctx.requestId);
     c.res.headers.set("X-Content-Type-Options", "nosniff");
     c.res.headers.set("Referrer-Policy", "no-referrer");

@@ -64,7 +64,7 @@ export const ESTATE_TABLES = [
  * The statements, in order. `nowMs` fixes the clock (jobs are spread over the 3 years before it,
  * one every ~15 minutes, the newest last).
  */
-export function estateStatements(size: EstateSize, nowMs: number): string[] {
+export function estateStatements(size: EstateSize, nowMs: number, opts: { lean?: boolean } = {}): string[] {
   const now = `${Math.floor(nowMs / 1000)}`;
   const N = size.jobs;
   const status = `CASE
@@ -97,7 +97,7 @@ export function estateStatements(size: EstateSize, nowMs: number): string[] {
   ];
   const pick = (list: string[], idx: string) => `CASE ${idx} ${list.map((v, k) => `WHEN ${k} THEN ${v}`).join(" ")} END`;
   const slaHours = "CASE priority_id WHEN 1 THEN 336 WHEN 2 THEN 72 WHEN 3 THEN 24 ELSE 4 END";
-  return [
+  const all = [
     `INSERT INTO addresses (id, line1, line2, town, postcode, search_text)
      ${series(size.addresses)}
      SELECT i, i || ' ' || ${pick(["'Harbour Road'", "'Mill Lane'", "'Station Road'", "'Church Walk'", "'Park View'", "'Quayside'"], "i % 6")},
@@ -172,4 +172,7 @@ export function estateStatements(size: EstateSize, nowMs: number): string[] {
             strftime('%Y-%m-%dT%H:%M:%SZ', j.created_at, '+' || (k.n * 2) || ' hours')
      FROM jobs j CROSS JOIN k`,
   ];
+  // Lean: only what job lists, searches and SLA figures read (a test builds it in seconds).
+  const leanSkips = ["INSERT INTO case_notes", "INSERT INTO amendment_requests", "INSERT INTO audit_events"];
+  return opts.lean ? all.filter((s) => !leanSkips.some((p) => s.startsWith(p))) : all;
 }

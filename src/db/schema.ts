@@ -179,6 +179,11 @@ export const jobs = sqliteTable(
     completedAt: text("completed_at"),
     createdAt: createdAt(),
     updatedAt: text("updated_at").notNull().default(now),
+    // Kept by triggers (migrations/0007_list_counters.sql): never written by the code.
+    photosCount: integer("photos_count").notNull().default(0),
+    documentsCount: integer("documents_count").notNull().default(0),
+    // 1 while the SLA measures the job: an open status and a deadline.
+    slaOpen: integer("sla_open").notNull().default(0),
   },
   (t) => [
     index("jobs_status_idx").on(t.statusId, t.id),
@@ -191,6 +196,13 @@ export const jobs = sqliteTable(
     index("jobs_sla_deadline_idx").on(t.slaDeadline),
     // SLA counts and the cron check read open statuses, then a deadline range within each.
     index("jobs_status_sla_idx").on(t.statusId, t.slaDeadline),
+    index("jobs_status_priority_idx").on(t.statusId, t.priorityId),
+    index("jobs_sla_open_idx").on(t.slaDeadline, t.dateWorksEndDate).where(sql`${t.slaOpen} = 1`),
+    index("jobs_sla_open_agent_idx").on(t.agentId, t.slaDeadline).where(sql`${t.slaOpen} = 1`),
+    index("jobs_sla_open_contractor_idx").on(t.contractorId, t.slaDeadline).where(sql`${t.slaOpen} = 1`),
+    index("jobs_sla_open_priority_idx").on(t.priorityId, t.slaDeadline).where(sql`${t.slaOpen} = 1`),
+    index("jobs_with_photos_idx").on(t.id).where(sql`${t.photosCount} > 0`),
+    index("jobs_with_documents_idx").on(t.id).where(sql`${t.documentsCount} > 0`),
   ],
 );
 
@@ -425,6 +437,18 @@ export const slaBreaches = sqliteTable(
     notifyError: text("notify_error"),
   },
   (t) => [uniqueIndex("sla_breaches_job_deadline_idx").on(t.jobId, t.slaDeadline)],
+);
+
+// How many jobs the SLA measures (jobs.sla_open = 1): dim "all" (id 0), "agent", "contractor",
+// "priority" (id 0 = none). Kept by triggers (migrations/0008_sla_counters.sql), read by sla-status.
+export const slaOpenCounts = sqliteTable(
+  "sla_open_counts",
+  {
+    dim: text("dim", { enum: ["all", "agent", "contractor", "priority"] }).notNull(),
+    dimId: integer("dim_id").notNull(),
+    n: integer("n").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.dim, t.dimId] })],
 );
 
 // Audit events outlive their job (no foreign key): a deleted job keeps its history.

@@ -7,6 +7,7 @@ import { claimedUserUuid, hashToken } from "../auth/tokens";
 import { FieldCipher, loadKeyRing } from "../crypto/fields";
 import * as schema from "../db/schema";
 import { aliased } from "../db/select";
+import type { MeteredD1 } from "../db/session";
 import { userPins } from "../pins/user-pins";
 import { ApiError } from "./errors";
 
@@ -49,8 +50,10 @@ export class RequestContext {
     readonly env: Env,
     readonly executionCtx: ExecutionContext | undefined,
     private readonly bearer: string | undefined,
+    /** The request's D1 session (read replication, usage counts); the plain binding when absent. */
+    readonly d1?: MeteredD1,
   ) {
-    this.db = drizzle(env.DB, { schema });
+    this.db = drizzle((d1 ?? env.DB) as D1Database, { schema });
   }
 
   get hasCredentials() {
@@ -127,6 +130,11 @@ export class RequestContext {
   async principal(): Promise<Principal> {
     if (this.resolved) return this.resolved;
     return this.accept(await this.authQuery(await this.tokenHash()));
+  }
+
+  /** The caller if already resolved, else undefined (no lookup). */
+  get resolvedCaller(): Principal | undefined {
+    return this.resolved;
   }
 
   /** The caller when already resolved (after `principal()` or `read()`). */
