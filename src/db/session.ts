@@ -14,6 +14,14 @@
 
 export const BOOKMARK_HEADER = "X-D1-Bookmark";
 
+const BOOKMARK_DOC =
+  "D1 read replication: the session bookmark. Every answer carries the latest; send it back on the next request to read " +
+  "your own writes (and anything newer) even from a replica that lags. Optional: without it reads may be served by any replica.";
+
+/** The header in the OpenAPI document: on every answer, and accepted on every request. */
+export const bookmarkResponseHeaders = { [BOOKMARK_HEADER]: { description: BOOKMARK_DOC, schema: { type: "string" as const } } };
+export const bookmarkRequestHeader = { [BOOKMARK_HEADER]: { description: BOOKMARK_DOC } };
+
 /** D1 bookmarks are hex groups joined by dashes; anything else is ignored rather than sent to D1. */
 const BOOKMARK_RE = /^[0-9a-f]{1,32}(?:-[0-9a-f]{1,64}){0,7}$/i;
 

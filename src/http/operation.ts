@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { ZodType } from "zod";
 import { verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
+import { BOOKMARK_HEADER, bookmarkRequestHeader, bookmarkResponseHeaders } from "../db/session";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
 import { ApiError, type FieldError } from "./errors";
@@ -39,7 +40,7 @@ export function operation<Q = undefined, B = undefined>(def: OperationDef<Q, B>)
 }
 
 export function jsonResponse(description: string, schema: ZodType) {
-  return { description, content: { "application/json": { schema } } };
+  return { description, headers: bookmarkResponseHeaders, content: { "application/json": { schema } } };
 }
 
 const BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"] as const;
@@ -57,9 +58,12 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
       security: [{ bearerAuth: [] }],
       request: {
         query: op.query ? (documentedQuery(op.query, op.actions) as never) : undefined,
-        headers: op.mutating
-          ? z.object({ "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }) })
-          : undefined,
+        headers: z.object({
+          ...(op.mutating
+            ? { "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }) }
+            : {}),
+          [BOOKMARK_HEADER]: z.string().optional().openapi(bookmarkRequestHeader[BOOKMARK_HEADER]),
+        }),
         body: op.body
           ? { required: true, content: Object.fromEntries(BODY_TYPES.map((t) => [t, { schema: op.body as never }])) }
           : undefined,
