@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
-import { ESTATE_TABLES, estateSize, estateStatements } from "./lib/estate";
+import { BULK_SUSPENDED_TRIGGERS, ESTATE_FIXUPS, ESTATE_TABLES, estateSize, estateStatements } from "./lib/estate";
 import { ensureDevVars, migrateLocal } from "./lib/local";
 
 const { values } = parseArgs({ options: { jobs: { type: "string" }, tokens: { type: "string" }, dir: { type: "string" } } });
@@ -69,10 +69,19 @@ try {
   db.exec("DELETE FROM sqlite_sequence");
   db.exec("INSERT INTO jobs_search(jobs_search) VALUES ('delete-all')");
   const statements = estateStatements(size, Date.now());
+  const triggers = db
+    .prepare(
+      `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (${BULK_SUSPENDED_TRIGGERS.map(() => "?").join(", ")})`,
+    )
+    .all(...BULK_SUSPENDED_TRIGGERS) as { name: string; sql: string }[];
+  for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
   statements.forEach((sql, i) => {
     progress(`rows: statement ${i + 1}/${statements.length} (${sql.trim().split(/\s+/).slice(0, 3).join(" ")})`);
     db.exec(sql);
   });
+  progress("counters");
+  for (const sql of ESTATE_FIXUPS) db.exec(sql);
+  for (const t of triggers) db.exec(t.sql);
 
   const each = <T>(label: string, rows: T[], fn: (row: T) => void) => {
     rows.forEach((row, i) => {

@@ -4,9 +4,10 @@
  * the transcoder's own suite with real ffmpeg. Ends with one summary line.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 
 const tmp = mkdtempSync(join(tmpdir(), "propops-test-"));
 const vitestJson = join(tmp, "vitest.json");
@@ -38,6 +39,19 @@ const checks: [string, string, string[]][] = [
 ];
 let allOk = true;
 for (const [name, cmd, args] of checks) allOk = step(name, cmd, args).ok && allOk;
+
+// Bundle budget: the dry-run's upload (modules and wasm, not source maps) at most 1 MiB gzip.
+{
+  const BUDGET = 1024 * 1024;
+  const dist = join(tmp, "dist");
+  const files = existsSync(dist) ? readdirSync(dist, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()) : [];
+  const gz = files
+    .filter((f) => !f.name.endsWith(".map"))
+    .reduce((sum, f) => sum + gzipSync(readFileSync(join(f.parentPath, f.name))).length, 0);
+  const ok = gz > 0 && gz <= BUDGET;
+  console.log(`\n${ok ? "✔" : "✘"} bundle budget: ${(gz / 1024).toFixed(0)} KiB gzip of ${BUDGET / 1024} KiB`);
+  allOk = ok && allOk;
+}
 
 const vitest = step("Worker tests in workerd (vitest)", "vitest", [
   "run",

@@ -38,6 +38,34 @@ const series = (n: number) => `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT
 /** ISO timestamp `secondsAgo` before `nowSql` (a SQL expression of unix seconds). */
 const isoAgo = (nowSql: string, secondsAgo: string) => `strftime('%Y-%m-%dT%H:%M:%SZ', ${nowSql} - (${secondsAgo}), 'unixepoch')`;
 
+/**
+ * Row triggers that keep counters (migrations 0007, 0008): suspended while the estate is written
+ * in bulk (one UPDATE per inserted row otherwise), then `ESTATE_FIXUPS` sets the same values in a
+ * few set-wise statements and the triggers are put back from their saved SQL.
+ */
+export const BULK_SUSPENDED_TRIGGERS = [
+  "photos_count_ai",
+  "documents_count_ai",
+  "jobs_sla_open_ai",
+  "jobs_sla_open_au",
+  "jobs_sla_counts_ai",
+  "jobs_sla_counts_au",
+];
+
+export const ESTATE_FIXUPS = [
+  `UPDATE jobs SET
+     photos_count = (SELECT count(*) FROM photos WHERE photos.job_id = jobs.id),
+     documents_count = (SELECT count(*) FROM documents WHERE documents.job_id = jobs.id),
+     sla_open = coalesce((SELECT NOT (s.is_completed OR s.is_closed OR s.is_cancelled OR s.is_archived) FROM job_statuses s WHERE s.id = jobs.status_id), 0)
+       AND sla_deadline IS NOT NULL`,
+  "DELETE FROM sla_open_counts",
+  `INSERT INTO sla_open_counts (dim, dim_id, n)
+     SELECT 'all', 0, count(*) FROM jobs WHERE sla_open = 1
+     UNION ALL SELECT 'agent', coalesce(agent_id, 0), count(*) FROM jobs WHERE sla_open = 1 GROUP BY 2
+     UNION ALL SELECT 'contractor', coalesce(contractor_id, 0), count(*) FROM jobs WHERE sla_open = 1 GROUP BY 2
+     UNION ALL SELECT 'priority', priority_id, count(*) FROM jobs WHERE sla_open = 1 GROUP BY 2`,
+];
+
 /** Tables the estate fills, children first (for wiping). */
 export const ESTATE_TABLES = [
   "sla_breaches",
@@ -58,6 +86,7 @@ export const ESTATE_TABLES = [
   "contractors",
   "agents",
   "addresses",
+  "sla_open_counts",
 ];
 
 /**
