@@ -205,13 +205,12 @@ describe("GET /api/jobs/sla-status", () => {
     expectStatus(res, 200);
     const op = res.body.paths["/api/jobs/sla-status"]?.get;
     expect(op?.operationId).toBe("getSlaStatus");
-    expect(op?.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
-      "agent_id",
-      "contractor_id",
-      "limit",
-      "offset",
-      "priority_id",
-    ]);
+    expect(
+      op?.parameters
+        .filter((p: { in: string }) => p.in === "query")
+        .map((p: { name: string }) => p.name)
+        .sort(),
+    ).toEqual(["agent_id", "contractor_id", "limit", "offset", "priority_id"]);
   });
 
   it("401 without a token, 403 without api.jobs.manage.manage, and an unknown id reveals nothing to either", async () => {
