@@ -25,6 +25,8 @@ export default defineConfig(async () => {
             SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
             // Webhook targets on loopback, no DNS-over-HTTPS lookups (src/webhooks/target.ts).
             WEBHOOKS_ALLOW_LOOPBACK: "true",
+            // Answers carry X-D1-Round-Trips / X-D1-Rows-Read (src/db/session.ts) for the budgets.
+            D1_METRICS: "on",
           },
         },
       }),

@@ -1,87 +1,195 @@
 /**
- * API latency through a local `wrangler dev` (local D1): each endpoint's median and p95 over
- * sequential requests, as a ratio to a baseline measured in the same run (GET /, the Worker
- * without D1), so the figures survive a noisy shared machine. 1 000 jobs are seeded first.
- *   npm run bench -- api
+ * API throughput on the generated estate (`npm run gen:estate` first): `wrangler dev` on the
+ * worktree's local D1 (the database `npm run dev` serves), autocannon with concurrent connections,
+ * each request under the next of the estate's admin tokens (the API limits per token). Every case
+ * reports requests/s, p50 and p99, and its throughput as a ratio to `GET /` (the Worker without D1)
+ * measured in the same run; a JSON summary goes to bench/out/.
+ *   npm run bench:api            BENCH_SECONDS=8 BENCH_CONNECTIONS=20 BENCH_PORT=8820
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { startLocalApi, stats, time } from "./lib";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import autocannon from "autocannon";
 
-const N = Number(process.env.BENCH_N ?? 200);
-const api = await startLocalApi();
-try {
-  // One token per case: the API rate-limits per token (600 a minute), and each case sends N.
-  const userUuid = randomUUID();
-  const tokens = Array.from({ length: 8 }, () => `pp_${userUuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`);
-  const tokenRows = tokens.map((t) => `('${randomUUID()}', 1, 'bench', '${createHash("sha256").update(t).digest("hex")}')`).join(", ");
-  api.sql(
-    `INSERT INTO users (id, uuid, name, email, role) VALUES (1, '${userUuid}', 'Bench', 'bench@example.com', 'staff');` +
-      `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ${tokenRows};` +
-      "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (1, '1 Bench Street', 'Town', 'BN1 1AA', '1 bench street town bn1 1aa');" +
-      "INSERT INTO contractors (id, uuid, name) VALUES (20, 'c', 'Contractor_001');" +
-      `INSERT INTO jobs (uuid, job_ref, job_title, job_description, status_id, priority_id, job_type_id, address_id, contractor_id, vat_percentage, contractor_budget, sla_started_at, sla_deadline)
-       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
-       SELECT lower(hex(randomblob(4))) || '-0000-4000-8000-' || printf('%012d', i), 'JOB-' || printf('%04d', i), 'Boiler service ' || i, 'Annual service for unit ' || i,
-              1 + (i % 4), 1 + (i % 4), 3, 1, 20, 20.0, 100 + i, '2026-01-01T00:00:00Z', '2026-01-04T00:00:00Z' FROM n;`,
-  );
-  let next = 0;
-  const auth = () => ({ Authorization: `Bearer ${tokens[next++ % tokens.length]}` });
-  const headers = auth();
-  const get = (path: string) => {
-    const own = auth();
-    return async () => {
-      const res = await fetch(`${api.base}${path}`, { headers: own });
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
-    };
-  };
-  const createHeaders = auth();
-  const csrf = ((await (await fetch(`${api.base}/api/security/csrf-token`, { headers: createHeaders })).json()) as { csrf_token: string })
-    .csrf_token;
-  const anyJob = (
-    (await (await fetch(`${api.base}/api/jobs/manage?action=list&limit=1`, { headers })).json()) as { data: { uuid: string }[] }
-  ).data[0]?.uuid;
-  const create = async () => {
-    const res = await fetch(`${api.base}/api/jobs/manage`, {
-      method: "POST",
-      headers: { ...createHeaders, "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({
-        action: "create",
-        job_title: "Bench",
-        job_description: "Bench job",
-        priority_id: 2,
-        status_id: 1,
-        job_type_id: 3,
-        address_id: 1,
-        private_contact_name: "Bench Person",
-      }),
-    });
-    if (res.status !== 201) throw new Error(`create: ${res.status}`);
-    await res.arrayBuffer();
-  };
-  const cases: [string, () => Promise<void>][] = [
-    ["baseline GET / (no D1)", get("/")],
-    ["GET csrf-token (token check only)", get("/api/security/csrf-token")],
-    ["GET jobs list, 50 of 1000", get("/api/jobs/manage?action=list")],
-    ["GET jobs list, filtered status+priority", get("/api/jobs/manage?action=list&status_id=2&priority_id=2&limit=20")],
-    ["GET jobs list, search 'boiler service 99'", get("/api/jobs/manage?action=list&search=boiler%20service%2099")],
-    ["GET one job (decrypts private fields)", get(`/api/jobs/manage?action=get&uuid=${anyJob}`)],
-    ["POST create job (encrypts, audits)", create],
-  ];
-  for (const [, fn] of cases) await time(fn, 10); // warm up
-  const rows: [string, number, number][] = [];
-  for (const [name, fn] of cases) {
-    const s = stats(await time(fn, N));
-    rows.push([name, s.median, s.p95]);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const PORT = Number(process.env.BENCH_PORT ?? 8820);
+const base = `http://127.0.0.1:${PORT}`;
+
+const tokenFile = "bench/out/estate-tokens.txt";
+if (!existsSync(tokenFile)) {
+  console.error("No estate: run `npm run gen:estate` first (it writes the admin tokens the benchmark uses).");
+  process.exit(2);
+}
+const tokens = readFileSync(tokenFile, "utf8").split("\n").filter(Boolean);
+
+// Ids the cases need, read from the estate before the server starts.
+const dir = ".wrangler/state/v3/d1/miniflare-D1DatabaseObject";
+const file = readdirSync(dir)
+  .filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")
+  .map((f) => join(dir, f))
+  .find((f) => {
+    const db = new DatabaseSync(f, { readOnly: true });
+    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").get();
+    db.close();
+    return has;
+  });
+if (!file) throw new Error("no local D1 with jobs");
+const db = new DatabaseSync(file, { readOnly: true });
+const one = <T>(sql: string) => db.prepare(sql).get() as T;
+const jobCount = one<{ n: number }>("SELECT count(*) AS n FROM jobs").n;
+const withPhotos = one<{ id: number; uuid: string }>("SELECT id, uuid FROM jobs WHERE photos_count > 0 ORDER BY id DESC LIMIT 1");
+const withNotes = one<{ uuid: string }>(
+  "SELECT j.uuid FROM jobs j WHERE EXISTS (SELECT 1 FROM case_notes n WHERE n.job_id = j.id) ORDER BY j.id DESC LIMIT 1",
+);
+const withAmendment = one<{ uuid: string }>(
+  "SELECT j.uuid FROM jobs j JOIN amendment_requests a ON a.job_id = j.id ORDER BY j.id DESC LIMIT 1",
+);
+db.close();
+
+const child: ChildProcess = spawn(
+  "wrangler",
+  [
+    "dev",
+    "--port",
+    String(PORT),
+    "--inspector-port",
+    String(PORT + 1),
+    "--ip",
+    "127.0.0.1",
+    "--log-level",
+    "error",
+    "--var",
+    "MEDIA_SERVICE:process",
+  ],
+  { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CI: "true" }, detached: true },
+);
+const stop = () => {
+  try {
+    if (child.pid) process.kill(-child.pid, "SIGTERM");
+  } catch {
+    // already gone
   }
-  const base = rows[0]?.[1] ?? 1;
-  console.log(`\nAPI latency over ${N} sequential requests each (local wrangler dev, 2 shared cores)\n`);
-  console.log(`${"case".padEnd(44)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"× baseline".padStart(11)}`);
-  for (const [name, median, p95] of rows) {
+};
+process.on("SIGINT", () => {
+  stop();
+  process.exit(130);
+});
+
+interface Row {
+  case: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  ratio: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+try {
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch(`${base}/`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  // A CSRF token per API token, for the writes.
+  const csrf = await Promise.all(
+    tokens.map(async (t) => {
+      const res = await fetch(`${base}/api/security/csrf-token`, { headers: { Authorization: `Bearer ${t}` } });
+      return ((await res.json()) as { csrf_token: string }).csrf_token;
+    }),
+  );
+  const anyJob = withNotes.uuid;
+  const createBody = JSON.stringify({
+    action: "create",
+    job_title: "Bench boiler",
+    job_description: "Created by the API benchmark",
+    priority_id: 2,
+    status_id: 1,
+    job_type_id: 3,
+    address_id: 1,
+    private_contact_name: "Bench Person",
+  });
+  const cases: { name: string; path: string; method?: "GET" | "POST"; body?: string }[] = [
+    { name: "GET / (floor, no D1)", path: "/" },
+    { name: "GET csrf-token (token check only)", path: "/api/security/csrf-token" },
+    { name: "jobs list, 50, no filter", path: "/api/jobs/manage?action=list&limit=50" },
+    { name: "jobs list, status_id + priority_id", path: "/api/jobs/manage?action=list&status_id=1&priority_id=2" },
+    { name: "jobs list, search=boiler (1 in 5)", path: "/api/jobs/manage?action=list&search=boiler" },
+    { name: "one job (action=get)", path: `/api/jobs/manage?action=get&uuid=${anyJob}` },
+    { name: "sla-status", path: "/api/jobs/sla-status" },
+    { name: "case-note list", path: `/api/jobs/case-notes?action=list&job_uuid=${withNotes.uuid}` },
+    { name: "photos list", path: `/api/jobs/photos?action=list&job_id=${withPhotos.id}` },
+    { name: "amendments list", path: `/api/jobs/amend-request?job_uuid=${withAmendment.uuid}` },
+    { name: "audit list", path: `/api/jobs/audit?job_uuid=${anyJob}` },
+    { name: "toggle-pin", path: "/api/jobs/toggle-pin", method: "POST", body: JSON.stringify({ job_uuid: anyJob }) },
+    { name: "create", path: "/api/jobs/manage", method: "POST", body: createBody },
+  ];
+  let next = 0;
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const result = await autocannon({
+      url: `${base}${c.path}`,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      method: c.method ?? "GET",
+      body: c.body,
+      requests: [
+        {
+          // Each request under the next token (and its CSRF token), round robin.
+          setupRequest: (req) => {
+            const i = next++ % tokens.length;
+            req.headers = {
+              ...req.headers,
+              Authorization: `Bearer ${tokens[i]}`,
+              ...(c.method === "POST" ? { "Content-Type": "application/json", "X-CSRF-Token": csrf[i] ?? "" } : {}),
+            };
+            return req;
+          },
+        },
+      ],
+    });
+    const floor = rows[0]?.rps ?? result.requests.average;
+    rows.push({
+      case: c.name,
+      rps: result.requests.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      ratio: result.requests.average / floor,
+      requests: result.requests.total,
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+    });
+    const r = rows[rows.length - 1];
+    if (r) console.error(`  ${r.case}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}`);
+  }
+
+  console.log(
+    `\nAPI throughput on ${jobCount} jobs: ${CONNECTIONS} connections, ${tokens.length} admin tokens, ${SECONDS} s per case (local wrangler dev)\n`,
+  );
+  console.log(`| case | req/s | × floor | p50 ms | p99 ms | p99/p50 | non-2xx |\n| --- | --- | --- | --- | --- | --- | --- |`);
+  for (const r of rows) {
     console.log(
-      `${name.padEnd(44)} ${median.toFixed(2).padStart(10)} ${p95.toFixed(2).padStart(8)} ${(median / base).toFixed(2).padStart(11)}`,
+      `| ${r.case} | ${r.rps.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${(r.p99 / Math.max(1, r.p50)).toFixed(1)} | ${r.non2xx + r.errors} |`,
     );
   }
+  mkdirSync("bench/out", { recursive: true });
+  const out = `bench/out/api-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { jobs: jobCount, connections: CONNECTIONS, seconds: SECONDS, tokens: tokens.length, at: new Date().toISOString(), rows },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nJSON summary: ${out}`);
+  if (rows.some((r) => r.non2xx + r.errors > 0)) process.exitCode = 1;
 } finally {
-  api.stop();
+  stop();
 }

@@ -3,9 +3,13 @@
  * (with EXIF, some rotated) and a transparent PNG, against a baseline measured in the same run:
  * a plain photon decode + JPEG re-encode at the same quality, without the compressor's long-edge
  * cap, orientation or metadata handling. Runs photon's Node build (the media container's path).
+ * Native baseline beside it: sharp (libvips, a devDependency for this benchmark only) doing the same
+ * job (orientation, long-edge cap, JPEG at the same quality, metadata dropped), time per megapixel and
+ * its peak memory (the process's max RSS growth, measured before photon's wasm memory exists).
  *   npm run bench -- photos        (BENCH_MAX_MP=12 to skip the 24/48 MP images)
  */
 import { PhotonImage } from "@cf-wasm/photon";
+import sharp from "sharp";
 import { compressImage, JPEG_QUALITY, MAX_LONG_EDGE, photonMemoryBytes } from "../src/media/photo-compressor";
 import { makeJpeg, makePng, withExif } from "../test/media-fixtures";
 
@@ -33,6 +37,25 @@ function baseline(bytes: Uint8Array, png: boolean): { ms: number; size: number }
   }
 }
 
+// sharp first, while no photon memory exists: max RSS growth is then sharp's (libvips) own.
+sharp.cache(false);
+sharp.concurrency(1); // one thread, like photon in the isolate
+const sources = set.map((item) =>
+  item.png ? makePng(item.w, item.h, { alpha: true, seed: 5 }) : withExif(makeJpeg(item.w, item.h, 95, item.w), item.orientation ?? 1),
+);
+const rssBefore = process.resourceUsage().maxRSS * 1024;
+const sharpMs: number[] = [];
+const sharpSize: number[] = [];
+for (const [i, item] of set.entries()) {
+  const src = sources[i] ?? new Uint8Array();
+  const t = performance.now();
+  const pipeline = sharp(src).rotate().resize({ width: MAX_LONG_EDGE, height: MAX_LONG_EDGE, fit: "inside", withoutEnlargement: true });
+  const out = await (item.png ? pipeline.png() : pipeline.jpeg({ quality: JPEG_QUALITY })).toBuffer();
+  sharpMs.push(performance.now() - t);
+  sharpSize.push(out.length);
+}
+const sharpPeak = process.resourceUsage().maxRSS * 1024 - rssBefore;
+
 // photon's memory grows once to the largest image's peak and stays: grow it before timing, so no
 // row (baseline or compressor) pays for growth, and let the compressor capture its memory object.
 await new Promise((r) => setTimeout(r, 0));
@@ -45,10 +68,9 @@ let totalMs = 0;
 let totalBaseMs = 0;
 let totalBefore = 0;
 let totalAfter = 0;
-for (const item of set) {
-  const src = item.png
-    ? makePng(item.w, item.h, { alpha: true, seed: 5 })
-    : withExif(makeJpeg(item.w, item.h, 95, item.w), item.orientation ?? 1);
+let totalSharpMs = 0;
+for (const [i, item] of set.entries()) {
+  const src = sources[i] ?? new Uint8Array();
   const mp = (item.w * item.h) / 1e6;
   const base = baseline(src, item.png === true);
   const t = performance.now();
@@ -57,6 +79,8 @@ for (const item of set) {
   totalMp += mp;
   totalMs += ms;
   totalBaseMs += base.ms;
+  const sMs = sharpMs[i] ?? 0;
+  totalSharpMs += sMs;
   totalBefore += r.bytesBefore;
   totalAfter += r.bytesAfter;
   rows.push(
@@ -65,6 +89,7 @@ for (const item of set) {
       `${mp.toFixed(1).padStart(5)} MP`,
       `${(ms / mp).toFixed(0).padStart(5)} ms/MP`,
       `${(ms / base.ms).toFixed(2).padStart(5)}× base time`,
+      `sharp ${(sMs / mp).toFixed(0).padStart(4)} ms/MP ${kb(sharpSize[i] ?? 0).padStart(7)}`,
       `${kb(r.bytesBefore).padStart(8)} → ${kb(r.bytesAfter).padStart(7)}`,
       `saved ${pct(1 - r.bytesAfter / r.bytesBefore).padStart(4)}`,
       `(base ${kb(base.size).padStart(8)}, saved ${pct(1 - base.size / r.bytesBefore).padStart(4)})`,
@@ -86,4 +111,8 @@ for (const r of rows) console.log(`  ${r}`);
 console.log(
   `\n  all: ${(totalMs / totalMp).toFixed(0)} ms/MP (baseline ${(totalBaseMs / totalMp).toFixed(0)} ms/MP, ${(totalMs / totalBaseMs).toFixed(2)}×); ` +
     `${kb(totalBefore)} → ${kb(totalAfter)}, saved ${pct(1 - totalAfter / totalBefore)}; photon wasm peak ${(photonMemoryBytes() / 2 ** 20).toFixed(0)} MB`,
+);
+console.log(
+  `  sharp (libvips ${sharp.versions.vips}, 1 thread): ${(totalSharpMs / totalMp).toFixed(0)} ms/MP, ` +
+    `${(totalMs / totalSharpMs).toFixed(1)}× faster than photon; peak memory (max RSS growth) ${(sharpPeak / 2 ** 20).toFixed(0)} MB`,
 );

@@ -7,9 +7,10 @@
  * The e2e files that need no special settings share one `wrangler dev` started here.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { type LocalApi, startLocalApi } from "../test/e2e/harness.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "propops-test-"));
@@ -57,6 +58,22 @@ const count = (res: StepResult) => {
   failed += Number(/^# fail (\d+)/m.exec(res.stdout)?.[1] ?? (res.ok ? 0 : 1));
 };
 
+/** The dry-run's upload (modules and wasm, not source maps) stays within 1 MiB gzip. */
+function bundleBudget(log: string[]) {
+  const BUDGET = 1024 * 1024;
+  const dist = join(tmp, "dist");
+  const files = existsSync(dist) ? readdirSync(dist, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()) : [];
+  const gz = files
+    .filter((f) => !f.name.endsWith(".map"))
+    .reduce((sum, f) => sum + gzipSync(readFileSync(join(f.parentPath, f.name))).length, 0);
+  const ok = gz > 0 && gz <= BUDGET;
+  const line = `${ok ? "✔" : "✘"} bundle budget: ${(gz / 1024).toFixed(0)} KiB gzip of ${BUDGET / 1024} KiB`;
+  log.push(line);
+  console.log(line);
+  if (!ok) failed += 1;
+  return ok;
+}
+
 /** Lane 1: static checks, then the Worker suite in workerd. */
 async function workerLane(log: string[]) {
   let ok = true;
@@ -75,6 +92,7 @@ async function workerLane(log: string[]) {
     ],
   ];
   for (const [name, cmd, args] of checks) ok = (await run(log, name, cmd, args)).ok && ok;
+  ok = bundleBudget(log) && ok;
   // At a lower CPU priority: the transcoder suite beside it has tests timed in seconds (a job
   // timeout must strike while ffmpeg runs), the workerd suite only has generous per-test limits.
   const vitest = await run(log, "Worker tests in workerd (vitest)", "nice", [

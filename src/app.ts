@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { version } from "../package.json";
 import { DecryptionError } from "./crypto/fields";
+import { requestD1 } from "./db/session";
 import { docsPage } from "./docs/page";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
 import { RequestContext } from "./http/context";
@@ -31,9 +32,16 @@ export function createApp(ops: readonly Operation[] = operations) {
     const auth = c.req.header("authorization");
     // The scheme is case-insensitive and any run of whitespace separates it (RFC 9110 §11.1).
     const match = auth ? /^\s*Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1], requestIdFrom(c.req.header("x-request-id")));
+    const ctx = new RequestContext(
+      c.env,
+      safeExecutionCtx(c),
+      match?.[1],
+      requestIdFrom(c.req.header("x-request-id")),
+      requestD1(c.env, c.req.raw),
+    );
     c.set("ctx", ctx);
     await next();
+    ctx.d1?.stamp(c.res.headers);
     // A change that succeeded wrote its audit event: relay it to webhook subscribers after answering.
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) scheduleWebhookRelay(ctx.services);
     // One line per request; the path without its query (search terms may be private).

@@ -1,9 +1,7 @@
 import { env } from "cloudflare:test";
-import { and, eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import * as schema from "../src/db/schema";
-import { measuredJob, SLA_DEFAULT_HOURS } from "../src/domain/sla";
+import { SLA_DEFAULT_HOURS } from "../src/domain/sla";
+import { RequestContext } from "../src/http/context";
 import { slaStatusQueries } from "../src/jobs/sla-status/read";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, makeUser, seedFixtures } from "./helpers";
 import { day, HOUR, iso, MINUTE, newAgent, type PlacedJob, PRIORITY, placeJob, STATUS } from "./sla-helpers";
@@ -74,7 +72,13 @@ describe("GET /api/jobs/sla-status", () => {
     expect(Object.keys(res.body)).toEqual(["success", "data", "message"]);
     expect(res.body.success).toBe(true);
     expect(res.body.message).toBe("Operation completed successfully");
-    expect(Object.keys(res.body.data)).toEqual(["jobs_within_sla", "jobs_overdue", "jobs_breached", "breach_details"]);
+    expect(Object.keys(res.body.data)).toEqual([
+      "jobs_within_sla",
+      "jobs_overdue",
+      "jobs_breached",
+      "breach_details",
+      "breach_details_truncated",
+    ]);
     expect(res.body.data).toEqual({
       jobs_within_sla: 3, // within48h, endsToday, future
       jobs_overdue: 1,
@@ -89,6 +93,7 @@ describe("GET /api/jobs/sla-status", () => {
         { job_uuid: jobs.late26?.uuid, job_ref: jobs.late26?.jobRef, sla_deadline: iso(t0 - 26 * HOUR - 30 * MINUTE), hours_overdue: 26 },
         { job_uuid: jobs.late3?.uuid, job_ref: jobs.late3?.jobRef, sla_deadline: iso(t0 - 3 * HOUR - 30 * MINUTE), hours_overdue: 3 },
       ],
+      breach_details_truncated: false,
     });
   });
 
@@ -112,7 +117,13 @@ describe("GET /api/jobs/sla-status", () => {
   it("leaves jobs whose priority has no SLA hours out of every count", async () => {
     const res = await slaStatus(`?priority_id=${noSlaPriority}`);
     expectStatus(res, 200);
-    expect(res.body.data).toEqual({ jobs_within_sla: 0, jobs_overdue: 0, jobs_breached: 0, breach_details: [] });
+    expect(res.body.data).toEqual({
+      jobs_within_sla: 0,
+      jobs_overdue: 0,
+      jobs_breached: 0,
+      breach_details: [],
+      breach_details_truncated: false,
+    });
   });
 
   it("limits breach_details to `limit` without changing the counts", async () => {
@@ -120,6 +131,26 @@ describe("GET /api/jobs/sla-status", () => {
     expectStatus(res, 200);
     expect(res.body.data.jobs_breached).toBe(3);
     expect(res.body.data.breach_details.map((d: { job_uuid: string }) => d.job_uuid)).toEqual([jobs.late100?.uuid, jobs.late26?.uuid]);
+    expect(res.body.data.breach_details_truncated).toBe(true);
+  });
+
+  it("pages breach_details with offset and says when the list stops short of jobs_breached (reference example shape)", async () => {
+    const second = await slaStatus("?limit=2&offset=2");
+    expectStatus(second, 200);
+    expect(second.body.data).toMatchObject({ jobs_within_sla: 3, jobs_overdue: 1, jobs_breached: 3, breach_details_truncated: false });
+    expect(second.body.data.breach_details).toEqual([
+      { job_uuid: jobs.late3?.uuid, job_ref: jobs.late3?.jobRef, sla_deadline: iso(t0 - 3 * HOUR - 30 * MINUTE), hours_overdue: 3 },
+    ]);
+    const first = await slaStatus("?limit=1");
+    expect(first.body.data.breach_details).toHaveLength(1);
+    expect(first.body.data.breach_details_truncated).toBe(true);
+    const past = await slaStatus("?offset=10");
+    expect(past.body.data).toMatchObject({ jobs_breached: 3, breach_details: [], breach_details_truncated: false });
+    expectStatus(await slaStatus("?offset=-1"), 400);
+    const doc = await api("GET", "/api/openapi.json");
+    const schemaDoc = doc.body.components.schemas.SlaStatus;
+    expect(schemaDoc.properties.breach_details_truncated.type).toBe("boolean");
+    expect(schemaDoc.properties.breach_details_truncated.description).toMatch(/offset/);
   });
 
   it("confines contractors to their own jobs, whatever they filter by", async () => {
@@ -131,7 +162,13 @@ describe("GET /api/jobs/sla-status", () => {
 
     const others = await slaStatus(`?contractor_id=${fx.otherContractorId}`, contractor.token);
     expectStatus(others, 200);
-    expect(others.body.data).toEqual({ jobs_within_sla: 0, jobs_overdue: 0, jobs_breached: 0, breach_details: [] });
+    expect(others.body.data).toEqual({
+      jobs_within_sla: 0,
+      jobs_overdue: 0,
+      jobs_breached: 0,
+      breach_details: [],
+      breach_details_truncated: false,
+    });
   });
 
   it("answers 400 naming the field for an unknown agent, contractor or priority id", async () => {
@@ -168,7 +205,12 @@ describe("GET /api/jobs/sla-status", () => {
     expectStatus(res, 200);
     const op = res.body.paths["/api/jobs/sla-status"]?.get;
     expect(op?.operationId).toBe("getSlaStatus");
-    expect(op?.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["agent_id", "contractor_id", "limit", "priority_id"]);
+    expect(
+      op?.parameters
+        .filter((p: { in: string }) => p.in === "query")
+        .map((p: { name: string }) => p.name)
+        .sort(),
+    ).toEqual(["agent_id", "contractor_id", "limit", "offset", "priority_id"]);
   });
 
   it("401 without a token, 403 without api.jobs.manage.manage, and an unknown id reveals nothing to either", async () => {
@@ -186,7 +228,13 @@ describe("GET /api/jobs/sla-status", () => {
 
     vi.setSystemTime(at);
     const atDeadline = await slaStatus(`?agent_id=${agent}`);
-    expect(atDeadline.body.data).toEqual({ jobs_within_sla: 1, jobs_overdue: 0, jobs_breached: 0, breach_details: [] });
+    expect(atDeadline.body.data).toEqual({
+      jobs_within_sla: 1,
+      jobs_overdue: 0,
+      jobs_breached: 0,
+      breach_details: [],
+      breach_details_truncated: false,
+    });
 
     vi.setSystemTime(at + 999); // still the same second: timestamps are whole seconds
     expect((await slaStatus(`?agent_id=${agent}`)).body.data.jobs_breached).toBe(0);
@@ -198,6 +246,7 @@ describe("GET /api/jobs/sla-status", () => {
       jobs_overdue: 0,
       jobs_breached: 1,
       breach_details: [{ job_uuid: job.uuid, job_ref: job.jobRef, sla_deadline: iso(at), hours_overdue: 0 }],
+      breach_details_truncated: false,
     });
 
     vi.setSystemTime(at + HOUR - 1000); // 59:59 late: still 0 whole hours
@@ -206,18 +255,18 @@ describe("GET /api/jobs/sla-status", () => {
     expect((await slaStatus(`?agent_id=${agent}`)).body.data.breach_details[0].hours_overdue).toBe(1);
   });
 
-  it("reads open jobs through the status index: neither query scans the jobs table", async () => {
-    const db = drizzle(env.DB, { schema });
-    for (const where of [measuredJob(), and(measuredJob(), eq(schema.jobs.agentId, agentA))]) {
-      for (const query of slaStatusQueries(db, iso(Date.now()), where, 50)) {
+  it("reads only measured jobs through their partial indexes: no query scans the jobs table", async () => {
+    const ctx = new RequestContext(env, undefined, staff.token);
+    for (const filters of [{}, { agent_id: agentA }, { priority_id: PRIORITY.medium }]) {
+      const sla = await slaStatusQueries(ctx, iso(Date.now()), filters, { limit: 50, offset: 0 });
+      for (const query of sla.branches.flatMap((b) => [b.notDue, b.details])) {
         const { sql, params } = query.toSQL();
         const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
           .bind(...params)
           .all<{ detail: string }>();
-        const details = plan.results.map((r) => r.detail);
-        // By status, or by agent when that narrows it further.
-        expect(details.join("\n"), sql).toMatch(/SEARCH jobs USING INDEX jobs_(status_sla|status|agent)_idx/);
-        expect(details.join("\n")).not.toMatch(/SCAN jobs\b/);
+        const details = plan.results.map((r) => r.detail).join("\n");
+        expect(details, sql).toMatch(/SEARCH jobs USING (COVERING )?INDEX jobs_sla_open(_agent|_priority|_contractor)?_idx/);
+        expect(details, sql).not.toMatch(/SCAN jobs\b/);
       }
     }
   });

@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
 import { rotateEncryptedFields } from "../crypto/rotate";
-import { forbidden } from "../domain/errors";
 import { done } from "../http/envelope";
 import { jsonResponse, operation } from "../http/operation";
 

@@ -181,6 +181,11 @@ export const jobs = sqliteTable(
     updatedAt: text("updated_at").notNull().default(now),
     // Bumped by the jobs_version_bump trigger (migration 0005) on every update; the job's ETag.
     version: integer("version").notNull().default(1),
+    // Kept by triggers (migrations/0007_list_counters.sql): never written by the code.
+    photosCount: integer("photos_count").notNull().default(0),
+    documentsCount: integer("documents_count").notNull().default(0),
+    // 1 while the SLA measures the job: an open status and a deadline.
+    slaOpen: integer("sla_open").notNull().default(0),
   },
   (t) => [
     index("jobs_status_idx").on(t.statusId, t.id),
@@ -195,6 +200,13 @@ export const jobs = sqliteTable(
     index("jobs_status_sla_idx").on(t.statusId, t.slaDeadline),
     // updated_since polling (GET /api/jobs/manage?action=list&updated_since=…).
     index("jobs_updated_at_idx").on(t.updatedAt),
+    index("jobs_status_priority_idx").on(t.statusId, t.priorityId),
+    index("jobs_sla_open_idx").on(t.slaDeadline, t.dateWorksEndDate).where(sql`${t.slaOpen} = 1`),
+    index("jobs_sla_open_agent_idx").on(t.agentId, t.slaDeadline).where(sql`${t.slaOpen} = 1`),
+    index("jobs_sla_open_contractor_idx").on(t.contractorId, t.slaDeadline).where(sql`${t.slaOpen} = 1`),
+    index("jobs_sla_open_priority_idx").on(t.priorityId, t.slaDeadline).where(sql`${t.slaOpen} = 1`),
+    index("jobs_with_photos_idx").on(t.id).where(sql`${t.photosCount} > 0`),
+    index("jobs_with_documents_idx").on(t.id).where(sql`${t.documentsCount} > 0`),
   ],
 );
 
@@ -429,6 +441,18 @@ export const slaBreaches = sqliteTable(
     notifyError: text("notify_error"),
   },
   (t) => [uniqueIndex("sla_breaches_job_deadline_idx").on(t.jobId, t.slaDeadline)],
+);
+
+// How many jobs the SLA measures (jobs.sla_open = 1): dim "all" (id 0), "agent", "contractor",
+// "priority" (id 0 = none). Kept by triggers (migrations/0008_sla_counters.sql), read by sla-status.
+export const slaOpenCounts = sqliteTable(
+  "sla_open_counts",
+  {
+    dim: text("dim", { enum: ["all", "agent", "contractor", "priority"] }).notNull(),
+    dimId: integer("dim_id").notNull(),
+    n: integer("n").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.dim, t.dimId] })],
 );
 
 // Audit events outlive their job (no foreign key): a deleted job keeps its history.

@@ -1,6 +1,7 @@
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
 import { FieldCipher, loadKeyRing } from "../crypto/fields";
 import * as schema from "../db/schema";
+import type { MeteredD1 } from "../db/session";
 import type { MimeMessage } from "../email/mime";
 import { type SendResult, sendMail } from "../email/send";
 import type { MediaMessage } from "../media/messages";
@@ -38,7 +39,7 @@ export interface ServiceOptions {
   clock?: Clock;
   mailer?: Mailer;
   /** The D1 handle to use (e.g. a read-replica session); the binding itself by default. */
-  d1?: D1Database | D1DatabaseSession;
+  d1?: D1Database | D1DatabaseSession | MeteredD1;
 }
 
 export function createServices(env: Env, opts: ServiceOptions = {}): Services {

@@ -6,6 +6,7 @@ import { claimedUserUuid, hashToken } from "../auth/tokens";
 import type { FieldCipher } from "../crypto/fields";
 import * as schema from "../db/schema";
 import { aliased } from "../db/select";
+import type { MeteredD1 } from "../db/session";
 import type { Principal } from "../domain/caller";
 import { ApiError } from "../domain/errors";
 import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
@@ -37,9 +38,11 @@ export class RequestContext {
     readonly executionCtx: ExecutionContext | undefined,
     private readonly bearer: string | undefined,
     requestId: string = crypto.randomUUID(),
+    /** The request's D1 session (read replication, usage counts); the plain binding when absent. */
+    readonly d1?: MeteredD1,
   ) {
     this.requestId = requestId;
-    this.services = createServices(env, { executionCtx });
+    this.services = createServices(env, { executionCtx, d1 });
     this.db = this.services.db;
   }
 
@@ -116,6 +119,11 @@ export class RequestContext {
   async principal(): Promise<Principal> {
     if (this.resolved) return this.resolved;
     return this.accept(await this.authQuery(await this.tokenHash()));
+  }
+
+  /** The caller if already resolved, else undefined (no lookup). */
+  get resolvedCaller(): Principal | undefined {
+    return this.resolved;
   }
 
   /** The caller when already resolved (after `principal()` or `read()`). */

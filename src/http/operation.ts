@@ -3,6 +3,7 @@ import type { Context, ToSchema } from "hono";
 import type { ZodType } from "zod";
 import { verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
+import { BOOKMARK_HEADER, bookmarkRequestHeader } from "../db/session";
 import { ApiError, type FieldError } from "../domain/errors";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
@@ -94,23 +95,26 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
       security: [{ bearerAuth: [] }],
       request: {
         query: op.query ? (documentedQuery(op.query, op.actions) as never) : undefined,
-        headers: op.mutating
-          ? z.object({
-              "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }),
-              "Idempotency-Key": z.string().optional().openapi({
-                description:
-                  "1–255 visible ASCII characters: a retry with the same key and request replays the first answer (24 h, per token)",
-              }),
-              ...(op.operationId === "createUpdateDeleteJob"
-                ? {
-                    "If-Match": z
-                      .string()
-                      .optional()
-                      .openapi({ description: "The job's ETag (update, delete): 412 when it is no longer current" }),
-                  }
-                : {}),
-            })
-          : undefined,
+        headers: z.object({
+          ...(op.mutating
+            ? {
+                "X-CSRF-Token": z.string().optional().openapi({ description: "CSRF token (or the csrf_token body field)" }),
+                "Idempotency-Key": z.string().optional().openapi({
+                  description:
+                    "1–255 visible ASCII characters: a retry with the same key and request replays the first answer (24 h, per token)",
+                }),
+              }
+            : {}),
+          ...(op.operationId === "createUpdateDeleteJob"
+            ? {
+                "If-Match": z
+                  .string()
+                  .optional()
+                  .openapi({ description: "The job's ETag (update, delete): 412 when it is no longer current" }),
+              }
+            : {}),
+          [BOOKMARK_HEADER]: z.string().optional().openapi(bookmarkRequestHeader[BOOKMARK_HEADER]),
+        }),
         body: op.body
           ? { required: true, content: Object.fromEntries(BODY_TYPES.map((t) => [t, { schema: op.body as never }])) }
           : undefined,

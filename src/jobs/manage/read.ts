@@ -1,16 +1,18 @@
 import { z } from "@hono/zod-openapi";
-import { and, count, desc, eq, gte, type SQL, sql } from "drizzle-orm";
-import { documents, jobs, jobTenants, photos, tenants } from "../../db/schema";
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { jobs, jobTenants, tenants } from "../../db/schema";
 import { notFound } from "../../domain/errors";
 import { decryptPrivateFields } from "../../domain/job-fields";
 import type { RequestContext } from "../../http/context";
-import { ok } from "../../http/envelope";
+import { OK_MESSAGE, ok } from "../../http/envelope";
 import { dataEnvelope, listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { userPins } from "../../pins/user-pins";
 import { setJobEtag } from "./etag";
+import { COUNT_WINDOW, listJobsQueries } from "./list-query";
 import { type ListJobsQuery, manageQuery } from "./schemas";
-import { jobSearchCondition } from "./search";
+import { jobSearch } from "./search";
 import { JobDetail, JobListItem, selectJobDetail, selectJobs, toListItem } from "./view";
 
 export const getManage = operation({
@@ -19,14 +21,25 @@ export const getManage = operation({
   operationId: "listOrGetJobs",
   summary: "List jobs (action=list) or read one job (action=get&uuid=…)",
   description:
-    "`action=list` returns a page of jobs matching every filter given; `count` is the total matched. " +
+    "`action=list` returns a page of jobs matching every filter given, newest first. `count` is the number matched, counted up to " +
+    `\`offset + ${COUNT_WINDOW}\`: past that it stops (\`count_capped: true\`, \`count\` a lower bound), so a list never reads every matching job. ` +
     "`action=get` returns one job with its decrypted private fields (contractors do not see the private contact).",
   tag: "Jobs",
   permission: "api.jobs.manage.list",
   query: manageQuery,
   actions: ["list", "get"],
   responses: {
-    200: jsonResponse("A page of jobs, or one job", z.union([listEnvelope(JobListItem), dataEnvelope(JobDetail)])),
+    200: jsonResponse(
+      "A page of jobs, or one job",
+      z.union([
+        listEnvelope(JobListItem).extend({
+          count_capped: z.boolean().openapi({
+            description: `true when more jobs match than were counted: \`count\` is then \`offset + ${COUNT_WINDOW}\`, a lower bound`,
+          }),
+        }),
+        dataEnvelope(JobDetail),
+      ]),
+    ),
   },
   handler: async (c, { query }) => (query.action === "list" ? listJobs(c, query) : getJob(c, query.uuid)),
 });
@@ -34,19 +47,24 @@ export const getManage = operation({
 async function listJobs(c: AppContext, q: ListJobsQuery) {
   const ctx = c.var.ctx;
   ctx.startPins();
-  const conditions: (SQL | undefined)[] = [
-    await ctx.jobVisible(),
-    q.status_id ? eq(jobs.statusId, q.status_id) : undefined,
-    q.priority_id ? eq(jobs.priorityId, q.priority_id) : undefined,
-    q.job_type_id ? eq(jobs.jobTypeId, q.job_type_id) : undefined,
-    q.agent_id ? eq(jobs.agentId, q.agent_id) : undefined,
-    q.contractor_id ? eq(jobs.contractorId, q.contractor_id) : undefined,
-    q.created_by ? eq(jobs.createdBy, q.created_by) : undefined,
-    q.has_photos === undefined ? undefined : existsIn(photos.jobId, q.has_photos),
-    q.has_documents === undefined ? undefined : existsIn(documents.jobId, q.has_documents),
-    q.search ? jobSearchCondition(q.search) : undefined,
-    q.updated_since ? gte(jobs.updatedAt, q.updated_since) : undefined,
-  ];
+  // `+column` keeps a term out of index selection: the contractor's branch must use its own index.
+  const filters = (indexed: boolean): (SQL | undefined)[] => {
+    const col = (c: SQLiteColumn) => (indexed ? sql`${c}` : sql`+${c}`);
+    const is = (c: SQLiteColumn, v: number | undefined) => (v ? sql`${col(c)} = ${v}` : undefined);
+    return [
+      is(jobs.statusId, q.status_id),
+      is(jobs.priorityId, q.priority_id),
+      is(jobs.jobTypeId, q.job_type_id),
+      is(jobs.agentId, q.agent_id),
+      q.contractor_id ? eq(jobs.contractorId, q.contractor_id) : undefined,
+      is(jobs.createdBy, q.created_by),
+      q.has_photos === undefined ? undefined : q.has_photos ? sql`${jobs.photosCount} > 0` : sql`${jobs.photosCount} = 0`,
+      q.has_documents === undefined ? undefined : q.has_documents ? sql`${jobs.documentsCount} > 0` : sql`${jobs.documentsCount} = 0`,
+      q.updated_since ? sql`${col(jobs.updatedAt)} >= ${q.updated_since}` : undefined,
+      ...extra,
+    ];
+  };
+  const extra: SQL[] = [];
   let pinned: string[] | undefined;
   if (q.pinned !== undefined) {
     // The pinned filter needs the caller's pins before the query: one Durable Object call first.
@@ -54,25 +72,33 @@ async function listJobs(c: AppContext, q: ListJobsQuery) {
     pinned = [...(await ctx.pins())];
     // json_each, not IN (?, ?, …): D1 caps bound parameters at 100 per statement.
     const inPinned = sql`${jobs.uuid} IN (SELECT value FROM json_each(${JSON.stringify(pinned)}))`;
-    conditions.push(q.pinned ? inPinned : sql`NOT ${inPinned}`);
+    extra.push(q.pinned ? inPinned : sql`NOT ${inPinned}`);
   }
-  const where = and(...conditions);
-  const [rows, [total], existingPinned] = await ctx.read([
-    selectJobs(ctx.db).where(where).orderBy(desc(jobs.id)).limit(q.limit).offset(q.offset),
-    ctx.db.select({ n: count() }).from(jobs).where(where),
+  const list = await listJobsQueries(ctx, filters, jobSearch(q.search), q);
+  const [a, b] = list.branches;
+  if (!a) throw new Error("no visibility branch");
+  // Two visibility branches before the caller is known (list-query.ts); only one returns rows.
+  const [rowsA, [countA], existingPinned, rowsB, countB] = await ctx.read([
+    a.rows,
+    a.count,
     // Which pinned uuids still exist at all (not merely match the filters): the rest were deleted.
     ctx.db
       .select({ uuid: jobs.uuid })
       .from(jobs)
       .where(sql`${jobs.uuid} IN (SELECT value FROM json_each(${JSON.stringify(pinned ?? [])}))`),
+    ...(b ? ([b.rows, b.count] as const) : []),
   ]);
+  const rows = [...rowsA, ...(rowsB ?? [])];
+  const counted = (countA?.n ?? 0) + (countB?.[0]?.n ?? 0);
   if (pinned) forgetDeletedPins(ctx, pinned, existingPinned);
   const pins = await ctx.pins();
-  return ok(
-    c,
-    rows.map((r) => toListItem(r, pins)),
-    { count: total?.n ?? 0 },
-  );
+  return c.json({
+    success: true,
+    data: rows.map((r) => toListItem(r, pins)),
+    count: Math.min(counted, list.cap),
+    count_capped: counted > list.cap,
+    message: OK_MESSAGE,
+  });
 }
 
 /** Drops the caller's pins of jobs that no longer exist, after the answer is sent. */
@@ -83,13 +109,6 @@ function forgetDeletedPins(ctx: RequestContext, pinned: string[], existing: { uu
   const forgotten = userPins(ctx.env, ctx.caller.userUuid).forget(missing);
   if (ctx.executionCtx) ctx.executionCtx.waitUntil(forgotten);
   else forgotten.catch(() => undefined); // best effort: the next pinned list tries again
-}
-
-/** has_photos=true → jobs with at least one; has_photos=false → jobs with none. */
-function existsIn(jobIdColumn: typeof photos.jobId | typeof documents.jobId, wanted: boolean) {
-  const table = jobIdColumn === photos.jobId ? photos : documents;
-  const exists = sql`EXISTS (SELECT 1 FROM ${table} WHERE ${jobIdColumn} = ${jobs.id})`;
-  return wanted ? exists : sql`NOT ${exists}`;
 }
 
 async function getJob(c: AppContext, uuid: string) {

@@ -1,30 +1,66 @@
 import { or, type SQL, sql } from "drizzle-orm";
+import { integer, type SQLiteColumn, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { jobs } from "../../db/schema";
+
+/** The FTS5 trigram index over title, reference and description (migrations/0001_jobs_search.sql). */
+export const jobsSearch = sqliteTable("jobs_search", {
+  rowid: integer("rowid").notNull(),
+  jobsSearch: text("jobs_search"),
+});
+
+/**
+ * Turns user text into search terms that can never reach SQLite as syntax: control characters
+ * (NUL included, which FTS5 reads as the end of its query: "unterminated string") become
+ * spaces, so they split terms as whitespace does; at most 8 terms are kept.
+ */
+export function searchTerms(search: string): string[] {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+  const cleaned = search.replace(/[\u0000-\u001f\u007f]/g, " ");
+  return cleaned.split(/\s+/).filter(Boolean).slice(0, 8);
+}
+
+/** One FTS5 string literal: the term in double quotes, inner quotes doubled. Operators inside are text. */
+export const ftsPhrase = (term: string) => `"${term.replaceAll('"', '""')}"`;
+
+/**
+ * `column` contains `term`, ASCII case-insensitively (as LIKE is). instr() rather than LIKE: the term
+ * is a plain bound value with no pattern syntax to escape, and no pattern-length limit (D1 refuses
+ * LIKE patterns over 50 bytes: "LIKE or GLOB pattern too complex").
+ */
+export const containsText = (column: SQLiteColumn, term: string): SQL => sql`instr(lower(${column}), lower(${term})) > 0`;
+
+export interface JobSearch {
+  /** The FTS5 MATCH expression for the terms of three or more characters, if any. */
+  match: string | undefined;
+  /** Substring conditions for shorter terms, which the trigram index cannot serve. */
+  residual: SQL | undefined;
+}
 
 /**
  * Search across title, reference and description. Terms of three or more characters use the
- * `jobs_search` FTS5 trigram index (substring match, case-insensitive, every term must match);
- * shorter terms fall back to LIKE, which the trigram index cannot serve.
+ * `jobs_search` trigram index (substring, case-insensitive, every term must match); shorter terms
+ * fall back to a substring test on the jobs the index found (or, with no long term, on every job).
  */
-export function jobSearchCondition(search: string): SQL | undefined {
-  const terms = search.split(/\s+/).filter(Boolean).slice(0, 8);
+export function jobSearch(search: string | undefined): JobSearch | undefined {
+  const terms = searchTerms(search ?? "");
   if (terms.length === 0) return undefined;
   const long = terms.filter((t) => [...t].length >= 3);
   const short = terms.filter((t) => [...t].length < 3);
+  const likes = short.map(
+    (t) => sql`(${or(containsText(jobs.jobTitle, t), containsText(jobs.jobRef, t), containsText(jobs.jobDescription, t))})`,
+  );
+  return {
+    match: long.length > 0 ? long.map(ftsPhrase).join(" AND ") : undefined,
+    residual: likes.length > 0 ? sql.join(likes, sql` AND `) : undefined,
+  };
+}
+
+/** The search as one condition on `jobs` (for queries that do not join the index themselves). */
+export function jobSearchCondition(search: string): SQL | undefined {
+  const s = jobSearch(search);
+  if (!s) return undefined;
   const parts: SQL[] = [];
-  if (long.length > 0) {
-    const match = long.map((t) => `"${t.replaceAll('"', '""')}"`).join(" AND ");
-    parts.push(sql`${jobs.id} IN (SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match})`);
-  }
-  for (const t of short) {
-    const like = `%${t.replaceAll("\\", "\\\\").replaceAll("%", "\\%").replaceAll("_", "\\_")}%`;
-    parts.push(
-      sql`(${or(
-        sql`${jobs.jobTitle} LIKE ${like} ESCAPE '\\'`,
-        sql`${jobs.jobRef} LIKE ${like} ESCAPE '\\'`,
-        sql`${jobs.jobDescription} LIKE ${like} ESCAPE '\\'`,
-      )})`,
-    );
-  }
+  if (s.match) parts.push(sql`${jobs.id} IN (SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${s.match})`);
+  if (s.residual) parts.push(s.residual);
   return sql.join(parts, sql` AND `);
 }

@@ -4,12 +4,10 @@ import {
   addresses,
   agents,
   contractors,
-  documents,
   jobStatuses,
   jobs,
   jobTypes,
   paymentStatuses,
-  photos,
   priorities,
   timeRanges,
   users,
@@ -48,16 +46,17 @@ export const jobColumns = aliased({
   dateWorksEndDate: jobs.dateWorksEndDate,
   isRecall: jobs.isRecall,
   slaDeadline: jobs.slaDeadline,
-  photosCount: sql<number>`(SELECT count(*) FROM ${photos} WHERE ${photos.jobId} = ${jobs.id})`,
-  documentsCount: sql<number>`(SELECT count(*) FROM ${documents} WHERE ${documents.jobId} = ${jobs.id})`,
+  // Kept on the job row by triggers (migrations/0007): no lookup per listed job.
+  photosCount: jobs.photosCount,
+  documentsCount: jobs.documentsCount,
   createdAt: jobs.createdAt,
   updatedAt: jobs.updatedAt,
 });
 
 /** A select of jobs with everything a listing shows joined in. */
-export function selectJobs(db: Db) {
+export function selectJobs(db: Db, columns: typeof jobColumns = jobColumns) {
   return db
-    .select(jobColumns)
+    .select(columns)
     .from(jobs)
     .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
     .innerJoin(priorities, eq(priorities.id, jobs.priorityId))

@@ -1,10 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { and, asc, count, sql } from "drizzle-orm";
+import { and, asc, count } from "drizzle-orm";
 import { addresses } from "../../db/schema";
 import { zPagination } from "../../domain/values";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
+import { containsText, searchTerms } from "../manage/search";
 import { fullAddress } from "../manage/view";
 
 const Address = z.object({
@@ -33,13 +34,8 @@ export const listAddresses = operation({
   responses: { 200: jsonResponse("Addresses", listEnvelope(Address)) },
   handler: async (c, { query }) => {
     const ctx = c.var.ctx;
-    const words = (query.search ?? "").toLowerCase().split(/\s+/).filter(Boolean).slice(0, 8);
-    const where = and(
-      ...words.map((w) => {
-        const like = `%${w.replaceAll("\\", "\\\\").replaceAll("%", "\\%").replaceAll("_", "\\_")}%`;
-        return sql`${addresses.searchText} LIKE ${like} ESCAPE '\\'`;
-      }),
-    );
+    // search_text is stored lower-cased; containsText takes any length and no pattern syntax.
+    const where = and(...searchTerms((query.search ?? "").toLowerCase()).map((w) => containsText(addresses.searchText, w)));
     const [rows, [total]] = await ctx.read([
       ctx.db
         .select()

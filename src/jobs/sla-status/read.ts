@@ -1,21 +1,22 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
-import { agents, contractors, jobStatuses, jobs, priorities } from "../../db/schema";
+import { agents, contractors, jobs, priorities, slaOpenCounts } from "../../db/schema";
 import { aliased } from "../../db/select";
 import { badRequest, type FieldError } from "../../domain/errors";
-import type { Db } from "../../domain/services";
-import { breachedAt, hoursOverdueSql, measuredJob, overdueAt } from "../../domain/sla";
+import { breachedAt, hoursOverdueSql } from "../../domain/sla";
 import { nowIso } from "../../domain/time";
 import { zId, zPagination } from "../../domain/values";
+import type { RequestContext } from "../../http/context";
 import { ok } from "../../http/envelope";
 import { dataEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
+import { limitIf, type VisibilityBranch, visibilityBranches } from "../manage/list-query";
 
 export const slaStatusQuery = z.strictObject({
   agent_id: zId().optional(),
   contractor_id: zId().optional(),
   priority_id: zId().optional(),
-  limit: zPagination.limit,
+  ...zPagination,
 });
 
 const SlaStatus = z
@@ -31,31 +32,74 @@ const SlaStatus = z
         hours_overdue: z.number().int().openapi({ description: "Whole hours past the deadline, rounded down" }),
       }),
     ),
+    breach_details_truncated: z.boolean().openapi({
+      description: "true when `jobs_breached` counts more breaches than `breach_details` lists from `offset` on: page on with `offset`",
+    }),
   })
   .openapi("SlaStatus");
 
+type Filters = { agent_id?: number; contractor_id?: number; priority_id?: number };
+
 /**
- * The counts and the breached jobs, for the jobs `where` selects. Statuses drive the scan (CROSS JOIN
- * fixes the join order): each open status's jobs through jobs_status_idx, so the rows read are the
- * open jobs, never the closed history that the deadline index would walk in deadline order.
+ * The SLA figures without re-aggregating the estate (docs/scaling.md):
+ * - `measured`: how many jobs the SLA measures, from the trigger-kept `sla_open_counts` when no more
+ *   than one filter applies to an unrestricted caller; otherwise counted on the small partial indexes
+ *   of measured jobs (a contractor's, an agent's, a priority's).
+ * - `notDue`: the measured jobs whose deadline is still ahead (the only ones that can be within or
+ *   overdue), with how many of them are overdue. Their number is bounded by the jobs created within the
+ *   longest SLA, not by the estate.
+ * - breached = measured - not due; `details` walks the breached jobs in deadline order, one page.
+ * Visibility comes as branches (see visibilityBranches): a contractor's queries run on the contractor
+ * index, everyone else's skip that branch.
  */
-export function slaStatusQueries(db: Db, now: string, where: SQL | undefined, limit: number) {
-  const bucket = (cond: SQL) => sql<number>`coalesce(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0)`;
-  const breached = breachedAt(now);
-  const overdue = overdueAt(now);
-  const measured = and(eq(jobs.statusId, jobStatuses.id), where);
-  return [
+export async function slaStatusQueries(ctx: RequestContext, now: string, f: Filters, page: { limit: number; offset: number }) {
+  const db = ctx.db;
+  const filters = and(
+    // A literal 1, not a bound value: only then can SQLite use the `WHERE sla_open = 1` partial indexes.
+    sql`${jobs.slaOpen} = 1`,
+    f.agent_id ? eq(jobs.agentId, f.agent_id) : undefined,
+    f.contractor_id ? eq(jobs.contractorId, f.contractor_id) : undefined,
+    // With an agent or contractor too, `+` keeps the planner on their (smaller) index.
+    f.priority_id ? sql`${f.agent_id || f.contractor_id ? sql`+` : sql``}${jobs.priorityId} = ${f.priority_id}` : undefined,
+  );
+  const branches = await visibilityBranches(ctx);
+  const [first, second] = branches;
+  if (!first) throw new Error("no visibility branch");
+
+  const dims = (["agent", "contractor", "priority"] as const).filter((d) => f[`${d}_id`] !== undefined);
+  const [dim] = dims;
+  const counter =
+    dims.length === 0
+      ? sql`(SELECT ${slaOpenCounts.n} FROM ${slaOpenCounts} WHERE ${slaOpenCounts.dim} = 'all' AND ${slaOpenCounts.dimId} = 0)`
+      : dims.length === 1 && dim
+        ? sql`(SELECT ${slaOpenCounts.n} FROM ${slaOpenCounts} WHERE ${slaOpenCounts.dim} = ${dim} AND ${slaOpenCounts.dimId} = ${f[`${dim}_id`] ?? 0})`
+        : undefined;
+  const countWhere = (where: SQL | undefined) => sql`(SELECT count(*) FROM ${jobs} WHERE ${where})`;
+  // The counters are for callers who see every job: a contractor's figures are counted on its index.
+  const unrestricted = second !== undefined || ctx.resolvedCaller?.role !== "contractor";
+  const forFirst = counter && unrestricted ? sql`coalesce(${counter}, 0)` : countWhere(and(first.visible, filters));
+  // Caller not resolved yet: the CASE takes the branch that applies (SQLite evaluates only that one).
+  const measured = second
+    ? sql`CASE WHEN ${first.applies} THEN ${forFirst} ELSE ${countWhere(and(second.visible, filters))} END`
+    : forFirst;
+
+  const notDue = ({ applies, visible }: VisibilityBranch) =>
     db
-      .select(
-        aliased({
-          breached: bucket(breached),
-          overdue: bucket(overdue),
-          within: bucket(sql`NOT ${breached} AND NOT ${overdue}`),
-        }),
-      )
-      .from(jobStatuses)
-      .crossJoin(jobs)
-      .where(measured),
+      .select({
+        n: sql<number>`count(*)`.as("n"),
+        overdue: sql<number>`coalesce(sum(overdue), 0)`.as("overdue"),
+      })
+      .from(
+        db
+          .select({
+            overdue: sql<number>`(${jobs.dateWorksEndDate} IS NOT NULL AND ${jobs.dateWorksEndDate} < ${now.slice(0, 10)})`.as("overdue"),
+          })
+          .from(jobs)
+          .where(and(visible, filters, sql`${jobs.slaDeadline} >= ${now}`))
+          .limit(limitIf(applies, 1_000_000_000))
+          .as("not_due"),
+      );
+  const details = ({ applies, visible }: VisibilityBranch) =>
     db
       .select(
         aliased({
@@ -65,12 +109,16 @@ export function slaStatusQueries(db: Db, now: string, where: SQL | undefined, li
           hoursOverdue: hoursOverdueSql(now),
         }),
       )
-      .from(jobStatuses)
-      .crossJoin(jobs)
-      .where(and(measured, breached))
-      .orderBy(asc(jobs.slaDeadline), asc(jobs.id))
-      .limit(limit),
-  ] as const;
+      .from(jobs)
+      .where(and(visible, filters, breachedAt(now)))
+      // The order of jobs_sla_open_idx (deadline, end date, id): a page reads only its own rows.
+      .orderBy(asc(jobs.slaDeadline), asc(jobs.dateWorksEndDate), asc(jobs.id))
+      .limit(limitIf(applies, page.limit))
+      .offset(page.offset);
+  return {
+    measured: db.select({ n: sql<number>`${measured}`.as("measured") }).from(sql`(SELECT 1)`),
+    branches: branches.map((b) => ({ notDue: notDue(b), details: details(b) })),
+  };
 }
 
 export const getSlaStatus = operation({
@@ -82,7 +130,8 @@ export const getSlaStatus = operation({
     "Counts the open jobs (not completed, closed, cancelled or archived) that have an SLA deadline: *breached* when now is past the " +
     "deadline (a deadline equal to now is not yet breached), *overdue* when not breached but `date_works_end_date` is before today " +
     "(UTC), otherwise *within*. Jobs whose priority has no SLA hours are in none of the counts. `breach_details` lists the breached " +
-    "jobs, most overdue first, up to `limit` (default 50, max 200); `hours_overdue` is whole hours, rounded down. Filters combine; " +
+    "jobs, most overdue first, up to `limit` (default 50, max 200) from `offset` (default 0); `breach_details_truncated` is true when " +
+    "`jobs_breached` counts more than the list shows from `offset` on. `hours_overdue` is whole hours, rounded down. Filters combine; " +
     "an unknown `agent_id`, `contractor_id` or `priority_id` is a 400. Contractors see only their own jobs.",
   tag: "SLA",
   permission: "api.jobs.manage.manage",
@@ -92,16 +141,14 @@ export const getSlaStatus = operation({
     const ctx = c.var.ctx;
     const db = ctx.db;
     const now = nowIso();
-    const where = and(
-      measuredJob(),
-      await ctx.jobVisible(),
-      q.agent_id ? eq(jobs.agentId, q.agent_id) : undefined,
-      q.contractor_id ? eq(jobs.contractorId, q.contractor_id) : undefined,
-      q.priority_id ? eq(jobs.priorityId, q.priority_id) : undefined,
-    );
-    // One round trip: the token check, both aggregates and the filter ids' existence.
-    const [counts, details, agentRows, contractorRows, priorityRows] = await ctx.read([
-      ...slaStatusQueries(db, now, where, q.limit),
+    // One round trip: the token check, the figures and the filter ids' existence.
+    const sla = await slaStatusQueries(ctx, now, q, q);
+    const [a, b] = sla.branches;
+    if (!a) throw new Error("no visibility branch");
+    const [[measured], [notDueA], detailsA, agentRows, contractorRows, priorityRows, notDueB, detailsB] = await ctx.read([
+      sla.measured,
+      a.notDue,
+      a.details,
       db
         .select({ id: agents.id })
         .from(agents)
@@ -114,7 +161,9 @@ export const getSlaStatus = operation({
         .select({ id: priorities.id })
         .from(priorities)
         .where(eq(priorities.id, q.priority_id ?? -1)),
+      ...(b ? ([b.notDue, b.details] as const) : []),
     ]);
+    const details = [...detailsA, ...(detailsB ?? [])];
 
     // An unknown id is a mistake worth naming: a silent zero would read as "no breaches".
     const errors: FieldError[] = [];
@@ -125,17 +174,21 @@ export const getSlaStatus = operation({
     const first = errors[0];
     if (first) throw badRequest(`${first.field}: ${first.message}`, errors);
 
-    const row = counts[0];
+    // Only the branch that applies read anything: the other answered zeros.
+    const notDue = Number(notDueA?.n ?? 0) + Number(notDueB?.[0]?.n ?? 0);
+    const overdue = Number(notDueA?.overdue ?? 0) + Number(notDueB?.[0]?.overdue ?? 0);
+    const breached = Math.max(0, Number(measured?.n ?? 0) - notDue);
     return ok(c, {
-      jobs_within_sla: Number(row?.within ?? 0),
-      jobs_overdue: Number(row?.overdue ?? 0),
-      jobs_breached: Number(row?.breached ?? 0),
+      jobs_within_sla: notDue - overdue,
+      jobs_overdue: overdue,
+      jobs_breached: breached,
       breach_details: details.map((d) => ({
         job_uuid: d.jobUuid,
         job_ref: d.jobRef,
         sla_deadline: d.slaDeadline,
         hours_overdue: Number(d.hoursOverdue),
       })),
+      breach_details_truncated: q.offset + details.length < breached,
     });
   },
 });
