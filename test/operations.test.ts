@@ -109,14 +109,14 @@ describe("request ids and structured logs", () => {
     const staff = await actor("staff");
     // A broken binding: the first query of the request fails inside the handler.
     const db = env.DB;
-    Object.assign(env, {
-      DB: {
-        prepare: () => {
-          throw new Error("D1 exploded");
-        },
-        batch: () => Promise.reject(new Error("D1 exploded")),
+    const broken = {
+      prepare: () => {
+        throw new Error("D1 exploded");
       },
-    });
+      batch: () => Promise.reject(new Error("D1 exploded")),
+    };
+    // Requests read through a D1 session (src/db/session.ts): the session is broken too.
+    Object.assign(env, { DB: { ...broken, withSession: () => broken } });
     try {
       const res = await api("GET", "/api/jobs/statuses?action=list", { token: staff.token, headers: { "X-Request-Id": "err-1" } });
       expectStatus(res, 500);

@@ -50,7 +50,7 @@ export const OPENAPI_TAGS = [
   { name: "Video Variants", description: "Resolution variants of a processed job video, for adaptive playback." },
   { name: "Audit", description: "The audit trail of a job (not in the reference: an addition of this implementation)." },
   { name: "Security", description: "CSRF tokens for state-changing requests." },
-  { name: "Admin", description: "Operator endpoints (encryption key rotation)." },
+  { name: "Admin", description: "Operator endpoints: encryption key rotation, signed webhook subscriptions and their delivery log." },
   { name: "Operations", description: "Health of the deployment, for load balancers and monitors (no authentication)." },
 ] as const;
 
@@ -79,6 +79,17 @@ interface OperationDocs {
 }
 
 const JOB_UUID = "550e8400-e29b-41d4-a716-446655440001";
+const WEBHOOK = {
+  uuid: "550e8400-e29b-41d4-a716-446655440801",
+  url: "https://integrator.example.com/hooks/propops",
+  description: "Ops board",
+  event_types: ["job.created", "job.status_changed", "sla.breached"],
+  enabled: true,
+  created_at: "2024-06-01T09:00:00Z",
+  updated_at: "2024-06-01T09:00:00Z",
+};
+const WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 const REMEDIAL_UUID = "550e8400-e29b-41d4-a716-446655441055";
 const AMEND_UUID = "aa11bb22-cc33-4444-dd55-ee6677889900";
 const VIDEO_UUID = "a1b2c3d4-e5f6-7890-abcd-ef0123456789";
@@ -139,7 +150,11 @@ const DOCS: Record<string, OperationDocs> = {
   listOrGetJobs: {
     tag: "Jobs",
     query: { action: "list", status_id: 1, limit: 10 },
-    responses: { 200: { list: ex("A page of jobs (action=list)", { success: true, data: [JOB_LIST_ITEM], count: 42, message: OK }) } },
+    responses: {
+      200: {
+        list: ex("A page of jobs (action=list)", { success: true, data: [JOB_LIST_ITEM], count: 42, count_capped: false, message: OK }),
+      },
+    },
     etag: true,
   },
   createUpdateDeleteJob: {
@@ -261,7 +276,8 @@ const DOCS: Record<string, OperationDocs> = {
                 compressed_size: 412000,
                 processing_status: "completed",
                 processing_error: null,
-                url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=original",
+                url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=compressed",
+                original_url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=original",
                 compressed_url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=compressed",
                 created_at: "2024-06-01T09:00:00Z",
               },
@@ -458,6 +474,7 @@ const DOCS: Record<string, OperationDocs> = {
             jobs_overdue: 12,
             jobs_breached: 4,
             breach_details: [{ job_uuid: JOB_UUID, job_ref: "JOB-001", sla_deadline: "2024-06-01T17:00:00Z", hours_overdue: 26 }],
+            breach_details_truncated: true,
           },
           message: OK,
         }),
@@ -718,6 +735,94 @@ const DOCS: Record<string, OperationDocs> = {
       },
     },
     notFound: false,
+  },
+  listOrGetWebhookSubscriptions: {
+    tag: "Admin",
+    query: { action: "list", limit: 50, offset: 0 },
+    responses: {
+      200: {
+        list: ex("Subscriptions (action=list)", { success: true, data: [WEBHOOK], count: 1, message: OK }),
+        get: ex("One subscription (action=get)", { success: true, data: WEBHOOK, message: OK }),
+      },
+    },
+  },
+  manageWebhookSubscriptions: {
+    tag: "Admin",
+    body: {
+      create: ex("Subscribe to job and SLA events", {
+        action: "create",
+        url: "https://integrator.example.com/hooks/propops",
+        event_types: ["job.created", "job.status_changed", "sla.breached"],
+        description: "Ops board",
+      }),
+      update: ex("Pause a subscription", { action: "update", uuid: WEBHOOK.uuid, enabled: false }),
+      rotate: ex("Rotate the signing secret", { action: "rotate_secret", uuid: WEBHOOK.uuid }),
+      delete: ex("Delete a subscription", { action: "delete", uuid: WEBHOOK.uuid }),
+    },
+    responses: {
+      201: {
+        created: ex("Created: the secret is shown once", {
+          success: true,
+          subscription: WEBHOOK,
+          secret: WHSEC,
+          message: "Webhook subscription created",
+        }),
+      },
+      200: {
+        rotated: ex("Secret rotated: the new secret is shown once", {
+          success: true,
+          subscription: WEBHOOK,
+          secret: WHSEC,
+          message: "Signing secret rotated",
+        }),
+        updated: ex("Updated", { success: true, subscription: { ...WEBHOOK, enabled: false }, message: "Webhook subscription updated" }),
+      },
+    },
+  },
+  listWebhookDeliveries: {
+    tag: "Admin",
+    query: { subscription_uuid: WEBHOOK.uuid, status: "failed", limit: 50, offset: 0 },
+    responses: {
+      200: {
+        deliveries: ex("The delivery log of a subscription", {
+          success: true,
+          data: [
+            {
+              uuid: "550e8400-e29b-41d4-a716-446655440802",
+              webhook_id: "msg_550e8400-e29b-41d4-a716-446655440802",
+              event_type: "job.created",
+              status: "failed",
+              attempts: 9,
+              response_status: 500,
+              latency_ms: 312,
+              last_error: "HTTP 500",
+              last_attempt_at: "2024-06-02T09:00:00Z",
+              delivered_at: null,
+              created_at: "2024-06-01T09:00:00Z",
+              payload: { type: "job.created", timestamp: "2024-06-01T09:00:00Z", data: { job_uuid: JOB_UUID } },
+            },
+          ],
+          count: 1,
+          message: OK,
+        }),
+      },
+    },
+  },
+  redeliverWebhook: {
+    tag: "Admin",
+    conflict: true,
+    body: {
+      redeliver: ex("Send a delivery again (same webhook-id)", { action: "redeliver", uuid: "550e8400-e29b-41d4-a716-446655440802" }),
+    },
+    responses: {
+      202: {
+        queued: ex("Queued for delivery", {
+          success: true,
+          delivery_uuid: "550e8400-e29b-41d4-a716-446655440802",
+          message: "Delivery queued again",
+        }),
+      },
+    },
   },
   rotateEncryptionKeys: {
     tag: "Admin",
