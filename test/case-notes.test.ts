@@ -5,6 +5,7 @@ import { fieldCipher } from "../src/crypto/fields";
 import { noteReplyAddress } from "../src/email/note-mail";
 import { encryptNote } from "../src/jobs/case-notes/service";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
+import { makePng } from "./media-fixtures";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -15,7 +16,8 @@ let otherJob: { job_uuid: string };
 
 const PATH = "/api/jobs/case-notes";
 const PDF = new TextEncoder().encode("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n");
-const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+// A real PNG: note files go through the same structural sniffer as photos (src/media/sniff.ts).
+const PNG = makePng(4, 4);
 const EXE = new Uint8Array([0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00, 0x00, 0x00]);
 
 beforeAll(async () => {

@@ -8,8 +8,9 @@ import { can } from "../domain/policy";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
 import { readLimited } from "../http/read-limited";
-import { deleteObjects, NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
+import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
+import { removeStored } from "../media/cleanup";
 import { parseReplyAddress, verifyReplyTag } from "./note-mail";
 import { prepareNoteBody, sanitizeHtml } from "./sanitize";
 
@@ -94,7 +95,7 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
   const prepared = await prepareNoteBody(body === "" ? "(attachments only)" : body);
   const sealed = await encryptNote(cipher, uuid, { message: prepared.message, text: prepared.text, fromEmail: sender });
   const now = nowIso();
-  await putAttachments(env.MEDIA, files);
+  await putAttachments(services, files);
   try {
     await db.batch([
       db.insert(caseNotes).values({
@@ -129,8 +130,8 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
     ]);
   } catch (err) {
     // Nothing half-stored: the batch rolled back, so its files go too.
-    await deleteObjects(
-      env.MEDIA,
+    await removeStored(
+      services,
       files.map((f) => f.key),
     );
     // Two deliveries racing: the unique inbound index kept the other one.

@@ -1,7 +1,7 @@
 /** Messages on the media queue. Each is idempotent: Queues deliver at least once. */
 export type MediaMessage =
-  /** Delete every R2 object under a prefix (a deleted job's files). */
-  | { type: "r2.cleanup"; prefix: string }
+  /** Delete R2 objects: the listed keys (all under `prefix`), or every object under the prefix. */
+  | { type: "r2.cleanup"; prefix: string; keys?: string[] }
   /** Compress an uploaded photo (photon-wasm). */
   | { type: "photo.compress"; photoId: number }
   /** Transcode an uploaded video into its variants (the transcoder service). */

@@ -2,7 +2,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
-import { deletePrefix } from "./cleanup";
+import { runCleanup } from "./cleanup";
 import type { MediaMessage } from "./messages";
 import { handlePhotoCompress } from "./photo-job";
 import { handleVideoTranscode, handleVideoWatchdog } from "./video-job";
@@ -13,7 +13,7 @@ const MAX_BACKOFF_SECONDS = 300;
 async function handle(services: Services, body: MediaMessage): Promise<void> {
   switch (body.type) {
     case "r2.cleanup":
-      await deletePrefix(services.media, body.prefix);
+      await runCleanup(services.media, body);
       return;
     case "photo.compress":
       await handlePhotoCompress(services, body.photoId);

@@ -9,8 +9,7 @@ import { ApiError, badRequest } from "../domain/errors";
 import { type EventInput, recordEvent } from "../domain/events";
 import type { RequestContext } from "../http/context";
 import { safeFilename } from "../jobs/case-notes/attachments";
-import { deletePrefix } from "./cleanup";
-import type { MediaMessage } from "./messages";
+import { removeStored } from "./cleanup";
 import { SniffError, type Sniffed, type SniffedType, sniffDeep } from "./sniff";
 
 /** Per-file upload limit (photos and documents). */
@@ -86,7 +85,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
     if (!row) throw new Error("upload row was not inserted");
     id = row.id;
   } catch (err) {
-    await env.MEDIA.delete(steps.key);
+    await removeStored(ctx.services, [steps.key]);
     throw err;
   }
   try {
@@ -94,7 +93,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
   } catch (err) {
     console.error(`upload rolled back (${steps.key}):`, err instanceof Error ? err.message : err);
     await db.batch([db.delete(table).where(eq(table.id, id)), db.delete(auditEvents).where(eq(auditEvents.uuid, auditUuid))]);
-    await env.MEDIA.delete(steps.key);
+    await removeStored(ctx.services, [steps.key]);
     throw new ApiError("UNAVAILABLE", "The upload could not be queued for processing; nothing was stored, please retry");
   }
   return id;
@@ -158,14 +157,4 @@ export async function serveObject(
   }
   headers.set("Content-Length", String(object.size));
   return new Response(object.body, { headers });
-}
-
-/** Deletes a record's files; if R2 fails now, the cleanup message retries it (never orphaned). */
-export async function removeObjects(env: Env, prefix: string) {
-  try {
-    await deletePrefix(env.MEDIA, prefix);
-  } catch (err) {
-    console.error(`deleting ${prefix} failed, queueing cleanup:`, err instanceof Error ? err.message : err);
-    await env.MEDIA_QUEUE.send({ type: "r2.cleanup", prefix } satisfies MediaMessage);
-  }
 }

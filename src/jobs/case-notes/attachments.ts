@@ -1,6 +1,8 @@
 import { ApiError, badRequest } from "../../domain/errors";
+import type { Services } from "../../domain/services";
+import { removeStored } from "../../media/cleanup";
 import { objectKey } from "../../media/keys";
-import { hasActiveMarkup, refusePdfJavaScript, SniffError } from "../../media/sniff";
+import { hasActiveMarkup, SniffError, sniffDeep } from "../../media/sniff";
 
 /** Limits of case notes, for API requests and inbound email alike. */
 export const NOTE_LIMITS = {
@@ -14,31 +16,23 @@ export const NOTE_LIMITS = {
 /** A markup document (HTML, SVG, XML) is not plain text, whatever its bytes decode to. */
 const MARKUP_DOCUMENT = /<(html|head|body|meta|style|link|base|form|svg|math|script|iframe|object|embed|\?xml|!doctype)[\s/>]/i;
 
-/**
- * The type the bytes show (never the name or the declared type), or null when not accepted. The
- * allow-list: PDF, JPEG, PNG and plain text (UTF-8 without control characters and not markup).
- */
-export function sniffType(bytes: Uint8Array): string | null {
-  const starts = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
-  if (starts(0x25, 0x50, 0x44, 0x46, 0x2d)) return "application/pdf";
-  if (starts(0xff, 0xd8, 0xff)) return "image/jpeg";
-  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "image/png";
-  if (isPlainText(bytes) && !MARKUP_DOCUMENT.test(new TextDecoder().decode(bytes))) return "text/plain";
-  return null;
-}
+/** The binary types a note may carry, checked by the one upload sniffer (structure, polyglots, scripts). */
+const NOTE_FILE_TYPES = ["pdf", "jpeg", "png"] as const;
 
-/** Why an accepted type is still refused: script in a PDF, markup inside an image or text. */
-async function activeContent(bytes: Uint8Array, contentType: string): Promise<string | null> {
-  if (contentType === "application/pdf") {
-    try {
-      await refusePdfJavaScript(bytes);
-    } catch (err) {
-      if (err instanceof SniffError) return "contains JavaScript";
-      throw err;
-    }
-    return null;
+/**
+ * The type the bytes show (never the name or the declared type): PDF, JPEG or PNG as the upload
+ * sniffer (src/media/sniff.ts) accepts them, or plain text (UTF-8 without control characters,
+ * not markup, no active content). `refused` says why an accepted-looking file is not taken.
+ */
+export async function noteFileType(bytes: Uint8Array): Promise<{ contentType: string } | { refused: string } | null> {
+  try {
+    return { contentType: (await sniffDeep(bytes, NOTE_FILE_TYPES)).contentType };
+  } catch (err) {
+    if (!(err instanceof SniffError)) throw err;
+    if (err.reason !== "unsupported") return { refused: err.message };
   }
-  return hasActiveMarkup(bytes) ? "carries HTML/script content" : null;
+  if (!isPlainText(bytes) || MARKUP_DOCUMENT.test(new TextDecoder().decode(bytes))) return null;
+  return hasActiveMarkup(bytes) ? { refused: "carries HTML/script content" } : { contentType: "text/plain" };
 }
 
 function isPlainText(bytes: Uint8Array): boolean {
@@ -104,18 +98,18 @@ export async function prepareAttachments(
         { field: "attachments", message: `${filename} is too large` },
       ]);
     }
-    const contentType = sniffType(input.bytes);
-    if (!contentType) {
+    const sniffed = await noteFileType(input.bytes);
+    if (!sniffed) {
       throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `attachments: ${filename} is not a PDF, JPEG, PNG or plain-text file`, [
         { field: "attachments", message: `${filename} has an unsupported type` },
       ]);
     }
-    const active = await activeContent(input.bytes, contentType);
-    if (active) {
-      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `attachments: ${filename} ${active}`, [
-        { field: "attachments", message: `${filename} ${active}` },
+    if ("refused" in sniffed) {
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `attachments: ${filename}: ${sniffed.refused}`, [
+        { field: "attachments", message: `${filename}: ${sniffed.refused}` },
       ]);
     }
+    const contentType = sniffed.contentType;
     const uuid = crypto.randomUUID();
     prepared.push({
       uuid,
@@ -129,29 +123,18 @@ export async function prepareAttachments(
   return prepared;
 }
 
-/** Stores the files; if one fails, removes those already stored and throws. */
-export async function putAttachments(bucket: R2Bucket, files: PreparedAttachment[]): Promise<void> {
-  const results = await Promise.allSettled(files.map((f) => bucket.put(f.key, f.bytes, { httpMetadata: { contentType: f.contentType } })));
+/** Stores the files; if one fails, removes those already stored (media/cleanup.ts) and throws. */
+export async function putAttachments(services: Services, files: PreparedAttachment[]): Promise<void> {
+  const results = await Promise.allSettled(
+    files.map((f) => services.media.put(f.key, f.bytes, { httpMetadata: { contentType: f.contentType } })),
+  );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
-    await deleteObjects(
-      bucket,
+    await removeStored(
+      services,
       files.map((f) => f.key),
     );
     throw failed.reason;
-  }
-}
-
-/**
- * Best-effort removal of stored files: a failure is logged, not thrown, because the rows are
- * already gone and every key lies under the job's prefix, which the job's deletion clears.
- */
-export async function deleteObjects(bucket: R2Bucket, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
-  try {
-    await bucket.delete(keys);
-  } catch (err) {
-    console.error(`could not delete ${keys.length} note attachment object(s):`, err instanceof Error ? err.message : err);
   }
 }
 

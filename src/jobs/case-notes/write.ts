@@ -12,7 +12,8 @@ import type { RequestContext } from "../../http/context";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
-import { deleteObjects, fileInputs, prepareAttachments, putAttachments } from "./attachments";
+import { removeStored } from "../../media/cleanup";
+import { fileInputs, prepareAttachments, putAttachments } from "./attachments";
 import { type AttachNote, type CreateNote, caseNotesBody, type UpdateNote } from "./schemas";
 import { attachmentInserts, encryptNote, jobParties, noteContext, selectJobForNotes } from "./service";
 
@@ -115,7 +116,7 @@ async function createNote(c: AppContext, input: CreateNote) {
   const now = nowIso();
   const db = ctx.db;
 
-  await putAttachments(c.env.MEDIA, files);
+  await putAttachments(ctx.services, files);
   let results: unknown[];
   try {
     results = await db.batch([
@@ -151,8 +152,8 @@ async function createNote(c: AppContext, input: CreateNote) {
     ]);
   } catch (err) {
     // Nothing half-stored: the files go if the rows did not make it.
-    await deleteObjects(
-      c.env.MEDIA,
+    await removeStored(
+      ctx.services,
       files.map((f) => f.key),
     );
     throw err;
@@ -274,8 +275,8 @@ async function deleteNote(c: AppContext, uuid: string) {
       changes: { note_uuid: note.uuid, message: { changed: true }, attachments: files.length },
     }),
   ]);
-  await deleteObjects(
-    c.env.MEDIA,
+  await removeStored(
+    ctx.services,
     files.map((f) => f.key),
   );
   return done(
@@ -297,7 +298,7 @@ async function attachFiles(c: AppContext, input: AttachNote) {
   const db = ctx.db;
   const existing = await db.$count(noteAttachments, eq(noteAttachments.noteId, note.id));
   const files = await prepareAttachments(job.uuid, note.uuid, await fileInputs(input.attachments), existing);
-  await putAttachments(c.env.MEDIA, files);
+  await putAttachments(ctx.services, files);
   try {
     await db.batch([
       db.update(caseNotes).set({ updatedAt: nowIso() }).where(eq(caseNotes.id, note.id)),
@@ -311,8 +312,8 @@ async function attachFiles(c: AppContext, input: AttachNote) {
       }),
     ]);
   } catch (err) {
-    await deleteObjects(
-      c.env.MEDIA,
+    await removeStored(
+      ctx.services,
       files.map((f) => f.key),
     );
     throw err;

@@ -8,9 +8,10 @@ import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
+import { removeStored } from "../../media/cleanup";
 import { objectKey } from "../../media/keys";
 import { EXTENSIONS } from "../../media/sniff";
-import { readUpload, removeObjects, storeRecordEnqueue, zFile } from "../../media/upload";
+import { readUpload, storeRecordEnqueue, zFile } from "../../media/upload";
 
 /** Where a document's file lives. */
 const documentPrefix = (jobUuid: string, documentUuid: string) => objectKey(jobUuid, "documents", documentUuid, "");
@@ -108,7 +109,7 @@ export const deleteDocuments = operation({
         changes: { document_uuid: doc.uuid, filename: doc.filename },
       }),
     ]);
-    await removeObjects(c.env, documentPrefix(job.uuid, doc.uuid));
+    await removeStored(c.var.ctx.services, documentPrefix(job.uuid, doc.uuid));
     return done(c, "Document deleted", { document_uuid: doc.uuid });
   },
 });

@@ -12,7 +12,7 @@ import type { RequestContext } from "../../http/context";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
-import { deleteJobObjects } from "../../media/cleanup";
+import { removeJobFiles } from "../../media/cleanup";
 import { checkIfMatch, preconditionLost, setJobEtag } from "./etag";
 import { type CreateJob, type JobFields, manageBody, type UpdateJob } from "./schemas";
 
@@ -195,6 +195,6 @@ async function deleteJob(c: AppContext, uuid: string) {
   ]);
   const lost = deleted.meta.changes === 0 ? preconditionLost(c, job.version) : undefined;
   if (lost) throw lost;
-  await deleteJobObjects(c.env, uuid, ctx.executionCtx);
+  await removeJobFiles(ctx.services, uuid);
   return done(c, "Job deleted successfully", { job_uuid: uuid });
 }

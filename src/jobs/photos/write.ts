@@ -8,10 +8,11 @@ import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
+import { removeStored } from "../../media/cleanup";
 import { objectKey } from "../../media/keys";
 import type { MediaMessage } from "../../media/messages";
 import { EXTENSIONS } from "../../media/sniff";
-import { readUpload, removeObjects, storeRecordEnqueue, zFile } from "../../media/upload";
+import { readUpload, storeRecordEnqueue, zFile } from "../../media/upload";
 
 export const PHOTO_TYPES = ["before", "during", "after", "other"] as const;
 
@@ -125,7 +126,7 @@ export const deletePhotos = operation({
         changes: { photo_uuid: photo.uuid, photo_type: photo.photoType, filename: photo.filename },
       }),
     ]);
-    await removeObjects(c.env, photoPrefix(job.uuid, photo.uuid));
+    await removeStored(c.var.ctx.services, photoPrefix(job.uuid, photo.uuid));
     return done(c, "Photo deleted", { photo_uuid: photo.uuid });
   },
 });
