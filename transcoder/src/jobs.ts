@@ -1,4 +1,4 @@
-// Concurrency slots shared by every job-running route (videos now, images later).
+// Concurrency slots shared by every job-running route (video transcodes and large-image compression).
 
 export type StartOutcome = "started" | "busy" | "duplicate";
 

@@ -104,7 +104,7 @@ export const totalAmount = (contractorBudget: number | null, vat: number) =>
 
 export type SlaState = "within" | "overdue" | "breached" | "not_applicable";
 
-/** DESIGN.md: breached once past the deadline; overdue when past the scheduled end date; else within. */
+/** The SLA rule (src/domain/sla.ts): breached once past the deadline; overdue when past the scheduled end date; else within. */
 export function slaState(
   row: { statusClosed: number; slaDeadline: string | null; dateWorksEndDate: string | null },
   nowMs = Date.now(),
