@@ -2,8 +2,8 @@ import { env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { fieldCipher } from "../src/crypto/fields";
+import { encryptNote } from "../src/domain/notes";
 import { noteReplyAddress } from "../src/email/note-mail";
-import { encryptNote } from "../src/jobs/case-notes/service";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 import { makePng } from "./media-fixtures";
 

@@ -4,13 +4,13 @@ import { caseNotes, jobs, users } from "../db/schema";
 import { ApiError } from "../domain/errors";
 import { recordEvent } from "../domain/events";
 import { whyUnchangeable } from "../domain/job-access";
+import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../domain/notes";
 import { can } from "../domain/policy";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
-import { readLimited } from "../http/read-limited";
-import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../jobs/case-notes/attachments";
-import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../jobs/case-notes/service";
+import { readLimited } from "../lib/read-limited";
 import { removeStored } from "../media/cleanup";
+import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../media/note-files";
 import { parseReplyAddress, verifyReplyTag } from "./note-mail";
 import { prepareNoteBody, sanitizeHtml } from "./sanitize";
 

@@ -1,10 +1,11 @@
 import { hmac, timingSafeEqual, utf8 } from "../crypto/bytes";
+import type { PartyRole } from "../domain/notes";
 import type { MimeMessage } from "./mime";
 import { escapeHtml } from "./sanitize";
 import { sendMail } from "./send";
 
 /** A party of the job a case note is emailed to. */
-export type PartyRole = "contractor" | "agent" | "private_contact";
+export type { PartyRole };
 
 export interface Recipient {
   role: PartyRole;

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { ApiError, badRequest } from "../domain/errors";
-import { readLimited } from "./read-limited";
+import { readLimited } from "../lib/read-limited";
 
 /** Largest non-file request body we read (JSON or form); uploads have their own limit. */
 const MAX_TEXT_BODY = 1024 * 1024;

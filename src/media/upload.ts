@@ -7,9 +7,9 @@ import { eq } from "drizzle-orm";
 import { auditEvents, type documents, type photos } from "../db/schema";
 import { ApiError, badRequest } from "../domain/errors";
 import { type EventInput, recordEvent } from "../domain/events";
-import type { RequestContext } from "../http/context";
-import { safeFilename } from "../jobs/case-notes/attachments";
+import type { Services } from "../domain/services";
 import { removeStored } from "./cleanup";
+import { safeFilename } from "./note-files";
 import { SniffError, type Sniffed, type SniffedType, sniffDeep } from "./sniff";
 
 /** Per-file upload limit (photos and documents). */
@@ -56,7 +56,7 @@ type MediaTable = typeof photos | typeof documents;
  * or audit event points at nothing. Answers the new row's id.
  */
 export async function storeRecordEnqueue<T extends MediaTable>(
-  ctx: RequestContext,
+  services: Services,
   steps: {
     key: string;
     bytes: Uint8Array;
@@ -67,7 +67,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
     after?: (id: number) => Promise<unknown>;
   },
 ): Promise<number> {
-  const { db, env } = ctx;
+  const { db, env } = services;
   // A row of either media table: drizzle cannot type an insert over a union of tables.
   const table = steps.table as typeof photos;
   const auditUuid = crypto.randomUUID();
@@ -85,7 +85,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
     if (!row) throw new Error("upload row was not inserted");
     id = row.id;
   } catch (err) {
-    await removeStored(ctx.services, [steps.key]);
+    await removeStored(services, [steps.key]);
     throw err;
   }
   try {
@@ -93,7 +93,7 @@ export async function storeRecordEnqueue<T extends MediaTable>(
   } catch (err) {
     console.error(`upload rolled back (${steps.key}):`, err instanceof Error ? err.message : err);
     await db.batch([db.delete(table).where(eq(table.id, id)), db.delete(auditEvents).where(eq(auditEvents.uuid, auditUuid))]);
-    await removeStored(ctx.services, [steps.key]);
+    await removeStored(services, [steps.key]);
     throw new ApiError("UNAVAILABLE", "The upload could not be queued for processing; nothing was stored, please retry");
   }
   return id;

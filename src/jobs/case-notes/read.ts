@@ -2,14 +2,14 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
 import { notFound } from "../../domain/errors";
+import { noteContext } from "../../domain/notes";
 import { noteForOutput } from "../../email/sanitize";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
+import { downloadUrl } from "../../media/note-files";
 import { serveObject } from "../../media/upload";
-import { downloadUrl } from "./attachments";
 import { CaseNoteItem, caseNotesQuery, type ListNotesQuery, MAX_NOTES_PER_PAGE } from "./schemas";
-import { noteContext } from "./service";
 
 export const getCaseNotes = operation({
   method: "get",

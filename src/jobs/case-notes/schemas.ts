@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { zBool, zInt, zPagination, zUuid } from "../../domain/values";
-import { NOTE_LIMITS } from "./attachments";
+import { NOTE_LIMITS } from "../../media/note-files";
 
 /** The message as sent: plain text or rich-text HTML; checked again for text after sanitising. */
 const zMessage = () =>

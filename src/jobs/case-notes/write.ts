@@ -4,6 +4,7 @@ import { caseNotes, jobs, noteAttachments } from "../../db/schema";
 import { ApiError, badRequest, notFound } from "../../domain/errors";
 import { recordEvent } from "../../domain/events";
 import { changeable } from "../../domain/job-access";
+import { attachmentInserts, encryptNote, jobParties, noteContext, selectJobForNotes } from "../../domain/notes";
 import { assertCan } from "../../domain/policy";
 import { nowIso } from "../../domain/time";
 import { type NoteMailOutcome, pickRecipients, sendNoteMail } from "../../email/note-mail";
@@ -13,9 +14,8 @@ import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { removeStored } from "../../media/cleanup";
-import { fileInputs, prepareAttachments, putAttachments } from "./attachments";
+import { fileInputs, prepareAttachments, putAttachments } from "../../media/note-files";
 import { type AttachNote, type CreateNote, caseNotesBody, type UpdateNote } from "./schemas";
-import { attachmentInserts, encryptNote, jobParties, noteContext, selectJobForNotes } from "./service";
 
 export const postCaseNotes = operation({
   method: "post",

@@ -50,7 +50,7 @@ export const postDocuments = operation({
     const file = await readUpload(body.file, ["pdf", "docx", "jpeg", "png"]);
     const uuid = crypto.randomUUID();
     const key = objectKey(job.uuid, "documents", uuid, `file.${EXTENSIONS[file.sniffed.type]}`);
-    const id = await storeRecordEnqueue(ctx, {
+    const id = await storeRecordEnqueue(ctx.services, {
       key,
       bytes: file.bytes,
       contentType: file.sniffed.contentType,

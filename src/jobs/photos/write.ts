@@ -59,7 +59,7 @@ export const postPhotos = operation({
     const kind = file.sniffed.type === "mp4" ? "video" : "image";
     const uuid = crypto.randomUUID();
     const key = objectKey(job.uuid, "photos", uuid, `original.${EXTENSIONS[file.sniffed.type]}`);
-    const id = await storeRecordEnqueue(ctx, {
+    const id = await storeRecordEnqueue(ctx.services, {
       key,
       bytes: file.bytes,
       contentType: file.sniffed.contentType,

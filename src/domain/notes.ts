@@ -1,11 +1,13 @@
 import { eq, sql } from "drizzle-orm";
-import type { FieldCipher } from "../../crypto/fields";
-import { agents, caseNotes, contractors, jobStatuses, jobs, noteAttachments } from "../../db/schema";
-import { aliased } from "../../db/select";
-import { jobFieldContext } from "../../domain/job-fields";
-import type { Db } from "../../domain/services";
-import type { PartyRole } from "../../email/note-mail";
-import type { PreparedAttachment } from "./attachments";
+import type { FieldCipher } from "../crypto/fields";
+import { agents, caseNotes, contractors, jobStatuses, jobs, noteAttachments } from "../db/schema";
+import { aliased } from "../db/select";
+import type { PreparedAttachment } from "../media/note-files";
+import { jobFieldContext } from "./job-fields";
+import type { Db } from "./services";
+
+/** Who a note can be mailed to, and who may reply into it. */
+export type PartyRole = "contractor" | "agent" | "private_contact";
 
 type NoteColumn = "message" | "message_text" | "from_email";
 

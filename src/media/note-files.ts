@@ -1,8 +1,8 @@
-import { ApiError, badRequest } from "../../domain/errors";
-import type { Services } from "../../domain/services";
-import { removeStored } from "../../media/cleanup";
-import { objectKey } from "../../media/keys";
-import { hasActiveMarkup, SniffError, sniffDeep } from "../../media/sniff";
+import { ApiError, badRequest } from "../domain/errors";
+import type { Services } from "../domain/services";
+import { removeStored } from "./cleanup";
+import { objectKey } from "./keys";
+import { hasActiveMarkup, SniffError, sniffDeep } from "./sniff";
 
 /** Limits of case notes, for API requests and inbound email alike. */
 export const NOTE_LIMITS = {
