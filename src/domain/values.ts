@@ -45,25 +45,25 @@ export const zBool = () =>
     z.boolean({ error: "must be true or false" }),
   );
 
+/** A list from a form or query value: "a,b", "[\"a\",\"b\"]" or "" (none); arrays pass as they are. */
+export function listFromText(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const s = v.trim();
+  if (s === "") return [];
+  if (s.startsWith("[")) {
+    try {
+      return JSON.parse(s);
+    } catch {
+      return v;
+    }
+  }
+  return s.split(",").map((x) => x.trim());
+}
+
 /** A list of ids: a JSON array, repeated form keys, "1,2,3" or "[1,2,3]". */
 export const zIdList = () =>
   z.preprocess(
-    (v) => {
-      if (typeof v === "string") {
-        const s = v.trim();
-        if (s === "") return [];
-        if (s.startsWith("[")) {
-          try {
-            return JSON.parse(s);
-          } catch {
-            return v;
-          }
-        }
-        return s.split(",").map((x) => x.trim());
-      }
-      if (typeof v === "number") return [v];
-      return v;
-    },
+    (v) => (typeof v === "number" ? [v] : listFromText(v)),
     z.array(zId(), { error: "must be a list of ids" }).max(100, "at most 100 ids"),
   );
 

@@ -1,23 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { zBool, zNullableText, zPagination, zUuid } from "../../domain/values";
+import { listFromText, zBool, zNullableText, zPagination, zUuid } from "../../domain/values";
 import { WEBHOOK_EVENT_TYPES } from "../../webhooks/events";
 
 /** Event types: a JSON array, repeated form keys, "a,b" or "[\"a\",\"b\"]"; empty = every type. */
 const zEventTypes = () =>
   z.preprocess(
-    (v) => {
-      if (typeof v !== "string") return v;
-      const s = v.trim();
-      if (s === "") return [];
-      if (s.startsWith("[")) {
-        try {
-          return JSON.parse(s);
-        } catch {
-          return v;
-        }
-      }
-      return s.split(",").map((x) => x.trim());
-    },
+    listFromText,
     z
       .array(z.enum(WEBHOOK_EVENT_TYPES, { error: `must be event types from: ${WEBHOOK_EVENT_TYPES.join(", ")}` }), {
         error: "must be a list of event types",
