@@ -48,6 +48,20 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
     const from = cursors[0]?.lastEventId;
     const last = events.at(-1);
     if (from === undefined || !last) break;
+    if (subs.length === 0) {
+      // Nobody to deliver to, and a later subscription starts after its own creation (fromEventId):
+      // skip to the newest event in one step instead of reading the backlog a page at a time.
+      const skipped = await db
+        .update(webhookRelayCursor)
+        .set({
+          lastEventId: sql`(SELECT coalesce(max(${auditEvents.id}), ${from}) FROM ${auditEvents})`,
+          claim: null,
+          updatedAt: iso(Date.now()),
+        })
+        .where(and(eq(webhookRelayCursor.id, 1), eq(webhookRelayCursor.lastEventId, from)));
+      if (skipped.meta.changes > 0) result.claimed += events.length;
+      break;
+    }
 
     const rows: { uuid: string; subscription_id: number; audit_event_id: number; event_type: string; payload: string }[] = [];
     const filters = subs.map((s) => ({ ...s, types: parseTypes(s.eventTypes) }));
