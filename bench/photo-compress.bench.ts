@@ -9,8 +9,8 @@
  *   npm run bench -- photos        (BENCH_MAX_MP=12 to skip the 24/48 MP images)
  */
 import { PhotonImage } from "@cf-wasm/photon";
+import { compressImage, JPEG_QUALITY, MAX_LONG_EDGE, photonMemoryBytes } from "@propops/media-core/photo-compressor";
 import sharp from "sharp";
-import { compressImage, JPEG_QUALITY, MAX_LONG_EDGE, photonMemoryBytes } from "../src/media/photo-compressor";
 import { makeJpeg, makePng, withExif } from "../test/media-fixtures";
 
 const MAX_MP = Number(process.env.BENCH_MAX_MP ?? 48);

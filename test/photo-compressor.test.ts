@@ -1,5 +1,4 @@
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
 import {
   compressImage,
   ImageRejected,
@@ -8,7 +7,8 @@ import {
   orient,
   photonMemoryBytes,
   readImageHeader,
-} from "../src/media/photo-compressor";
+} from "@propops/media-core/photo-compressor";
+import { describe, expect, it } from "vitest";
 import { fitsWorkerBudget, WORKER_MAX_SOURCE_BYTES } from "../src/media/photo-job";
 import { ascii, contains, EXIF_MARKER, hasExif, makeJpeg, makePng, pngBomb, withExif } from "./media-fixtures";
 

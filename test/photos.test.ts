@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import { compressImage } from "@propops/media-core/photo-compressor";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createServices } from "../src/domain/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
-import { compressImage } from "../src/media/photo-compressor";
 import { handlePhotoCompress } from "../src/media/photo-job";
 import { consumeDeadLetters } from "../src/media/queue";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, makeUser, seedFixtures } from "./helpers";

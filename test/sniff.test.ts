@@ -1,5 +1,5 @@
+import { readImageHeader, stripMetadata } from "@propops/media-core/photo-compressor";
 import { describe, expect, it } from "vitest";
-import { readImageHeader, stripMetadata } from "../src/media/photo-compressor";
 import { sniff, ZIP_LIMITS } from "../src/media/sniff";
 import { ascii, concat, hasExif, makeDocx, makeJpeg, makeMp4, makePdf, makePng, makeZip, pngBomb, withExif } from "./media-fixtures";
 

@@ -14,13 +14,14 @@
  * Idempotent (Queues deliver at least once): a completed photo is acked as is; a compressed
  * object is written under a fixed key, so a repeat overwrites rather than adds.
  */
+
+import { ImageCompressAnswer, type ImageCompressRequest, MediaServiceError } from "@propops/media-core/contract";
+import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHeader } from "@propops/media-core/photo-compressor";
 import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
-import { ImageCompressAnswer, type ImageCompressRequest, MediaServiceError } from "./contract";
 import { objectKey } from "./keys";
-import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHeader } from "./photo-compressor";
 import { signObjectUrl } from "./signed-urls";
 import { transcoderFetch } from "./transcoder-client";
 

@@ -4,7 +4,7 @@
  * reader (one parser for upload checks and compression), MP4 by its box structure, PDF by its
  * header and trailer, DOCX by its ZIP central directory, without inflating anything.
  */
-import { ImageRejected, readImageHeader } from "./photo-compressor";
+import { ImageRejected, readImageHeader } from "@propops/media-core/photo-compressor";
 
 export type SniffedType = "jpeg" | "png" | "mp4" | "pdf" | "docx";
 

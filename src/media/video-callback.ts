@@ -1,5 +1,5 @@
+import { TranscodeCallback } from "@propops/media-core/contract";
 import { fromBase64Url, hmac, timingSafeEqual, toBase64Url } from "../crypto/bytes";
-import { TranscodeCallback } from "./contract";
 import { MAX_TTL_SECONDS } from "./signed-urls";
 
 export const CALLBACK_PATH = "/internal/media/video-callback";

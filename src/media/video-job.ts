@@ -9,13 +9,14 @@
  * never overwrite a newer one. Every step is idempotent: Queues deliver at least once and the
  * transcoder retries its callback.
  */
+
+import type { TranscodeRequest } from "@propops/media-core/contract";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { auditEvents, jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
 import { deletePrefix } from "./cleanup";
-import type { TranscodeRequest } from "./contract";
 import { objectKey } from "./keys";
 import type { MediaMessage } from "./messages";
 import { signObjectUrl } from "./signed-urls";

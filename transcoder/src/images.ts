@@ -8,8 +8,8 @@
 //   400 invalid request · 409 same photo already running · 422 image refused (not retryable)
 //   502 source or upload failed (retryable) · 503 busy (Retry-After)
 // The result is PUT to put_url only when it is smaller than the original (outcome "compressed").
-import { describeIssues, ImageCompressRequest } from "../../src/media/contract.ts";
-import { compressImage, ImageRejected } from "../../src/media/photo-compressor.ts";
+import { describeIssues, ImageCompressRequest } from "@propops/media-core/contract";
+import { compressImage, ImageRejected } from "@propops/media-core/photo-compressor";
 import { errorMessage, JobError } from "./errors.ts";
 import type { RouteHandler, RouteResult } from "./server.ts";
 

@@ -2,7 +2,7 @@
 // split to every rung + thumbnail) → probe outputs → upload → callback.
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { describeIssues, TranscodeRequest } from "../../src/media/contract.ts";
+import { describeIssues, TranscodeRequest } from "@propops/media-core/contract";
 import type { Config } from "./config.ts";
 import { errorMessage, JobError, toJobError } from "./errors.ts";
 import type { ProbeResult } from "./ffmpeg.ts";

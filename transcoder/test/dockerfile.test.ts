@@ -52,7 +52,7 @@ describe("Dockerfile", () => {
     assert.equal(named("CMD")[0], 'CMD ["node", "src/server.ts"]');
   });
 
-  it("copies only transcoder/ sources, the shared photo compressor and the wire format, all existing (build context = repository root)", () => {
+  it("copies only the workspace manifests, transcoder/ and the shared media-core package, all existing (build context = repository root)", () => {
     const copies = named("COPY");
     assert.ok(copies.length > 0);
     for (const c of copies) {
@@ -62,15 +62,15 @@ describe("Dockerfile", () => {
         .slice(1, -1);
       assert.ok(sources.length > 0, `a source path in ${c}`);
       for (const src of sources) {
-        assert.match(src, /^(transcoder\/|src\/media\/(photo-compressor|contract)\.ts$)/, c);
+        assert.match(src, /^(transcoder\/|packages\/media-core\/|package(-lock)?\.json$)/, c);
         assert.ok(existsSync(fileURLToPath(new URL(`../../${src}`, import.meta.url))), `${src} exists`);
       }
     }
   });
 
-  it("installs the npm dependencies from the lock file, without dev dependencies", () => {
-    assert.ok(named("RUN").some((r) => /npm ci --omit=dev/.test(r)));
-    assert.ok(existsSync(fileURLToPath(new URL("../package-lock.json", import.meta.url))));
+  it("installs the transcoder workspace's dependencies from the root lock file, without dev dependencies", () => {
+    assert.ok(named("RUN").some((r) => /npm ci -w transcoder --omit=dev/.test(r)));
+    assert.ok(existsSync(fileURLToPath(new URL("../../package-lock.json", import.meta.url))));
   });
 });
 

@@ -5,7 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { readImageHeader } from "../../src/media/photo-compressor.ts";
+import { readImageHeader } from "@propops/media-core/photo-compressor";
 import { ascii, contains, EXIF_MARKER, hasExif, makeJpeg, pngBomb, withExif } from "../../test/media-fixtures.ts";
 import type { Storage } from "./helpers.ts";
 import { startStorage } from "./helpers.ts";

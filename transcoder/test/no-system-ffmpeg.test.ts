@@ -10,7 +10,7 @@ import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { readImageHeader } from "../../src/media/photo-compressor.ts";
+import { readImageHeader } from "@propops/media-core/photo-compressor";
 import { makeJpeg } from "../../test/media-fixtures.ts";
 import { resolveBinary } from "../src/config.ts";
 import type { Sandbox, Storage } from "./helpers.ts";
