@@ -7,11 +7,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { freePort, sleep, stopGroup } from "../e2e/harness.ts";
 
 const exec = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -26,39 +26,6 @@ export interface Stack {
   tokens: { manager: string; staff: string; contractor: string };
   diagnostics: () => string;
   stop: () => Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function stopGroup(child: ChildProcess | undefined) {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 export async function startStack(): Promise<Stack> {
@@ -76,7 +43,7 @@ export async function startStack(): Promise<Stack> {
   };
   const children: ChildProcess[] = [];
   const stop = async () => {
-    await Promise.all(children.map(stopGroup));
+    await Promise.all(children.map((child) => stopGroup(child)));
     await rm(tmp, { recursive: true, force: true });
   };
   try {

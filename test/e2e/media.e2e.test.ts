@@ -13,13 +13,13 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { resolveBinary } from "../../transcoder/src/config.ts";
+import { freePort, sleep, stopGroup as stop } from "./harness.ts";
 
 const exec = promisify(execFile);
 // ffmpeg/ffprobe as the transcoder resolves them: PATH, else the npm-installed static builds.
@@ -55,20 +55,6 @@ let restarted: () => void = () => {};
 const transcoderRestarted = new Promise<void>((r) => {
   restarted = r;
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Keeps the last lines of a child's output, printed when a test fails. */
 function collect(name: string, child: ChildProcess) {
@@ -115,24 +101,6 @@ function startTranscoder(): Promise<ChildProcess> {
 }
 
 /** Ends a process group started here: SIGTERM, then SIGKILL if it lingers. */
-async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = "SIGTERM") {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function wranglerCli(args: string[]) {
   return exec(process.execPath, [WRANGLER, ...args], {

@@ -13,13 +13,13 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { Webhook } from "standardwebhooks";
+import { freePort, sleep, stopGroup as stop } from "./harness.ts";
 
 const exec = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -51,20 +51,6 @@ const secrets = new Map<string, string>();
 /** Answers of the flaky path, in order; then 200. */
 const flakyAnswers = [500];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function collect(name: string, child: ChildProcess) {
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
@@ -78,25 +64,6 @@ function collect(name: string, child: ChildProcess) {
 const diagnostics = () =>
   `\n--- received ---\n${received.map((r) => `${r.path} ${r.answered} ${r.headers["webhook-id"]} ${r.body.slice(0, 120)}`).join("\n")}` +
   `\n--- process output (last lines) ---\n${logs.slice(-60).join("\n")}`;
-
-async function stop(child: ChildProcess | undefined) {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 async function wranglerCli(args: string[]) {
   return exec(process.execPath, [WRANGLER, ...args], {
