@@ -18,10 +18,11 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async email(message, env, ctx) {
+    const services = createServices(env, { executionCtx: ctx });
     try {
-      await handleInboundEmail(message, createServices(env, { executionCtx: ctx }));
+      await handleInboundEmail(message, services);
     } finally {
-      scheduleWebhookRelay(createServices(env, { executionCtx: ctx }));
+      scheduleWebhookRelay(services);
     }
   },
   async queue(batch, env, ctx) {
