@@ -175,6 +175,50 @@ describe("create", () => {
     );
   });
 
+  // The references are checked by the write itself (foreign keys, an archived status refused in the
+  // insert): each one alone must still be a 400 naming it, with no job and no event written.
+  it.each([
+    ["priority_id", 99, "no priority with id 99"],
+    ["status_id", 98, "no status with id 98"],
+    ["status_id", 9, "is an archived status"],
+    ["job_type_id", 97, "no job type with id 97"],
+    ["address_id", 9999, "no address with id 9999"],
+    ["agent_id", 888, "no agent with id 888"],
+    ["contractor_id", 777, "no contractor with id 777"],
+    ["payment_status_id", 66, "no payment status with id 66"],
+    ["time_range_id", 55, "no time range with id 55"],
+    ["tenants_ids", [555], "no tenant with id 555"],
+  ])("400 for %s = %j alone, writing nothing", async (field, value, message) => {
+    const before = await env.DB.prepare(
+      "SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM audit_events) AS events",
+    ).first();
+    const res = await api("POST", "/api/jobs/manage", {
+      token: staff.token,
+      csrf: staff.csrf,
+      body: {
+        action: "create",
+        job_title: "T",
+        job_description: "D",
+        priority_id: 2,
+        status_id: 1,
+        job_type_id: 3,
+        address_id: fx.addressId,
+        [field]: value,
+      },
+    });
+    expectStatus(res, 400);
+    expect(res.body.errors).toEqual([{ field, message: expect.stringContaining(message) }]);
+    const after = await env.DB.prepare("SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM audit_events) AS events").first();
+    expect(after).toEqual(before);
+  });
+
+  it("a job created in a completed status is completed at once; in an open one it is not", async () => {
+    const done = await rawJob((await createJob(staff, fx, { status_id: 6 })).job_uuid);
+    expect(done?.completed_at).toBe(done?.created_at);
+    const open = await rawJob((await createJob(staff, fx, { status_id: 1 })).job_uuid);
+    expect(open?.completed_at).toBeNull();
+  });
+
   it("400 for an unknown or missing action, listing the valid ones", async () => {
     for (const body of [{ action: "explode" }, {}]) {
       const res = await api("POST", "/api/jobs/manage", { token: staff.token, csrf: staff.csrf, body });

@@ -104,9 +104,8 @@ describe("D1 rows read and round trips at 100 000 jobs", () => {
     expect(mine.body.data.every((j: { contractor_id: number }) => j.contractor_id === 7)).toBe(true);
   });
 
-  // The target is two (token check folded into the reference check); create today resolves the
-  // caller, checks references and writes: three. Left to the write-path refactor (issue 10).
-  it("writes a job in at most three round trips", async () => {
+  // The token check, then one batch that checks the references as it writes (src/domain/jobs.ts).
+  it("creates a job in two round trips", async () => {
     const res = await api("POST", "/api/jobs/manage", {
       token: admin.token,
       csrf: admin.csrf,
@@ -121,6 +120,6 @@ describe("D1 rows read and round trips at 100 000 jobs", () => {
       },
     });
     expectStatus(res, 201);
-    expect(usage(res).roundTrips).toBeLessThanOrEqual(3);
+    expect(usage(res).roundTrips).toBe(2);
   });
 });

@@ -1,4 +1,5 @@
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { jobStatuses, jobs, priorities } from "../db/schema";
 import { aliased } from "../db/select";
@@ -43,21 +44,29 @@ export function changeable<T extends { isArchived: boolean | number }>(rows: T |
   return row;
 }
 
-/** What a request offers the loaders: its database and the caller's visibility condition. */
+export type ReadBatch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
+
+/**
+ * What a request offers the loaders: its database, the caller's visibility condition, and `read`,
+ * which runs a batch with the token check in it while the caller is not yet resolved.
+ */
 export interface JobReader {
   readonly db: Db;
   principal(): Promise<Principal>;
   jobVisible(contractorColumn?: SQLiteColumn): Promise<SQL>;
+  read<T extends ReadBatch>(queries: T): Promise<BatchResponse<T>>;
 }
 
 /** A job's row by uuid, if the caller may see it (404 otherwise); changing it is not implied. */
 export async function visibleJob(reader: JobReader, uuid: string) {
-  await reader.principal();
-  const job = await reader.db
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.uuid, uuid), await reader.jobVisible()))
-    .get();
+  const visible = await reader.jobVisible();
+  const [rows] = await reader.read([
+    reader.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.uuid, uuid), visible)),
+  ]);
+  const job = rows[0];
   if (!job) throw notFound("Job");
   return job;
 }
@@ -67,15 +76,37 @@ export async function visibleJob(reader: JobReader, uuid: string) {
  * the job (by uuid by default).
  */
 export async function jobForChange(reader: JobReader, key: { uuid: string } | { id: number }, label = "Job") {
-  await reader.principal();
-  const row = await reader.db
-    .select({ job: jobs, status: jobStatuses, slaHours: priorities.slaHours, isArchived: jobStatuses.isArchived })
+  const [rows] = await reader.read([jobForChangeQuery(reader.db, key, await reader.jobVisible())]);
+  return changeable(jobForChangeRow(rows), label);
+}
+
+// Flat and aliased (job_<key>, status_<key>): a D1 batch maps values back by position, and the
+// two tables share column names (src/db/select.ts).
+const jobColumns = Object.entries(getTableColumns(jobs)).map(([k, col]) => [k, `job_${k}`, col] as const);
+const statusColumns = Object.entries(getTableColumns(jobStatuses)).map(([k, col]) => [k, `status_${k}`, col] as const);
+const changeSelection = aliased({
+  ...Object.fromEntries([...jobColumns, ...statusColumns].map(([, alias, col]) => [alias, col])),
+  slaHours: priorities.slaHours,
+}) as Record<string, SQL.Aliased>;
+
+/** `jobForChange`'s query, to run in a batch beside other lookups; read its answer with `jobForChangeRow`. */
+export function jobForChangeQuery(db: Db, key: { uuid: string } | { id: number | SQL }, visible: SQL) {
+  return db
+    .select(changeSelection)
     .from(jobs)
     .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
     .innerJoin(priorities, eq(priorities.id, jobs.priorityId))
-    .where(and("uuid" in key ? eq(jobs.uuid, key.uuid) : eq(jobs.id, key.id), await reader.jobVisible()))
-    .get();
-  return changeable(row, label);
+    .where(and("uuid" in key ? eq(jobs.uuid, key.uuid) : eq(jobs.id, key.id), visible));
+}
+
+/** The job, its status and its priority's SLA hours from a `jobForChangeQuery` answer (404/403 via `changeable`). */
+export function jobForChangeRow(rows: Record<string, unknown>[]) {
+  const row = rows[0];
+  if (!row) return undefined;
+  const pick = (cols: typeof jobColumns | typeof statusColumns) => Object.fromEntries(cols.map(([k, alias]) => [k, row[alias]]));
+  const job = pick(jobColumns) as typeof jobs.$inferSelect;
+  const status = pick(statusColumns) as typeof jobStatuses.$inferSelect;
+  return { job, status, slaHours: row.slaHours as number | null, isArchived: status.isArchived };
 }
 
 /**

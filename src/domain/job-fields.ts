@@ -336,27 +336,36 @@ export function sentFields(f: JobFieldValues): Record<string, unknown> {
  * (400 naming the field). Answers the status and priority rows (their flags and SLA hours matter).
  */
 export async function checkReferences(db: Db, f: JobFieldValues) {
+  const lookups = referenceLookups(db, f);
+  if (lookups.queries.length === 0) return lookups.check([]);
+  return lookups.check(await db.batch(lookups.queries as unknown as Parameters<Db["batch"]>[0]));
+}
+
+/**
+ * The lookups of `checkReferences`, to run inside a batch with other reads (one round trip), and
+ * `check`, which reads their answers: a 400 naming every unknown id, else the status and priority.
+ */
+export function referenceLookups(db: Db, f: JobFieldValues) {
   const refs = ENTRIES.filter((e) => e.ref && f[e.key] !== undefined && f[e.key] !== null);
-  const errors: FieldError[] = [];
-  let status: typeof jobStatuses.$inferSelect | undefined;
-  let priority: typeof priorities.$inferSelect | undefined;
-  if (refs.length > 0) {
-    const queries = refs.map((e) => {
-      const table = (e.ref as { table: RefTable }).table;
-      const given = f[e.key];
-      return Array.isArray(given)
-        ? db
-            .select()
-            .from(table)
-            .where(sql`${table.id} IN (SELECT value FROM json_each(${JSON.stringify(given)}))`)
-        : db
-            .select()
-            .from(table)
-            .where(eq(table.id, given as number));
-    });
-    const results = (await db.batch(queries as unknown as Parameters<Db["batch"]>[0])) as unknown as { id: number }[][];
+  const queries = refs.map((e) => {
+    const table = (e.ref as { table: RefTable }).table;
+    const given = f[e.key];
+    return Array.isArray(given)
+      ? db
+          .select()
+          .from(table)
+          .where(sql`${table.id} IN (SELECT value FROM json_each(${JSON.stringify(given)}))`)
+      : db
+          .select()
+          .from(table)
+          .where(eq(table.id, given as number));
+  });
+  const check = (results: readonly unknown[]) => {
+    const errors: FieldError[] = [];
+    let status: typeof jobStatuses.$inferSelect | undefined;
+    let priority: typeof priorities.$inferSelect | undefined;
     refs.forEach((e, i) => {
-      const rows = results[i] ?? [];
+      const rows = (results[i] ?? []) as { id: number }[];
       const given = f[e.key];
       const what = e.ref?.what ?? e.key;
       if (Array.isArray(given)) {
@@ -367,9 +376,10 @@ export async function checkReferences(db: Db, f: JobFieldValues) {
       if (e.key === "status_id") status = rows[0] as typeof status;
       if (e.key === "priority_id") priority = rows[0] as typeof priority;
     });
-  }
-  if (errors.length > 0) throw badRequest(`${errors[0]?.field}: ${errors[0]?.message}`, errors);
-  return { status, priority };
+    if (errors.length > 0) throw badRequest(`${errors[0]?.field}: ${errors[0]?.message}`, errors);
+    return { status, priority };
+  };
+  return { queries, check };
 }
 
 export type Parsed = { ok: true; value: Value | null; text: string | null } | { ok: false; message: string };

@@ -1,13 +1,13 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import { jobs, jobTenants } from "../db/schema";
+import { jobStatuses, jobs, jobTenants } from "../db/schema";
 import { removeJobFiles } from "../media/cleanup";
 import type { Principal } from "./caller";
 import { ApiError, badRequest, conflict } from "./errors";
 import { diff, recordEvent } from "./events";
-import { type JobReader, jobForChange } from "./job-access";
-import { checkReferences, columnValues, currentValues, type JobFieldValues, sentFields } from "./job-fields";
+import { changeable, type JobReader, jobForChange, jobForChangeQuery, jobForChangeRow } from "./job-access";
+import { checkReferences, columnValues, currentValues, type JobFieldValues, referenceLookups, sentFields } from "./job-fields";
 import type { Services } from "./services";
-import { slaDeadlineFrom } from "./sla";
+import { slaDeadlineFrom, slaDeadlineSql } from "./sla";
 
 /**
  * Creating, updating and deleting a job: the rules (references, archived statuses, dates, the SLA
@@ -18,6 +18,7 @@ import { slaDeadlineFrom } from "./sla";
 /** Who is changing what, through which request: the services and the resolved caller. */
 export interface JobWriter extends JobReader {
   readonly services: Services;
+  /** Read only once resolved: after `principal()` or the first `read`. */
   readonly caller: Principal;
 }
 
@@ -39,43 +40,58 @@ function ifMatchCondition(ifMatch: string | undefined, version: number): SQL | u
   return eq(jobs.version, version);
 }
 
+/**
+ * One D1 batch after the token check (two round trips): the references are not read first. The
+ * schema's foreign keys refuse an unknown id, the status goes in only when it is not archived
+ * (else NULL, which NOT NULL refuses), and the SLA deadline and completion time are computed from
+ * the priority and status rows inside the insert. A refused batch writes nothing (one
+ * transaction); only then are the references read, to name the field at fault.
+ */
 export async function createJob(w: JobWriter, body: JobFieldValues & { vat_percentage?: number }) {
-  const { db, caller } = w;
-  const { status, priority } = await checkReferences(db, body);
-  if (status?.isArchived)
-    throw badRequest("status_id: a job cannot be created in an archived status", [
-      { field: "status_id", message: "is an archived status" },
-    ]);
-
+  const { db } = w;
+  const caller = await w.principal();
   const uuid = crypto.randomUUID();
   const now = w.services.clock.iso();
   const vat = body.vat_percentage ?? Number(w.services.env.DEFAULT_VAT_PERCENTAGE ?? "20");
   const values = await columnValues(await w.services.cipher(), uuid, body);
   const changes = diff({}, sentFields({ ...body, vat_percentage: vat }));
   const tenantIds = [...new Set(body.tenants_ids ?? [])];
+  const statusId = body.status_id ?? null;
 
-  const results = await db.batch([
-    db.insert(jobs).values({
-      ...(values as typeof jobs.$inferInsert),
-      uuid,
-      // Placeholder until the id is known; replaced by JOB-<id> in the same batch.
-      jobRef: `PENDING-${uuid}`,
-      vatPercentage: vat,
-      createdBy: caller.userId,
-      slaStartedAt: now,
-      slaDeadline: slaDeadlineFrom(now, priority?.slaHours),
-      completedAt: status?.isCompleted ? now : null,
-      createdAt: now,
-      updatedAt: now,
-    }),
-    db
-      .update(jobs)
-      .set({ jobRef: sql`'JOB-' || printf('%03d', ${jobs.id})` })
-      .where(eq(jobs.uuid, uuid)),
-    ...tenantIds.map((tenantId) => db.insert(jobTenants).values({ jobId: sql`(SELECT id FROM jobs WHERE uuid = ${uuid})`, tenantId })),
-    recordEvent(db, { jobId: null, jobUuid: uuid, actor: caller, action: "job.created", changes }),
-    db.select({ id: jobs.id, jobRef: jobs.jobRef }).from(jobs).where(eq(jobs.uuid, uuid)),
-  ]);
+  let results: unknown[];
+  try {
+    results = await db.batch([
+      db.insert(jobs).values({
+        ...(values as typeof jobs.$inferInsert),
+        uuid,
+        // Placeholder until the id is known; replaced by JOB-<id> in the same batch.
+        jobRef: `PENDING-${uuid}`,
+        statusId: sql`(SELECT ${jobStatuses.id} FROM ${jobStatuses} WHERE ${jobStatuses.id} = ${statusId} AND ${jobStatuses.isArchived} = 0)`,
+        vatPercentage: vat,
+        createdBy: caller.userId,
+        slaStartedAt: now,
+        slaDeadline: slaDeadlineSql(now, body.priority_id ?? null),
+        completedAt: sql`(SELECT CASE WHEN ${jobStatuses.isCompleted} THEN ${now} END FROM ${jobStatuses} WHERE ${jobStatuses.id} = ${statusId})`,
+        createdAt: now,
+        updatedAt: now,
+      }),
+      db
+        .update(jobs)
+        .set({ jobRef: sql`'JOB-' || printf('%03d', ${jobs.id})` })
+        .where(eq(jobs.uuid, uuid)),
+      ...tenantIds.map((tenantId) => db.insert(jobTenants).values({ jobId: sql`(SELECT id FROM jobs WHERE uuid = ${uuid})`, tenantId })),
+      recordEvent(db, { jobId: null, jobUuid: uuid, actor: caller, action: "job.created", changes }),
+      db.select({ id: jobs.id, jobRef: jobs.jobRef }).from(jobs).where(eq(jobs.uuid, uuid)),
+    ]);
+  } catch (err) {
+    // Refused by a constraint: say which reference (400); anything else stays an error.
+    const { status } = await checkReferences(db, body);
+    if (status?.isArchived)
+      throw badRequest("status_id: a job cannot be created in an archived status", [
+        { field: "status_id", message: "is an archived status" },
+      ]);
+    throw err;
+  }
   const created = (results.at(-1) as { id: number; jobRef: string }[])[0];
   if (!created) throw new ApiError("INTERNAL", "Job was not created");
   return { id: created.id, uuid, ref: created.jobRef };
@@ -84,13 +100,25 @@ export async function createJob(w: JobWriter, body: JobFieldValues & { vat_perce
 /** Changes only the fields sent; answers the fields that changed and the job's new version. */
 export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValues, ifMatch?: string) {
   if (Object.values(fields).every((v) => v === undefined)) {
+    await w.principal(); // an unknown caller learns nothing about its input
     throw badRequest("Nothing to update: send at least one job field");
   }
-  const { db, caller } = w;
-  const { job } = await jobForChange(w, { uuid });
-  const tenantRows = await db.select({ tenantId: jobTenants.tenantId }).from(jobTenants).where(eq(jobTenants.jobId, job.id));
+  const { db } = w;
+  // One read: the job (and the token check, before the caller is resolved), its tenants and the
+  // references sent.
+  const references = referenceLookups(db, fields);
+  const [jobRows, tenantRows, ...found] = await w.read([
+    jobForChangeQuery(db, { uuid }, await w.jobVisible()),
+    db
+      .select({ tenantId: jobTenants.tenantId })
+      .from(jobTenants)
+      .where(sql`${jobTenants.jobId} = (SELECT ${jobs.id} FROM ${jobs} WHERE ${jobs.uuid} = ${uuid})`),
+    ...references.queries,
+  ]);
+  const caller = w.caller;
+  const { job } = changeable(jobForChangeRow(jobRows));
   const guard = ifMatchCondition(ifMatch, job.version);
-  const { status, priority } = await checkReferences(db, fields);
+  const { status, priority } = references.check(found);
   const cipher = await w.services.cipher();
   const sent = sentFields(fields);
   const tenantsBefore = tenantRows.map((t) => t.tenantId).sort((a, b) => a - b);
@@ -137,8 +165,9 @@ export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValu
 
 /** Removes the job's rows in one batch (foreign keys cascade), then its stored files. */
 export async function deleteJob(w: JobWriter, uuid: string, ifMatch?: string) {
-  const { db, caller } = w;
+  const { db } = w;
   const { job } = await jobForChange(w, { uuid });
+  const caller = w.caller;
   const guard = ifMatchCondition(ifMatch, job.version);
   const [deleted] = await db.batch([
     db.delete(jobs).where(and(eq(jobs.id, job.id), guard)),

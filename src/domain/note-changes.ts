@@ -1,4 +1,4 @@
-import { and, eq, inArray, or } from "drizzle-orm";
+import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../db/schema";
 import { type NoteMailOutcome, pickRecipients, sendNoteMail } from "../email/note-mail";
 import { prepareNoteBody } from "../email/sanitize";
@@ -47,26 +47,39 @@ export interface NoteAnswer {
 const answer = (message: string, fields: Record<string, unknown>, status?: 200 | 201): NoteAnswer => ({ message, fields, status });
 
 async function jobForNotes(ctx: NoteWriter, jobUuid: string) {
-  await ctx.principal();
-  return changeable(
-    await selectJobForNotes(ctx.db)
-      .where(and(eq(jobs.uuid, jobUuid), await ctx.jobVisible()))
-      .get(),
-  );
+  const visible = await ctx.jobVisible();
+  const [rows] = await ctx.read([selectJobForNotes(ctx.db).where(and(eq(jobs.uuid, jobUuid), visible))]);
+  return changeable(rows);
 }
 
-/** A note on a job the caller sees (404 otherwise; 403 on archived jobs). */
+/**
+ * A note on a job the caller sees (404 otherwise; 403 on archived jobs), and the stored files of
+ * the note and its replies, in one read.
+ */
 async function noteForWrite(ctx: NoteWriter, uuid: string) {
-  await ctx.principal();
-  const row = await ctx.db
-    .select({ note: caseNotes, jobUuid: jobs.uuid })
-    .from(caseNotes)
-    .innerJoin(jobs, eq(jobs.id, caseNotes.jobId))
-    .where(and(eq(caseNotes.uuid, uuid), await ctx.jobVisible()))
-    .get();
-  if (!row) throw notFound("Case note");
-  const job = await jobForNotes(ctx, row.jobUuid);
-  return { note: row.note, job };
+  const visible = await ctx.jobVisible();
+  const noteId = sql`(SELECT ${caseNotes.id} FROM ${caseNotes} WHERE ${caseNotes.uuid} = ${uuid})`;
+  const [notes, jobRows, files] = await ctx.read([
+    ctx.db.select().from(caseNotes).where(eq(caseNotes.uuid, uuid)),
+    selectJobForNotes(ctx.db).where(
+      and(sql`${jobs.id} = (SELECT ${caseNotes.jobId} FROM ${caseNotes} WHERE ${caseNotes.uuid} = ${uuid})`, visible),
+    ),
+    ctx.db
+      .select({ key: noteAttachments.r2Key })
+      .from(noteAttachments)
+      .where(
+        inArray(
+          noteAttachments.noteId,
+          ctx.db
+            .select({ id: caseNotes.id })
+            .from(caseNotes)
+            .where(or(eq(caseNotes.id, noteId), eq(caseNotes.parentId, noteId))),
+        ),
+      ),
+  ]);
+  const note = notes[0];
+  if (!note || jobRows.length === 0) throw notFound("Case note");
+  return { note, job: changeable(jobRows), files: files.map((f) => f.key) };
 }
 
 /** Text edits, deletion and files: the author, or the managing side (staff, managers, admins). */
@@ -85,8 +98,8 @@ async function bodyOrReject(message: string) {
 }
 
 export async function createNote(ctx: NoteWriter, input: NewNote): Promise<NoteAnswer> {
-  const caller = ctx.caller;
   const job = await jobForNotes(ctx, input.job_uuid);
+  const caller = ctx.caller;
   const body = await bodyOrReject(input.message);
   const uuid = crypto.randomUUID();
   const files = await prepareAttachments(job.uuid, uuid, await fileInputs(input.attachments ?? []));
@@ -231,15 +244,11 @@ export async function updateNote(ctx: NoteWriter, input: NoteEdit): Promise<Note
 }
 
 export async function deleteNote(ctx: NoteWriter, uuid: string): Promise<NoteAnswer> {
-  const { note, job } = await noteForWrite(ctx, uuid);
+  const { note, job, files } = await noteForWrite(ctx, uuid);
   assertMayChange(ctx, note, "delete");
   const db = ctx.db;
   // The note's emailed replies go with it; attachment rows cascade from their notes.
   const doomed = or(eq(caseNotes.id, note.id), eq(caseNotes.parentId, note.id));
-  const files = await db
-    .select({ key: noteAttachments.r2Key })
-    .from(noteAttachments)
-    .where(inArray(noteAttachments.noteId, db.select({ id: caseNotes.id }).from(caseNotes).where(doomed)));
   const [, removed] = await db.batch([
     db.delete(noteAttachments).where(inArray(noteAttachments.noteId, db.select({ id: caseNotes.id }).from(caseNotes).where(doomed))),
     db.delete(caseNotes).where(doomed).returning({ uuid: caseNotes.uuid }),
@@ -251,10 +260,7 @@ export async function deleteNote(ctx: NoteWriter, uuid: string): Promise<NoteAns
       changes: { note_uuid: note.uuid, message: { changed: true }, attachments: files.length },
     }),
   ]);
-  await removeStored(
-    ctx.services,
-    files.map((f) => f.key),
-  );
+  await removeStored(ctx.services, files);
   return answer(
     removed.length > 1 ? `Case note deleted with ${removed.length - 1} repl${removed.length === 2 ? "y" : "ies"}` : "Case note deleted",
     {

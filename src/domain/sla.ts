@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNotNull, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { jobStatuses, jobs, priorities } from "../db/schema";
 import { toIsoSeconds } from "./time";
 
@@ -60,8 +60,11 @@ export const measuredJob = (): SQL => and(openStatus(), isNotNull(jobs.slaDeadli
  * `slaDeadlineFrom(job.sla_started_at, hours of priority)` in SQL, for a write that sets a new
  * priority inside a batch (an approved amendment) without reading the priority first.
  */
-export const slaDeadlineForPrioritySql = (priorityId: number | null) =>
-  sql`(SELECT CASE WHEN ${priorities.slaHours} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%SZ', ${jobs.slaStartedAt}, '+' || ${priorities.slaHours} || ' hours') END FROM ${priorities} WHERE ${priorities.id} = ${priorityId})`;
+export const slaDeadlineForPrioritySql = (priorityId: number | null) => slaDeadlineSql(jobs.slaStartedAt, priorityId);
+
+/** The same rule from a given start (a column, or an ISO time for a row being inserted). */
+export const slaDeadlineSql = (startedAt: SQLWrapper | string, priorityId: number | null) =>
+  sql`(SELECT CASE WHEN ${priorities.slaHours} IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%SZ', ${startedAt}, '+' || ${priorities.slaHours} || ' hours') END FROM ${priorities} WHERE ${priorities.id} = ${priorityId})`;
 
 /** Past the deadline, strictly. `now` is an ISO string from `toIsoSeconds`, compared as text. */
 export const breachedAt = (now: string): SQL => sql`${jobs.slaDeadline} < ${now}`;

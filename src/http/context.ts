@@ -20,15 +20,19 @@ type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
 type AuthRow = Awaited<ReturnType<RequestContext["authQuery"]>>[number];
 
 /**
- * One API request: its services (built once, `src/domain/services.ts`) and its caller. Reads put
- * the token check in the same D1 batch as their data (`read`), so a read costs one round trip;
- * writes resolve the caller first (`principal`) and then run their batch.
+ * One API request: its services (built once, `src/domain/services.ts`) and its caller. The token
+ * check rides in the request's first D1 batch (`read`), so a read costs one round trip and a
+ * change two (its read, then its write batch). For a write, what must pass before the handler may
+ * use the caller (rate limit, CSRF, the route's policy) is handed over as admission checks
+ * (`admitWith`), which run as soon as the token is resolved, by whichever call resolves it.
  */
 export class RequestContext {
   readonly services: Services;
   readonly db: Db;
   readonly requestId: string;
   private resolved: Principal | undefined;
+  /** Why the caller was not admitted: every later use of the caller fails with it. */
+  private refused: unknown;
   /** Set once the caller holds the operation's permission: nothing is answered before. */
   authorized = false;
   permission: Permission | undefined;
@@ -115,10 +119,49 @@ export class RequestContext {
     this.authorized = true;
   }
 
+  /**
+   * A check the caller must pass before it is handed out (a write's rate limit and CSRF, a route's
+   * policy). Checks added before the token is resolved run when the first batch answers; once
+   * resolved, at once.
+   */
+  async admitWith(check: (caller: Principal) => unknown) {
+    if (this.refused) throw this.refused;
+    if (this.resolved) {
+      await this.admitted;
+      await check(this.resolved);
+    } else this.admissions.push(check);
+  }
+  private admissions: ((caller: Principal) => unknown)[] = [];
+
+  /** Accepts the token row, then runs the admission check once (concurrent callers share it). */
+  private async admit(rows: AuthRow[]): Promise<Principal> {
+    const caller = this.accept(rows);
+    this.admitted ??= this.runAdmission(caller);
+    await this.admitted;
+    return caller;
+  }
+
+  private admitted: Promise<void> | undefined;
+  private async runAdmission(caller: Principal) {
+    const checks = this.admissions;
+    this.admissions = [];
+    try {
+      for (const check of checks) await check(caller);
+    } catch (err) {
+      this.resolved = undefined;
+      this.refused = err;
+      throw err;
+    }
+  }
+
   /** The caller, resolving the token with its own round trip if no batch has done it yet. */
   async principal(): Promise<Principal> {
-    if (this.resolved) return this.resolved;
-    return this.accept(await this.authQuery(await this.tokenHash()));
+    if (this.refused) throw this.refused;
+    if (this.resolved) {
+      await this.admitted;
+      return this.resolved;
+    }
+    return this.admit(await this.authQuery(await this.tokenHash()));
   }
 
   /** The caller if already resolved, else undefined (no lookup). */
@@ -128,16 +171,21 @@ export class RequestContext {
 
   /** The caller when already resolved (after `principal()` or `read()`). */
   get caller(): Principal {
+    if (this.refused) throw this.refused;
     if (!this.resolved) throw new Error("caller read before authentication");
     return this.resolved;
   }
 
   /** Runs read queries in one D1 batch together with the token check; answers only if it passes. */
   async read<T extends Batch>(queries: T): Promise<BatchResponse<T>> {
-    if (this.resolved) return this.db.batch(queries);
+    if (this.refused) throw this.refused;
+    if (this.resolved) {
+      await this.admitted;
+      return this.db.batch(queries);
+    }
     const auth = this.authQuery(await this.tokenHash());
     const [rows, ...rest] = (await this.db.batch([auth, ...queries] as unknown as T)) as unknown as [AuthRow[], ...unknown[]];
-    this.accept(rows);
+    await this.admit(rows);
     return rest as unknown as BatchResponse<T>;
   }
 

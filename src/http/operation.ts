@@ -4,6 +4,7 @@ import type { ZodType } from "zod";
 import { verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
 import { BOOKMARK_HEADER, bookmarkRequestHeader } from "../db/session";
+import type { Principal } from "../domain/caller";
 import { ApiError, type FieldError } from "../domain/errors";
 import { type BodyRecord, readBody } from "./body";
 import type { RequestContext } from "./context";
@@ -35,6 +36,13 @@ export interface OperationDef<QS, BS, M extends Method = Method, P extends strin
   actions?: readonly string[];
   /** Success responses for the OpenAPI document; error responses are added to every route. */
   responses: R;
+  /**
+   * A write whose handler reads before it changes anything, through `ctx.read` or a loader built
+   * on it (`jobForChange`, `visibleJob`), or calls `ctx.principal()` first: the token check then
+   * rides in that read (two round trips in all, not three). The handler must not touch D1, R2 or
+   * a Durable Object before; without this flag the caller is admitted before the handler runs.
+   */
+  admitInFirstRead?: boolean;
   handler: (c: AppContext, input: { query: Out<QS>; body: Out<BS> }) => Promise<Response>;
 }
 
@@ -151,15 +159,33 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
   if (!ctx.hasCredentials) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
 
   if (op.mutating) {
-    // Writes: caller and permission first, then CSRF, then the input.
-    const principal = await ctx.principal();
-    await limitCaller(c, principal.tokenId);
-    // A CSRF header is checked before the body is read, so a forged upload is refused unread.
-    const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
-    const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
-    if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
-    const input = validate(op, c, await readBody(c));
-    return idempotent(c, principal.tokenId, () => op.handler(c, input));
+    // Writes are admitted in this order: token, permission, rate limit, CSRF, then the input.
+    const admit = async (principal: Principal) => {
+      await limitCaller(c, principal.tokenId);
+      const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
+      const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
+      if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
+    };
+    // An upload is admitted before its body is read (a forged one is refused unread), and an
+    // Idempotency-Key is scoped to the token: both resolve the caller first (one more round trip).
+    const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
+    if (!op.admitInFirstRead || multipart || c.req.header("idempotency-key") !== undefined) {
+      const principal = await ctx.principal();
+      await admit(principal);
+      const input = validate(op, c, await readBody(c));
+      return idempotent(c, principal.tokenId, () => op.handler(c, input));
+    }
+    // Otherwise the token check rides in the handler's first D1 batch and admission runs as soon
+    // as it answers, before the handler can use the caller (RequestContext.admitWith).
+    await ctx.admitWith(admit);
+    try {
+      const response = await op.handler(c, validate(op, c, await readBody(c)));
+      await ctx.principal(); // every answer waits for admission (a handler that read nothing)
+      return response;
+    } catch (err) {
+      await ctx.principal(); // a refused caller learns nothing about its input or the records
+      throw err;
+    }
   }
 
   // Reads: the handler's batch carries the token check (one round trip).

@@ -1,8 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
-import { amendmentRequests, jobStatuses, jobs } from "../../db/schema";
+import { amendmentRequests, jobs } from "../../db/schema";
 import { badRequest, conflict, notFound } from "../../domain/errors";
 import { recordEvent } from "../../domain/events";
-import { changeable, jobForChange, jobNotArchivedSql } from "../../domain/job-access";
+import { changeable, jobForChange, jobForChangeQuery, jobForChangeRow, jobNotArchivedSql } from "../../domain/job-access";
 import { amendableField } from "../../domain/job-fields";
 import { assertCan } from "../../domain/policy";
 import { nowIso } from "../../domain/time";
@@ -80,19 +80,24 @@ export async function submitAmendment(
  * two concurrent decisions exactly one takes effect and the other answers 409.
  */
 export async function decideAmendment(ctx: RequestContext, uuid: string, decision: "approved" | "rejected", notes: string | null) {
-  const caller = ctx.caller;
-  assertCan(caller, "amendment.decide", "Only managers and admins can approve or reject amendment requests");
+  await ctx.admitWith((caller) =>
+    assertCan(caller, "amendment.decide", "Only managers and admins can approve or reject amendment requests"),
+  );
   const db = ctx.db;
-  const row = await db
-    .select({ request: amendmentRequests, job: jobs, archived: jobStatuses.isArchived })
-    .from(amendmentRequests)
-    .innerJoin(jobs, eq(jobs.id, amendmentRequests.jobId))
-    .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
-    .where(eq(amendmentRequests.uuid, uuid))
-    .get();
-  if (!row) throw notFound("Amendment request");
-  const { request, job } = row;
-  changeable({ isArchived: row.archived });
+  // The request and its job in one read (with the token check); deciders see every job.
+  const [requests, jobRows] = await ctx.read([
+    db.select().from(amendmentRequests).where(eq(amendmentRequests.uuid, uuid)),
+    jobForChangeQuery(
+      db,
+      { id: sql`(SELECT ${amendmentRequests.jobId} FROM ${amendmentRequests} WHERE ${amendmentRequests.uuid} = ${uuid})` },
+      sql`1 = 1`,
+    ),
+  ]);
+  const request = requests[0];
+  const found = jobForChangeRow(jobRows);
+  if (!request || !found) throw notFound("Amendment request");
+  const { job } = changeable(found);
+  const caller = ctx.caller;
   if (request.status !== "pending") throw conflict(`This amendment request has already been ${request.status}`);
 
   const now = nowIso();

@@ -28,6 +28,7 @@ export const postAmendRequest = operation({
     reason: zText(2_000),
   }),
   responses: { 201: jsonResponse("Request submitted", MessageOnly.extend({ uuid: z.string() })) },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const uuid = await submitAmendment(c.var.ctx, body);
     return done(c, "Amendment request submitted", { uuid }, 201);
@@ -51,6 +52,7 @@ export const patchAmendRequest = operation({
     decision_notes: zNullableText(2_000).optional(),
   }),
   responses: { 200: jsonResponse("Request decided", MessageOnly) },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     await decideAmendment(c.var.ctx, body.uuid, body.status, body.decision_notes ?? null);
     return done(c, body.status === "approved" ? "Amendment request approved" : "Amendment request rejected");

@@ -28,16 +28,18 @@ export function gateTarget(statuses: Status[], from: Status, decision: GateDecis
  * back (reject), records the decision (`approval_decisions`) and the audit event, in one batch.
  */
 export async function decideGate(ctx: RequestContext, jobUuid: string, decision: GateDecision, notes: string | null) {
-  const caller = ctx.caller;
-  assertCan(caller, "approval.decide", "Only managers and admins can decide approval gates");
+  await ctx.admitWith((caller) => assertCan(caller, "approval.decide", "Only managers and admins can decide approval gates"));
   const db = ctx.db;
-  const [rows, statuses] = await db.batch([
+  const visible = await ctx.jobVisible();
+  // One read, with the token check while the caller is not yet resolved.
+  const [rows, statuses] = await ctx.read([
     db
       .select({ id: jobs.id, statusId: jobs.statusId, completedAt: jobs.completedAt })
       .from(jobs)
-      .where(and(eq(jobs.uuid, jobUuid), await ctx.jobVisible())),
+      .where(and(eq(jobs.uuid, jobUuid), visible)),
     db.select().from(jobStatuses).orderBy(asc(jobStatuses.sortOrder)),
   ]);
+  const caller = ctx.caller;
   const job = rows[0];
   if (!job) throw notFound("Job");
   const from = statuses.find((s) => s.id === job.statusId);

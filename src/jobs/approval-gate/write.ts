@@ -23,6 +23,7 @@ export const postApprovalGate = operation({
     notes: zNullableText(2_000).optional(),
   }),
   responses: { 200: jsonResponse("Decision recorded", MessageOnly) },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const { to } = await decideGate(c.var.ctx, body.job_uuid, body.decision, body.notes ?? null);
     return done(c, body.decision === "approve" ? "Job approved and progressed to next status" : `Job rejected and returned to ${to.name}`);

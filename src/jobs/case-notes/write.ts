@@ -39,6 +39,7 @@ export const postCaseNotes = operation({
       MessageOnly.extend({ note_uuid: z.string(), changed_fields: z.array(z.string()).optional() }),
     ),
   },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
     const out = await (body.action === "create"

@@ -28,13 +28,12 @@ export const postManage = operation({
       MessageOnly.extend({ job_uuid: z.string().optional(), changed_fields: z.array(z.string()).optional() }),
     ),
   },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    assertCan(
-      c.var.ctx.caller,
-      "job.write",
-      "Contractors cannot create, update or delete jobs; propose changes with POST /api/jobs/amend-request",
-    );
     const ctx = c.var.ctx;
+    await ctx.admitWith((caller) =>
+      assertCan(caller, "job.write", "Contractors cannot create, update or delete jobs; propose changes with POST /api/jobs/amend-request"),
+    );
     switch (body.action) {
       case "create": {
         const { action: _a, ...fields } = body;

@@ -26,6 +26,7 @@ export const postMarkRecallCompleted = operation({
       }),
     ),
   },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const job = await closeRecall(c.var.ctx, body.job_uuid, "completed");
     return done(c, "Recall marked as completed successfully", { data: { job_id: job.id, job_title: job.jobTitle } });

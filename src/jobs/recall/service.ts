@@ -74,12 +74,11 @@ export type RecallOutcome = "completed" | "cancelled";
  * outcome, in one batch with the audit event.
  */
 export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome: RecallOutcome, note?: string) {
-  await ctx.principal();
   const visible = await ctx.jobVisible();
   const db = ctx.db;
   const jobIdOf = sql`(SELECT ${jobs.id} FROM ${jobs} WHERE ${jobs.uuid} = ${jobUuid})`;
-  // The job and what closing its recall needs, in one round trip.
-  const [jobRows, openRecalls, completedStatuses, raisedEvents] = await db.batch([
+  // The job and what closing its recall needs, in one round trip (with the token check).
+  const [jobRows, openRecalls, completedStatuses, raisedEvents] = await ctx.read([
     jobStateQuery(ctx.db, jobUuid, visible),
     db
       .select({ previousStatusId: recalls.previousStatusId })

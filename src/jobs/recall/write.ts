@@ -44,6 +44,7 @@ export const postRecall = operation({
   permission: "api.jobs.recall.manage",
   body: recallBody,
   responses: { 200: jsonResponse("Recall opened or closed", RecallAnswer) },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
     if (body.is_recall === 1) {

@@ -33,11 +33,10 @@ export async function linkRemedial(ctx: RequestContext, parentUuid: string, reme
       { field: "remedials_job_uuid", message: "must differ from job_uuid" },
     ]);
   }
-  await ctx.principal();
   const visible = await ctx.jobVisible();
   const db = ctx.db;
-  // Both jobs, the remedial's current parent and the cycle check, in one round trip.
-  const [parentRows, remedialRows, existing, cycle] = await db.batch([
+  // Both jobs, the remedial's current parent and the cycle check, in one round trip (with the token check).
+  const [parentRows, remedialRows, existing, cycle] = await ctx.read([
     jobStateQuery(ctx.db, parentUuid, visible),
     jobStateQuery(ctx.db, remedialUuid, visible),
     db
@@ -95,10 +94,9 @@ export async function linkRemedial(ctx: RequestContext, parentUuid: string, reme
 
 /** Removes the job's link to its remedial parent; a job without one answers 404. */
 export async function unlinkRemedial(ctx: RequestContext, jobUuid: string) {
-  await ctx.principal();
   const visible = await ctx.jobVisible();
   const db = ctx.db;
-  const [jobRows, links] = await db.batch([
+  const [jobRows, links] = await ctx.read([
     jobStateQuery(ctx.db, jobUuid, visible),
     db
       .select(aliased({ parentId: remedialLinks.parentJobId, parentUuid: jobs.uuid, parentRef: jobs.jobRef }))

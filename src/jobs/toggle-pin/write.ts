@@ -27,6 +27,7 @@ export const postTogglePin = operation({
       }),
     ),
   },
+  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
     const job = await visibleJob(ctx, body.job_uuid);
