@@ -1,11 +1,12 @@
 /**
  * A local API for end-to-end tests: the Worker bundled once (wrangler deploy --dry-run) and served
  * by `wrangler dev --local` on free ports with its own fresh state in a temp dir (schema applied,
- * one staff user with a token), static assets from public/ (npm run build). Optional extra vars.
+ * one staff user with a token), static assets from public/ (npm run build). Optional extra vars,
+ * seed SQL, key ring and rate limits; `restart` serves the same state again with a new key ring.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -88,6 +89,12 @@ export interface LocalApi {
   /** Absent for the shared API (started by scripts/test.ts, stopped there). */
   wrangler?: ChildProcess;
   stop(): Promise<void>;
+  /**
+   * Stops `wrangler dev` and serves the same persisted state again on the same URL, with a new
+   * ENCRYPTION_KEYS when given (SIGNING_SECRET is kept, so CSRF tokens stay valid). Only for an
+   * API started by `startLocalApi`.
+   */
+  restart?(opts?: { encryptionKeys?: string }): Promise<void>;
 }
 
 export interface LocalApiOptions {
@@ -96,6 +103,40 @@ export interface LocalApiOptions {
   /** Runs against the fresh database before the Worker starts (seed rows). */
   sql?: string[];
   logs?: Logs;
+  /** The ENCRYPTION_KEYS secret (key ring JSON); default a fresh random `{"active":"k1",…}`. */
+  encryptionKeys?: string;
+  /**
+   * Limits the rate-limit bindings enforce, per 60 s, instead of wrangler.toml's (every local client
+   * comes from 127.0.0.1). The Worker is then served with a copy of wrangler.toml carrying them, and
+   * the RATE_LIMIT_* vars that announce them are set to match.
+   */
+  rateLimits?: { perToken?: number; perAddress?: number; unverified?: number };
+}
+
+/** wrangler.toml with other `[[ratelimits]]` limits and its relative paths made absolute (the copy lives in a temp dir). */
+async function configWithRateLimits(limits: NonNullable<LocalApiOptions["rateLimits"]>): Promise<string> {
+  const byBinding: Record<string, number | undefined> = {
+    RATE_LIMITER: limits.perToken,
+    RATE_LIMITER_ADDRESS: limits.perAddress,
+    RATE_LIMITER_UNVERIFIED: limits.unverified,
+  };
+  const [head = "", ...sections] = (await readFile(path.join(ROOT, "wrangler.toml"), "utf8")).split("[[ratelimits]]");
+  const limited = sections.map((section) => {
+    const name = /^name = "([A-Z_]+)"$/m.exec(section)?.[1] ?? "";
+    const limit = byBinding[name];
+    if (limit === undefined) return section;
+    const out = section.replace(/simple = \{ limit = \d+,/, `simple = { limit = ${limit},`);
+    if (out === section) throw new Error(`wrangler.toml: no simple limit in the ${name} rate limiter`);
+    return out;
+  });
+  const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
+  return [head, ...limited]
+    .join("[[ratelimits]]")
+    .replace(/^main = "([^"]+)"$/m, (_, p: string) => `main = ${abs(p)}`)
+    .replace(/^directory = "([^"]+)"$/m, (_, p: string) => `directory = ${abs(p)}`)
+    .replace(/^migrations_dir = "([^"]+)"$/m, (_, p: string) => `migrations_dir = ${abs(p)}`)
+    .replace(/^image = "([^"]+)"$/m, (_, p: string) => `image = ${abs(p)}`)
+    .replace(/^image_build_context = "([^"]+)"$/m, (_, p: string) => `image_build_context = ${abs(p)}`);
 }
 
 export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalApi> {
@@ -122,52 +163,80 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
     ].join("; "),
   ]);
   const envFile = path.join(tmp, "e2e.env");
-  const key = randomBytes(32).toString("base64");
-  await writeFile(
-    envFile,
-    `ENCRYPTION_KEYS='${JSON.stringify({ active: "k1", keys: { k1: key } })}'\nSIGNING_SECRET=${randomBytes(32).toString("hex")}\n`,
-  );
+  const signingSecret = randomBytes(32).toString("hex");
+  const writeEnv = (keys: string) => writeFile(envFile, `ENCRYPTION_KEYS='${keys}'\nSIGNING_SECRET=${signingSecret}\n`);
+  await writeEnv(opts.encryptionKeys ?? JSON.stringify({ active: "k1", keys: { k1: randomBytes(32).toString("base64") } }));
+  let config = path.join(ROOT, "wrangler.toml");
+  const limitVars: Record<string, string> = {};
+  if (opts.rateLimits) {
+    config = path.join(tmp, "wrangler.toml");
+    await writeFile(config, await configWithRateLimits(opts.rateLimits));
+    const { perToken, perAddress, unverified } = opts.rateLimits;
+    if (perToken) limitVars.RATE_LIMIT_PER_TOKEN = String(perToken);
+    if (perAddress) limitVars.RATE_LIMIT_PER_ADDRESS = String(perAddress);
+    if (unverified) limitVars.RATE_LIMIT_UNVERIFIED = String(unverified);
+  }
   // Bundled once and served without watching: other work in the tree (or a wrangler.toml edit)
   // must not reload the Worker mid-test and drop its queued (delayed) messages.
   await bundled;
 
-  const vars = { PUBLIC_URL: url, MEDIA_SERVICE: "process", ...opts.vars };
-  const wrangler = spawn(
-    process.execPath,
-    [
-      ...EXIT_WITH_PARENT,
-      WRANGLER_CLI,
-      ...["dev", path.join(dist, "index.js"), "--no-bundle", "--config", path.join(ROOT, "wrangler.toml"), "--local"],
-      ...["--ip", "127.0.0.1", "--port", String(wport), "--inspector-port", String(iport)],
-      ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ],
-    {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
-    },
-  );
-  logs.collect("wrangler", wrangler);
-  const stop = async () => {
-    await stopGroup(wrangler);
-    await rm(tmp, { recursive: true, force: true });
+  const vars = { PUBLIC_URL: url, MEDIA_SERVICE: "process", ...limitVars, ...opts.vars };
+  const serve = () => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...EXIT_WITH_PARENT,
+        WRANGLER_CLI,
+        ...["dev", path.join(dist, "index.js"), "--no-bundle", "--config", config, "--local"],
+        ...["--ip", "127.0.0.1", "--port", String(wport), "--inspector-port", String(iport)],
+        ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
+        ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ],
+      {
+        cwd: ROOT,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
+      },
+    );
+    logs.collect("wrangler", child);
+    return child;
   };
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/`)).ok) break;
-    } catch {
-      // not listening yet
+  const api: LocalApi = {
+    url,
+    token,
+    tmp,
+    persist,
+    logs,
+    wrangler: serve(),
+    stop: async () => {
+      await stopGroup(api.wrangler);
+      await rm(tmp, { recursive: true, force: true });
+    },
+    restart: async (restartOpts = {}) => {
+      await stopGroup(api.wrangler);
+      if (restartOpts.encryptionKeys) await writeEnv(restartOpts.encryptionKeys);
+      api.wrangler = serve();
+      await ready();
+    },
+  };
+  const ready = async () => {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${url}/`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (api.wrangler?.exitCode !== null || Date.now() > deadline) {
+        await api.stop();
+        throw new Error(`wrangler dev did not start${logs.tail()}`);
+      }
+      await sleep(500);
     }
-    if (wrangler.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not start${logs.tail()}`);
-    }
-    await sleep(500);
-  }
-  return { url, token, tmp, persist, logs, wrangler, stop };
+  };
+  await ready();
+  return api;
 }
 
 /**
