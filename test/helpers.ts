@@ -1,9 +1,10 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Role } from "../src/auth/permissions";
 import { generateToken, hashToken } from "../src/auth/tokens";
 import { errorResponses } from "../src/http/openapi-shapes";
+import worker from "../src/index";
 import { operations } from "../src/routes";
 
 const BASE = "https://propops.test";
@@ -128,7 +129,15 @@ type BodyKind = "json" | "form" | "multipart";
 export async function api(
   method: string,
   path: string,
-  opts: { token?: string; body?: Record<string, unknown> | FormData; as?: BodyKind; csrf?: string; headers?: Record<string, string> } = {},
+  opts: {
+    token?: string;
+    body?: Record<string, unknown> | FormData;
+    as?: BodyKind;
+    csrf?: string;
+    headers?: Record<string, string>;
+    /** Another Env for this request (test/fault-env.ts): the Worker's fetch is called with it directly. */
+    env?: Env;
+  } = {},
 ): Promise<ApiResponse> {
   const headers = new Headers(opts.headers);
   if (opts.token) headers.set("Authorization", `Bearer ${opts.token}`);
@@ -158,7 +167,8 @@ export async function api(
       body = f;
     }
   }
-  const res = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
+  const request = new Request(`${BASE}${path}`, { method, headers, body });
+  const res = opts.env ? await fetchWith(opts.env, request) : await exports.default.fetch(request);
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -168,6 +178,14 @@ export async function api(
   }
   checkAgainstSchema(method, path, res, parsed);
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** The Worker's own fetch under another Env, its background work (waitUntil) awaited. */
+export async function fetchWith(other: Env, request: Request): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(request, other, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 type ResponseSpec = { content?: Record<string, { schema?: { safeParse?: (v: unknown) => { success: boolean; error?: unknown } } }> };

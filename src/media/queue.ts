@@ -2,10 +2,11 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
-import { runCleanup } from "./cleanup";
+import { removeStored, runCleanup } from "./cleanup";
+import { objectKey } from "./keys";
 import type { MediaMessage } from "./messages";
 import { handlePhotoCompress } from "./photo-job";
-import { handleVideoTranscode, handleVideoWatchdog } from "./video-job";
+import { handleVideoTranscode, handleVideoWatchdog, videoOutputKeys } from "./video-job";
 
 const MAX_BACKOFF_SECONDS = 300;
 
@@ -68,14 +69,15 @@ export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, serv
           .innerJoin(jobs, eq(jobs.id, photos.jobId))
           .where(eq(photos.id, body.photoId))
           .get();
-        await db.batch([
+        const [failed] = await db.batch([
           db
             .update(photos)
             .set({
               processingStatus: "failed",
               processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
             })
-            .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "failed"), ne(photos.processingStatus, "completed"))),
+            .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "failed"), ne(photos.processingStatus, "completed")))
+            .returning({ id: photos.id }),
           // The outbox event (webhooks: media.failed), only if this dead letter changed the row.
           recordEvent(
             db,
@@ -89,6 +91,15 @@ export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, serv
             { ifChanged: true },
           ),
         ]);
+        // A failed photo names no compressed copy and a failed video no output: an attempt that stored
+        // one before failing to record it would leave an orphan.
+        if (failed.length > 0 && photo) {
+          const outputs =
+            body.type === "photo.compress"
+              ? [objectKey(photo.jobUuid, "photos", photo.uuid, "compressed")]
+              : Object.values(videoOutputKeys(photo.jobUuid, photo.uuid));
+          await removeStored(services, outputs);
+        }
       } catch (err) {
         console.error(`could not record dead letter ${message.id}:`, err instanceof Error ? err.message : err);
         message.retry();

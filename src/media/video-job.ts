@@ -16,7 +16,7 @@ import { auditEvents, jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
-import { deletePrefix } from "./cleanup";
+import { deletePrefix, removeStored } from "./cleanup";
 import { objectKey } from "./keys";
 import type { MediaMessage } from "./messages";
 import { signObjectUrl } from "./signed-urls";
@@ -114,7 +114,7 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
     if (!superseding && (await dispatchAge(db, video)) < watchdogSeconds(env)) return;
   }
   if (video.attempts >= MAX_VIDEO_ATTEMPTS) {
-    await markFailed(db, video, `gave up after ${video.attempts} attempts: ${lastReason(video)}`);
+    await markFailed(services, video, `gave up after ${video.attempts} attempts: ${lastReason(video)}`);
     return;
   }
 
@@ -198,7 +198,7 @@ export async function handleVideoWatchdog(services: Services, msg: { photoId: nu
   const video = await loadVideo(db, { id: msg.photoId });
   // Reported back, superseded, back to pending, or deleted: nothing to watch (ack).
   if (video?.status !== "processing" || video.attempts !== msg.attempt) return;
-  await retryOrFail(env, db, video, `the transcoder did not report back on attempt ${msg.attempt} within ${watchdogSeconds(env)} s`);
+  await retryOrFail(services, video, `the transcoder did not report back on attempt ${msg.attempt} within ${watchdogSeconds(env)} s`);
 }
 
 /**
@@ -206,9 +206,10 @@ export async function handleVideoWatchdog(services: Services, msg: { photoId: nu
  * `processing` until the superseding message starts the next attempt, so a lost send is
  * retried by whoever called this (queue retry, transcoder callback retry).
  */
-async function retryOrFail(env: Env, db: Db, video: VideoRow, reason: string): Promise<"retrying" | "failed"> {
+async function retryOrFail(services: Services, video: VideoRow, reason: string): Promise<"retrying" | "failed"> {
+  const { env, db } = services;
   if (video.attempts >= MAX_VIDEO_ATTEMPTS) {
-    await markFailed(db, video, `gave up after ${video.attempts} attempts: ${reason}`);
+    await markFailed(services, video, `gave up after ${video.attempts} attempts: ${reason}`);
     return "failed";
   }
   await db
@@ -225,12 +226,18 @@ function lastReason(video: VideoRow) {
   return video.error?.replace(/^retrying: /, "") ?? "unknown error";
 }
 
-async function markFailed(db: Db, video: VideoRow, reason: string): Promise<void> {
-  await db.batch([
+/**
+ * Records the video failed (unless it completed meanwhile) and removes whatever its attempts wrote
+ * to the fixed output keys: a failed video names no output, so a partial one would be an orphan.
+ */
+async function markFailed(services: Services, video: VideoRow, reason: string): Promise<void> {
+  const db = services.db;
+  const [failed] = await db.batch([
     db
       .update(photos)
       .set({ processingStatus: "failed", processingError: reasonText(reason) })
-      .where(and(eq(photos.id, video.id), eq(photos.processingAttempts, video.attempts), sql`${photos.processingStatus} <> 'completed'`)),
+      .where(and(eq(photos.id, video.id), eq(photos.processingAttempts, video.attempts), sql`${photos.processingStatus} <> 'completed'`))
+      .returning({ id: photos.id }),
     recordEvent(
       db,
       {
@@ -243,6 +250,7 @@ async function markFailed(db: Db, video: VideoRow, reason: string): Promise<void
       { ifChanged: true },
     ),
   ]);
+  if (failed.length > 0) await removeStored(services, Object.values(videoOutputKeys(video.jobUuid, video.uuid)));
 }
 
 export interface CallbackOutcome {
@@ -277,10 +285,10 @@ export async function recordTranscodeResult(services: Services, target: Callback
 
   if (result.status === "failed") {
     if (!result.retryable) {
-      await markFailed(db, video, result.error);
+      await markFailed(services, video, result.error);
       return { status: 200, outcome: "failed", message: "recorded as failed" };
     }
-    const outcome = await retryOrFail(env, db, video, result.error);
+    const outcome = await retryOrFail(services, video, result.error);
     return { status: 200, outcome, message: outcome === "failed" ? "recorded as failed" : "another attempt is queued" };
   }
 
@@ -291,11 +299,11 @@ export async function recordTranscodeResult(services: Services, target: Callback
     const reported = result.variants[name];
     if (!reported) continue;
     const head = await env.MEDIA.head(keys[name]);
-    if (!head) return retried(await retryOrFail(env, db, video, `the transcoder reported ${name} but it is not in storage`));
+    if (!head) return retried(await retryOrFail(services, video, `the transcoder reported ${name} but it is not in storage`));
     variants[name] = { key: keys[name], width: reported.width, height: reported.height, bitrate: reported.bitrate, size: head.size };
   }
   if (!(await env.MEDIA.head(keys.thumbnail))) {
-    return retried(await retryOrFail(env, db, video, "the transcoder reported a thumbnail but it is not in storage"));
+    return retried(await retryOrFail(services, video, "the transcoder reported a thumbnail but it is not in storage"));
   }
 
   const [updated] = await db.batch([
