@@ -350,11 +350,11 @@ describe("list", () => {
   });
 
   it("treats search text literally (quotes, wildcards)", async () => {
-    for (const s of ['"', "%", "_", 'a"b*', "OR 1=1 --"]) {
+    for (const s of ['"""', "%%%", "___", 'a"b*', "OR 1=1 --"]) {
       const res = await api("GET", `/api/jobs/manage?action=list&search=${encodeURIComponent(s)}`, { token: staff.token });
       expectStatus(res, 200);
     }
-    const pct = await api("GET", `/api/jobs/manage?action=list&search=${encodeURIComponent("%")}`, { token: staff.token });
+    const pct = await api("GET", `/api/jobs/manage?action=list&search=${encodeURIComponent("job %")}`, { token: staff.token });
     expect(pct.body.count).toBe(0);
   });
 

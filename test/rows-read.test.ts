@@ -51,6 +51,12 @@ const cases: [name: string, path: string, who: () => Actor, budget: number][] = 
   ["list, search=JOB-004321", `${LIST}&search=JOB-004321`, () => admin, LIST_BUDGET],
   // Two filters: not the target (single filters); a search with a selective filter walks the matches.
   ["list, search=boiler + status_id", `${LIST}&search=boiler&status_id=4`, () => admin, 15_000],
+  // Deep pages skip `offset` entries of an index (the page's names are joined for its 50 rows only)
+  // and count to offset + 500: linear in the offset, not in the estate.
+  ["list, offset=1000", `${LIST}&offset=1000`, () => admin, 2 * 1_000 + LIST_BUDGET],
+  // A rare short word narrowing a common long one is tested on each of the long word's matches
+  // (20 000 here), as a rare filter beside a common search is.
+  ["list, search=boiler zq (a short word narrows a long one)", `${LIST}&search=boiler%20zq`, () => admin, 90_000],
   ["list as contractor", LIST, () => contractor, LIST_BUDGET],
   ["list as contractor, status_id", `${LIST}&status_id=1`, () => contractor, LIST_BUDGET],
   ["list as contractor, search=boiler", `${LIST}&search=boiler`, () => contractor, LIST_BUDGET],

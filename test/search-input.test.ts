@@ -22,17 +22,30 @@ describe("search input never reaches SQLite as syntax", () => {
     expectStatus(res, 200);
     expect(res.body.data.map((j: { job_title: string }) => j.job_title)).toContain("Boiler abc def");
     expectStatus(await jobsSearch("\u0000"), 200);
-    expectStatus(await jobsSearch("ab\u0000"), 200);
+    expectStatus(await jobsSearch("abc\u0000d"), 200);
+  });
+
+  it("a search needs a word of 3 or more characters (the trigram index); shorter words narrow one", async () => {
+    for (const s of ["ab", "%", "a b c", "ab\u0000cd", "é"]) {
+      const res = await jobsSearch(s);
+      expectStatus(res, 400);
+      expect(res.body.errors).toEqual([{ field: "search", message: "needs a word of at least 3 characters (shorter words may go with one)" }]);
+    }
+    expect((await jobsSearch("boiler ab")).body.data.map((j: { job_title: string }) => j.job_title)).toEqual(["Boiler abc def"]);
+    expect((await jobsSearch("boiler zq")).body.data).toHaveLength(0);
+    expectStatus(await jobsSearch("   "), 200);
   });
 
   it("quotes, FTS5 operators and LIKE wildcards are plain text", async () => {
-    for (const s of ['"AND"', "NEAR(x)", "50%", "off_peak", "*", "^boiler", "a:b", "(", '"', "OR", "-", "\\"]) {
+    for (const s of ['"AND"', "NEAR(x)", "50%", "off_peak", "***", "^boiler", "a:b:c", "(((", '"""', "NOT boiler", "---", "\\\\\\"]) {
       const res = await jobsSearch(s);
       expectStatus(res, 200);
     }
     expect((await jobsSearch("50%")).body.data).toHaveLength(1);
-    expect((await jobsSearch("_p")).body.data).toHaveLength(1);
-    expect((await jobsSearch("9%")).body.data).toHaveLength(0);
+    expect((await jobsSearch("f_p")).body.data).toHaveLength(1);
+    expect((await jobsSearch("boiler _p")).body.data).toHaveLength(1);
+    expect((await jobsSearch("boiler 9%")).body.data).toHaveLength(0);
+    expect((await jobsSearch("19%")).body.data).toHaveLength(0);
   });
 
   it("a word as long as the schema allows (200 characters) answers 200, jobs and addresses", async () => {

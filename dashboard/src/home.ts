@@ -146,7 +146,8 @@ async function jobList(session: Session, box: HTMLElement, changed: () => Promis
       h("option", { value: "" }, "Any"),
       items.map((i) => h("option", { value: String(i.ID) }, i.name)),
     );
-  const search = h("input", { type: "search", name: "search", placeholder: "Title, reference or description" });
+  // The API's full-text search needs a word of 3 or more characters.
+  const search = h("input", { type: "search", name: "search", minlength: "3", placeholder: "Title, reference or description" });
   const form = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Search jobs" },

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { jobs } from "../../db/schema";
 import type { RequestContext } from "../../http/context";
 import { type JobSearch, jobsSearch } from "./search";
@@ -61,10 +61,9 @@ export async function listJobsQueries(
 ) {
   const db = ctx.db;
   const match = search?.match;
-  // Searching, `id` is read from the index's rowid (the same value), so "ORDER BY id DESC" is the
+  // Searching, ids are read as the index's rowid (the same value), so "ORDER BY rowid DESC" is the
   // index's own order and a page stops after its rows. The contractor's branch instead walks its own
   // jobs and asks the index about each one (rowid = ? AND MATCH).
-  const columns = match ? { ...jobColumns, id: sql`${jobsSearch.rowid}`.mapWith(Number).as("id") } : jobColumns;
   const cap = page.offset + COUNT_WINDOW;
   const branches = (await visibilityBranches(ctx)).map(({ applies, visible, contractor }) => {
     const drive = Boolean(match) && !contractor;
@@ -75,17 +74,23 @@ export async function listJobsQueries(
       drive ? sql`${jobsSearch} MATCH ${match}` : undefined,
       match && !drive ? sql`EXISTS (SELECT 1 FROM jobs_search WHERE jobs_search MATCH ${match} AND rowid = ${jobs.id})` : undefined,
     );
-    const rows = selectJobs(db, drive ? columns : jobColumns).$dynamic();
-    const ids = db.select({ id: jobs.id }).from(jobs).$dynamic();
+    const ids = () =>
+      db
+        .select({ id: drive ? jobsSearch.rowid : jobs.id })
+        .from(jobs)
+        .$dynamic();
     const join = eq(jobsSearch.rowid, jobs.id);
+    // The page's ids first (the offset skipped on the index alone), then their columns and joined
+    // names for those rows only: joining first would look up every skipped row's names too.
+    const pageIds = (drive ? ids().innerJoin(jobsSearch, join) : ids())
+      .where(where)
+      .orderBy(desc(drive ? jobsSearch.rowid : jobs.id))
+      .limit(limitIf(applies, page.limit))
+      .offset(page.offset);
     return {
-      rows: (drive ? rows.innerJoin(jobsSearch, join) : rows)
-        .where(where)
-        .orderBy(desc(drive ? jobsSearch.rowid : jobs.id))
-        .limit(limitIf(applies, page.limit))
-        .offset(page.offset),
+      rows: selectJobs(db, jobColumns).where(inArray(jobs.id, pageIds)).orderBy(desc(jobs.id)),
       count: db.select({ n: count() }).from(
-        (drive ? ids.innerJoin(jobsSearch, join) : ids)
+        (drive ? ids().innerJoin(jobsSearch, join) : ids())
           .where(where)
           .limit(limitIf(applies, cap + 1))
           .as("matched"),

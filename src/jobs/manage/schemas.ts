@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { type JobFieldKey, jobFieldSchemas, REQUIRED_ON_CREATE } from "../../domain/job-fields";
 import { zBool, zId, zPagination, zUuid } from "../../domain/values";
+import { MIN_SEARCH_WORD, searchTerms } from "./search";
 
 const jobFields = jobFieldSchemas;
 
@@ -65,7 +66,23 @@ const zInstant = () =>
 
 export const listJobsQuery = z.strictObject({
   action: z.literal("list"),
-  search: z.string().trim().max(200, "must be at most 200 characters").optional(),
+  search: z
+    .string()
+    .trim()
+    .max(200, "must be at most 200 characters")
+    // Words of one or two characters cannot use the trigram index: alone, they would read every
+    // job of the estate (docs/scaling.md), so they only narrow a search that has a longer word.
+    .refine((s) => {
+      const terms = searchTerms(s);
+      return terms.length === 0 || terms.some((t) => [...t].length >= MIN_SEARCH_WORD);
+    }, `needs a word of at least ${MIN_SEARCH_WORD} characters (shorter words may go with one)`)
+    .optional()
+    .openapi({
+      description:
+        `Full-text search over title, reference and description: every word must appear (substring, case-insensitive). ` +
+        `At least one word of ${MIN_SEARCH_WORD} or more characters; shorter words then narrow the matches.`,
+      example: "boiler",
+    }),
   status_id: zId().optional(),
   priority_id: zId().optional(),
   job_type_id: zId().optional(),

@@ -19,6 +19,9 @@ export function searchTerms(search: string): string[] {
   return cleaned.split(/\s+/).filter(Boolean).slice(0, 8);
 }
 
+/** The trigram index serves words of this length and more (migrations/0001_jobs_search.sql). */
+export const MIN_SEARCH_WORD = 3;
+
 /** One FTS5 string literal: the term in double quotes, inner quotes doubled. Operators inside are text. */
 export const ftsPhrase = (term: string) => `"${term.replaceAll('"', '""')}"`;
 
@@ -39,13 +42,14 @@ export interface JobSearch {
 /**
  * Search across title, reference and description. Terms of three or more characters use the
  * `jobs_search` trigram index (substring, case-insensitive, every term must match); shorter terms
- * fall back to a substring test on the jobs the index found (or, with no long term, on every job).
+ * are a substring test on the jobs the index found. The list's schema asks for one long term: with
+ * none, the test would run on every job.
  */
 export function jobSearch(search: string | undefined): JobSearch | undefined {
   const terms = searchTerms(search ?? "");
   if (terms.length === 0) return undefined;
-  const long = terms.filter((t) => [...t].length >= 3);
-  const short = terms.filter((t) => [...t].length < 3);
+  const long = terms.filter((t) => [...t].length >= MIN_SEARCH_WORD);
+  const short = terms.filter((t) => [...t].length < MIN_SEARCH_WORD);
   const likes = short.map(
     (t) => sql`(${or(containsText(jobs.jobTitle, t), containsText(jobs.jobRef, t), containsText(jobs.jobDescription, t))})`,
   );
