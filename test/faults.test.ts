@@ -449,6 +449,28 @@ describe("R2 and D1 out of step: uploads, note files, deletes", () => {
     await expectClean("compression: D1 record fails on every delivery");
   });
 
+  it("compression: a copy stored by an attempt that failed to record it, then the image is refused for good: failed, and the copy does not outlive it", async () => {
+    const res = await uploadPhoto(makeJpeg(1000, 750, 92, 11));
+    expectStatus(res, 201);
+    const fault = withFault({
+      binding: "DB",
+      method: "batch",
+      match: (s) => sqlTouches("update", "photos")(s) && String(s).includes('"compressed_key"'),
+    });
+    const [first] = queued.splice(0, 1);
+    if (!first) throw new Error("no compression queued");
+    expect(await deliver(fault.env, first.body, first.attempts)).toBe("retried");
+    expect(fault.fired()).toBe(1);
+    const row = await env.DB.prepare("SELECT r2_key FROM photos WHERE uuid = ?").bind(res.body.photo_uuid).first<{ r2_key: string }>();
+    const stored = await env.MEDIA.list({ prefix: String(row?.r2_key).replace(/[^/]+$/, "") });
+    expect(stored.objects.map((o) => o.key).some((k) => k.endsWith("/compressed"))).toBe(true);
+    // The original is no longer an image the compressor accepts: the next attempt fails for good.
+    await env.MEDIA.put(String(row?.r2_key), new TextEncoder().encode("no longer a picture"));
+    expect(await deliver(env, first.body, first.attempts + 1)).toBe("acked");
+    expect(await photoItem(res.body.photo_uuid)).toMatchObject({ processing_status: "failed", compressed_url: null });
+    await expectClean("compression: permanent failure after an unrecorded copy");
+  });
+
   it("case note: files stored, then the note's D1 batch fails: the files are removed, a 5xx; the retry succeeds", async () => {
     const before = await checkIntegrity(env);
     const fault = withFault({ binding: "DB", method: "batch", match: sqlTouches("insert into", "note_attachments") });

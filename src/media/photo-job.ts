@@ -21,6 +21,7 @@ import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
+import { removeStored } from "./cleanup";
 import { objectKey } from "./keys";
 import { signObjectUrl } from "./signed-urls";
 import { transcoderFetch } from "./transcoder-client";
@@ -72,8 +73,8 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
     .set({ processingStatus: "processing", processingAttempts: sql`${photos.processingAttempts} + 1` })
     .where(eq(photos.id, photo.id));
 
+  const compressedKey = objectKey(row.jobUuid, "photos", photo.uuid, "compressed");
   try {
-    const compressedKey = objectKey(row.jobUuid, "photos", photo.uuid, "compressed");
     const source = await env.MEDIA.get(photo.r2Key);
     if (!source) throw new PermanentFailure("original object is missing from storage");
     const bytes = new Uint8Array(await source.arrayBuffer());
@@ -116,11 +117,12 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof PermanentFailure || err instanceof ImageRejected) {
-      await db.batch([
+      const [failed] = await db.batch([
         db
           .update(photos)
           .set({ processingStatus: "failed", processingError: message.slice(0, 500) })
-          .where(eq(photos.id, photo.id)),
+          .where(eq(photos.id, photo.id))
+          .returning({ id: photos.id }),
         recordEvent(
           db,
           {
@@ -133,6 +135,9 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
           { ifChanged: true },
         ),
       ]);
+      // A failed photo names no compressed copy: one an earlier attempt stored (and failed to
+      // record) would be an orphan.
+      if (failed.length > 0) await removeStored(services, [compressedKey]);
       return;
     }
     // Transient: leave the reason where users can see it, then let the queue retry with backoff.
