@@ -4,7 +4,7 @@
  * each request under the next of the estate's admin tokens (the API limits per token). Every case
  * reports requests/s, p50 and p99, and its throughput as a ratio to `GET /` (the Worker without D1)
  * measured in the same run; a JSON summary goes to bench/out/.
- *   npm run bench:api            BENCH_SECONDS=8 BENCH_CONNECTIONS=20 BENCH_PORT=8820
+ *   npm run bench:api            BENCH_SECONDS=8 BENCH_CONNECTIONS=20 BENCH_PORT=8820 BENCH_CASES=list,create
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -133,9 +133,12 @@ try {
     { name: "toggle-pin", path: "/api/jobs/toggle-pin", method: "POST", body: JSON.stringify({ job_uuid: anyJob }) },
     { name: "create", path: "/api/jobs/manage", method: "POST", body: createBody },
   ];
+  // BENCH_CASES=list,create runs the floor and the cases whose names contain one of the words.
+  const only = (process.env.BENCH_CASES ?? "").split(",").filter(Boolean);
+  const chosen = cases.filter((c, i) => i === 0 || only.length === 0 || only.some((w) => c.name.includes(w)));
   let next = 0;
   const rows: Row[] = [];
-  for (const c of cases) {
+  for (const c of chosen) {
     const result = await autocannon({
       url: `${base}${c.path}`,
       connections: CONNECTIONS,

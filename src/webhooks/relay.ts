@@ -24,6 +24,8 @@ export interface RelayResult {
   claimed: number;
   /** Delivery rows this run created and enqueued. */
   deliveries: number;
+  /** No subscription was enabled. */
+  idle?: boolean;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
     const last = events.at(-1);
     if (from === undefined || !last) break;
     if (subs.length === 0) {
+      result.idle = true;
       // Nobody to deliver to, and a later subscription starts after its own creation (fromEventId):
       // skip to the newest event in one step instead of reading the backlog a page at a time.
       const skipped = await db
@@ -140,12 +143,28 @@ export async function requeueStalled(services: Services, now = Date.now()): Prom
 }
 
 /** Runs the relay after a request, a queue batch or an inbound mail, without holding up the answer. */
+/**
+ * With no subscription, a write's relay only moves the cursor (two D1 round trips per write). So
+ * an isolate that found none skips request-time relays for IDLE_MS: a subscription created on
+ * another isolate meanwhile gets its first events from the next relay there or from the cron (each
+ * minute) — later, never lost, as the outbox keeps them. A change made here resumes at once.
+ */
+const IDLE_MS = 10_000;
+let idleUntil = 0;
+
+/** A subscription was created, enabled or changed in this isolate: relay on the next write again. */
+export function resumeWebhookRelay(): void {
+  idleUntil = 0;
+}
+
 export function scheduleWebhookRelay(services: Services): void {
   const ctx = services.executionCtx;
-  if (!ctx) return;
+  if (!ctx || Date.now() < idleUntil) return;
   ctx.waitUntil(
     relayWebhookEvents(services).then(
-      () => undefined,
+      (result) => {
+        if (result.idle) idleUntil = Date.now() + IDLE_MS;
+      },
       (err) => console.error("webhook relay failed (the cron retries):", err instanceof Error ? err.message : err),
     ),
   );

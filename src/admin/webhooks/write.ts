@@ -7,7 +7,7 @@ import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
 import { newSecret, secretContext } from "../../webhooks/deliver";
-import { enqueue } from "../../webhooks/relay";
+import { enqueue, resumeWebhookRelay } from "../../webhooks/relay";
 import { checkTargetForDelivery } from "../../webhooks/target";
 import { type CreateWebhook, redeliverBody, Subscription, type UpdateWebhook, webhooksBody } from "./schemas";
 import { toSubscription } from "./view";
@@ -41,6 +41,7 @@ export const postWebhooks = operation({
     201: jsonResponse("Created (with the secret)", WithSecret),
   },
   handler: async (c, { body }) => {
+    resumeWebhookRelay();
     switch (body.action) {
       case "create":
         return createSubscription(c, body);
