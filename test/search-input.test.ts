@@ -29,7 +29,9 @@ describe("search input never reaches SQLite as syntax", () => {
     for (const s of ["ab", "%", "a b c", "ab\u0000cd", "é"]) {
       const res = await jobsSearch(s);
       expectStatus(res, 400);
-      expect(res.body.errors).toEqual([{ field: "search", message: "needs a word of at least 3 characters (shorter words may go with one)" }]);
+      expect(res.body.errors).toEqual([
+        { field: "search", message: "needs a word of at least 3 characters (shorter words may go with one)" },
+      ]);
     }
     expect((await jobsSearch("boiler ab")).body.data.map((j: { job_title: string }) => j.job_title)).toEqual(["Boiler abc def"]);
     expect((await jobsSearch("boiler zq")).body.data).toHaveLength(0);
