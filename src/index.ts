@@ -5,6 +5,7 @@ import { handleInboundEmail } from "./email/inbound";
 import { purgeIdempotencyKeys } from "./http/idempotency";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
+import { requeueStalledMedia } from "./media/sweep";
 import { runSlaCheck } from "./sla/check";
 import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/deliver";
 import { runWebhookCron, scheduleWebhookRelay, type WebhookMessage } from "./webhooks/relay";
@@ -45,6 +46,10 @@ export default {
       await runSlaCheck(services, now);
     } finally {
       await runWebhookCron(services);
+      await requeueStalledMedia(services, now).then(
+        (n) => n > 0 && console.log(`media sweep: re-queued ${n} unsettled photos and videos`),
+        (err) => console.error("media sweep failed (the next cron retries):", err instanceof Error ? err.message : err),
+      );
       await purgeIdempotencyKeys(env.DB);
     }
   },

@@ -16,7 +16,14 @@
  * a duplicate video.transcode while an attempt runs, a lost watchdog, and a retryable failure on the
  * last attempt in test/video.test.ts; a real transcoder SIGKILLed mid-job in test/e2e/media.e2e.test.ts.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
@@ -54,6 +61,10 @@ beforeEach(() => {
   queued = [];
   vi.spyOn(env.MEDIA_QUEUE, "send").mockImplementation(async (body: unknown, options?: QueueSendOptions) => {
     queued.push({ body: body as MediaMessage, attempts: 1, delaySeconds: options?.delaySeconds });
+    return { metadata: { metrics: { backlogCount: queued.length, backlogBytes: 0 } } };
+  });
+  vi.spyOn(env.MEDIA_QUEUE, "sendBatch").mockImplementation(async (messages: Iterable<MessageSendRequest<unknown>>) => {
+    for (const m of messages) queued.push({ body: m.body as MediaMessage, attempts: 1, delaySeconds: m.delaySeconds });
     return { metadata: { metrics: { backlogCount: queued.length, backlogBytes: 0 } } };
   });
   // Expected failures are logged by the Worker; keep the report readable.
@@ -638,6 +649,55 @@ describe("the transcoder dies mid-job (Worker side; the real SIGKILL is in test/
     );
     expect(await events("photo.video_failed", v.uuid)).toBe(1);
     await expectClean("transcoder dies on every attempt: watchdog, then failed");
+  });
+});
+
+describe("the cron's media sweep (a message lost for good)", () => {
+  /** One run of the Worker's own cron handler at `at`. */
+  async function cronAt(at: number) {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(at), cron: "*/5 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+
+  it("the queue refuses an upload's message and the rollback's D1 delete fails too: pending until the cron re-queues it, then compressed", async () => {
+    const f = faultyEnv(env, [
+      { binding: "MEDIA_QUEUE", method: "send" },
+      { binding: "DB", method: "batch", match: sqlTouches("delete from", "photos") },
+    ]);
+    const res = await uploadPhoto(makeJpeg(240, 180, 90, 13), f.env);
+    expectInfrastructureError(res);
+    expect(queued).toEqual([]);
+    const row = await env.DB.prepare("SELECT uuid, created_at FROM photos ORDER BY id DESC LIMIT 1").first<{
+      uuid: string;
+      created_at: string;
+    }>();
+    if (!row) throw new Error("no photo row");
+    expect(await photoItem(row.uuid)).toMatchObject({ processing_status: "pending" });
+    expect((await checkIntegrity(env)).unsettled).toHaveLength(1);
+    // A minute on it may only be slow: left alone. Half an hour on, its message is sent again.
+    await cronAt(Date.parse(row.created_at) + 60_000);
+    expect(queued).toEqual([]);
+    await cronAt(Date.parse(row.created_at) + 31 * 60_000);
+    expect(queued.map((q) => q.body.type)).toEqual(["photo.compress"]);
+    await drain();
+    expect(await photoItem(row.uuid)).toMatchObject({ processing_status: "completed", compressed_url: expect.any(String) });
+    await expectClean("upload: queue send and rollback both fail; the cron sweep settles it");
+  });
+
+  it("a video whose messages are all gone is re-queued only after every attempt's watchdog delay", async () => {
+    const video = await uploadVideo();
+    queued = []; // its video.transcode message is lost
+    const row = await env.DB.prepare("SELECT created_at FROM photos WHERE id = ?").bind(video.id).first<{ created_at: string }>();
+    const created = Date.parse(String(row?.created_at));
+    await cronAt(created + 31 * 60_000);
+    expect(queued).toEqual([]);
+    await cronAt(created + (MAX_VIDEO_ATTEMPTS + 1) * 900_000 + 60_000);
+    expect(queued.map((q) => q.body)).toEqual([{ type: "video.transcode", photoId: video.id }]);
+    // What that message does is the dispatch scenarios' (above); here the video is removed again.
+    queued = [];
+    expectStatus(await api("DELETE", "/api/jobs/photos", { token: staff.token, csrf: staff.csrf, body: { id: video.id } }), 200);
+    await expectClean("video: every message lost; re-queued by the cron after its watchdog delays");
   });
 });
 
