@@ -114,7 +114,10 @@ export class RequestContext {
     const p = this.resolved;
     if (!p) return;
     if (this.permission && !can(p, this.permission)) {
-      throw new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
+      // Not handed out afterwards either (a handler that caught this must not go on as the caller).
+      this.resolved = undefined;
+      this.refused = new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
+      throw this.refused;
     }
     this.authorized = true;
   }
