@@ -31,7 +31,7 @@ import { MAX_VIDEO_ATTEMPTS } from "../src/media/video-job";
 import { type FaultRule, faultyEnv, keyMatches, sqlTouches } from "./fault-env";
 import { type Actor, type ApiResponse, actor, api, createJob, expectStatus, fetchWith, seedFixtures } from "./helpers";
 import { checkIntegrity, counts } from "./integrity";
-import { makeJpeg, makeMp4, makePdf } from "./media-fixtures";
+import { makeJpeg, makeMp4, makePdf, transcoderCompleted } from "./media-fixtures";
 
 const BASE = "https://propops.test";
 /** wrangler.toml: the media consumer's max_retries (deliveries = 1 + retries), then the DLQ. */
@@ -235,19 +235,8 @@ async function putOutput(d: Dispatch, name: keyof typeof OUT, runEnv: Env = env)
   );
 }
 
-const completed = (d: Dispatch) => ({
-  job_id: d.job_id,
-  attempt: d.attempt,
-  status: "completed",
-  source: { width: 1920, height: 1080, duration: 10, bitrate: 8_000_000, size: 10_000_000, has_audio: true },
-  variants: {
-    "1080p": { width: 1920, height: 1080, bitrate: 3_900_000, size: OUT["1080p"].length },
-    "720p": { width: 1280, height: 720, bitrate: 2_400_000, size: OUT["720p"].length },
-  },
-  skipped: {},
-  thumbnail: { width: 640, height: 360, size: OUT.thumbnail.length },
-  timings: { download_ms: 1, transcode_ms: 1, upload_ms: 1 },
-});
+const completed = (d: Dispatch) =>
+  transcoderCompleted(d, { "1080p": OUT["1080p"].length, "720p": OUT["720p"].length, thumbnail: OUT.thumbnail.length });
 
 const callback = (d: Dispatch, body: unknown, runEnv: Env = env) =>
   fetchWith(

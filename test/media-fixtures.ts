@@ -259,3 +259,26 @@ export function makeMp4(): Uint8Array {
     box("mdat", new Uint8Array(256).fill(7)),
   );
 }
+
+/**
+ * The transcoder's completion callback for one dispatched attempt (its wire format,
+ * packages/media-core/src/contract.ts), given the sizes of the outputs it uploaded.
+ */
+export function transcoderCompleted(
+  req: { job_id: string; attempt: number },
+  sizes: { "1080p": number; "720p": number; thumbnail: number },
+) {
+  return {
+    job_id: req.job_id,
+    attempt: req.attempt,
+    status: "completed",
+    source: { width: 1920, height: 1080, duration: 10.02, bitrate: 8_100_000, size: 10_150_000, has_audio: true },
+    variants: {
+      "1080p": { width: 1920, height: 1080, bitrate: 3_900_000, size: sizes["1080p"] },
+      "720p": { width: 1280, height: 720, bitrate: 2_400_000, size: sizes["720p"] },
+    },
+    skipped: {},
+    thumbnail: { width: 640, height: 360, size: sizes.thumbnail },
+    timings: { download_ms: 40, transcode_ms: 9100, upload_ms: 120 },
+  };
+}

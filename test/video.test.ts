@@ -15,7 +15,7 @@ import { consumeDeadLetters } from "../src/media/queue";
 import { signCallbackUrl } from "../src/media/video-callback";
 import { MAX_VIDEO_ATTEMPTS } from "../src/media/video-job";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, makeUser, seedFixtures } from "./helpers";
-import { makeJpeg, makeMp4 } from "./media-fixtures";
+import { makeJpeg, makeMp4, transcoderCompleted } from "./media-fixtures";
 
 const BASE = "https://propops.test";
 let fx: Fixtures;
@@ -147,21 +147,12 @@ async function transcoderWork(req: DispatchBody) {
   return completedBody(req);
 }
 
-function completedBody(req: Pick<DispatchBody, "job_id" | "attempt">) {
-  return {
-    job_id: req.job_id,
-    attempt: req.attempt,
-    status: "completed",
-    source: { width: 1920, height: 1080, duration: 10.02, bitrate: 8_100_000, size: 10_150_000, has_audio: true },
-    variants: {
-      "1080p": { width: 1920, height: 1080, bitrate: 3_900_000, size: VARIANT_BYTES["1080p"].length },
-      "720p": { width: 1280, height: 720, bitrate: 2_400_000, size: VARIANT_BYTES["720p"].length },
-    },
-    skipped: {},
-    thumbnail: { width: 640, height: 360, size: THUMB_BYTES.length },
-    timings: { download_ms: 40, transcode_ms: 9100, upload_ms: 120 },
-  };
-}
+const completedBody = (req: Pick<DispatchBody, "job_id" | "attempt">) =>
+  transcoderCompleted(req, {
+    "1080p": VARIANT_BYTES["1080p"].length,
+    "720p": VARIANT_BYTES["720p"].length,
+    thumbnail: THUMB_BYTES.length,
+  });
 
 const failedBody = (req: Pick<DispatchBody, "job_id" | "attempt">, retryable: boolean, error: string) => ({
   job_id: req.job_id,
