@@ -83,6 +83,7 @@ process.on("SIGINT", () => {
 
 interface Row {
   case: string;
+  target?: number;
   rps: number;
   p50: number;
   p99: number;
@@ -119,20 +120,21 @@ try {
     address_id: 1,
     private_contact_name: "Bench Person",
   });
-  const cases: { name: string; path: string; method?: "GET" | "POST"; body?: string }[] = [
+  // `target`: issue 11's throughput floor for the case (× the no-D1 floor), where it sets one.
+  const cases: { name: string; path: string; method?: "GET" | "POST"; body?: string; target?: number }[] = [
     { name: "GET / (floor, no D1)", path: "/" },
     { name: "GET csrf-token (token check only)", path: "/api/security/csrf-token" },
-    { name: "jobs list, 50, no filter", path: "/api/jobs/manage?action=list&limit=50" },
-    { name: "jobs list, status_id + priority_id", path: "/api/jobs/manage?action=list&status_id=1&priority_id=2" },
-    { name: "jobs list, search=boiler (1 in 5)", path: "/api/jobs/manage?action=list&search=boiler" },
-    { name: "one job (action=get)", path: `/api/jobs/manage?action=get&uuid=${anyJob}` },
-    { name: "sla-status", path: "/api/jobs/sla-status" },
+    { name: "jobs list, 50, no filter", path: "/api/jobs/manage?action=list&limit=50", target: 0.5 },
+    { name: "jobs list, status_id + priority_id", path: "/api/jobs/manage?action=list&status_id=1&priority_id=2", target: 0.4 },
+    { name: "jobs list, search=boiler (1 in 5)", path: "/api/jobs/manage?action=list&search=boiler", target: 0.3 },
+    { name: "one job (action=get)", path: `/api/jobs/manage?action=get&uuid=${anyJob}`, target: 0.6 },
+    { name: "sla-status", path: "/api/jobs/sla-status", target: 0.4 },
     { name: "case-note list", path: `/api/jobs/case-notes?action=list&job_uuid=${withNotes.uuid}` },
     { name: "photos list", path: `/api/jobs/photos?action=list&job_id=${withPhotos.id}` },
     { name: "amendments list", path: `/api/jobs/amend-request?job_uuid=${withAmendment.uuid}` },
     { name: "audit list", path: `/api/jobs/audit?job_uuid=${anyJob}` },
     { name: "toggle-pin", path: "/api/jobs/toggle-pin", method: "POST", body: JSON.stringify({ job_uuid: anyJob }) },
-    { name: "create", path: "/api/jobs/manage", method: "POST", body: createBody },
+    { name: "create", path: "/api/jobs/manage", method: "POST", body: createBody, target: 0.4 },
   ];
   // BENCH_CASES=list,create runs the floor and the cases whose names contain one of the words.
   const only = (process.env.BENCH_CASES ?? "").split(",").filter(Boolean);
@@ -171,6 +173,7 @@ try {
     const floor = rows[0]?.rps ?? result.requests.average;
     rows.push({
       case: c.name,
+      target: c.target,
       rps: result.requests.average,
       p50: result.latency.p50,
       p99: result.latency.p99,
@@ -186,12 +189,27 @@ try {
   console.log(
     `\nAPI throughput on ${jobCount} jobs: ${CONNECTIONS} connections, ${tokens.length} admin tokens, ${SECONDS} s per case (local wrangler dev)\n`,
   );
-  console.log(`| case | req/s | × floor | p50 ms | p99 ms | p99/p50 | non-2xx |\n| --- | --- | --- | --- | --- | --- | --- |`);
+  // Every case: p99 within 3× its p50 and no non-2xx answer; some also a throughput floor.
+  const verdict = (r: Row) => {
+    const missed = [
+      ...(r.target !== undefined && r.ratio < r.target ? [`× floor < ${r.target}`] : []),
+      ...(r.p99 > 3 * r.p50 ? ["p99 > 3× p50"] : []),
+      ...(r.non2xx + r.errors > 0 ? ["non-2xx"] : []),
+    ];
+    return missed.length === 0 ? `met${r.target !== undefined ? ` (≥ ${r.target})` : ""}` : `MISSED: ${missed.join(", ")}`;
+  };
+  console.log(
+    `| case | req/s | × floor | p50 ms | p99 ms | p99/p50 | non-2xx | targets |\n| --- | --- | --- | --- | --- | --- | --- | --- |`,
+  );
   for (const r of rows) {
     console.log(
-      `| ${r.case} | ${r.rps.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${(r.p99 / Math.max(1, r.p50)).toFixed(1)} | ${r.non2xx + r.errors} |`,
+      `| ${r.case} | ${r.rps.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${(r.p99 / Math.max(1, r.p50)).toFixed(1)} | ${r.non2xx + r.errors} | ${verdict(r)} |`,
     );
   }
+  const missed = rows.filter((r) => verdict(r).startsWith("MISSED"));
+  console.log(
+    `\nTargets: ${rows.length - missed.length} of ${rows.length} cases met${missed.length ? `; missed: ${missed.map((r) => r.case).join("; ")}` : ""}`,
+  );
   mkdirSync("bench/out", { recursive: true });
   const out = `bench/out/api-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
   writeFileSync(
