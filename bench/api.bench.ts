@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
+import { migrateLocal } from "../scripts/lib/local";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -24,6 +25,9 @@ if (!existsSync(tokenFile)) {
   process.exit(2);
 }
 const tokens = readFileSync(tokenFile, "utf8").split("\n").filter(Boolean);
+
+// The estate's schema brought up to date (a migration added since `gen:estate` ran), as npm run dev does.
+migrateLocal();
 
 // Ids the cases need, read from the estate before the server starts.
 const dir = ".wrangler/state/v3/d1/miniflare-D1DatabaseObject";

@@ -130,3 +130,52 @@ describe("POST /api/jobs/toggle-pin", () => {
     expect((await pinnedList(user)).data).toEqual([]);
   });
 });
+
+describe("is_pinned without a Durable Object call while the pins are unchanged (src/pins/pins-cache.ts)", () => {
+  const isPinned = async (who: Actor, uuid: string) => (await getJob(who, uuid)).is_pinned;
+  const d1Version = async (who: Actor) =>
+    (await env.DB.prepare("SELECT pins_version AS v FROM users WHERE uuid = ?").bind(who.userUuid).first<{ v: number }>())?.v;
+
+  it("a toggle through the API copies the object's version to D1, and reads follow it", async () => {
+    const user = await actor("staff");
+    const job = await createJob(staff, fx);
+    expect(await isPinned(user, job.job_uuid)).toBe(false);
+    expectStatus(await toggle(user, job.job_uuid), 200);
+    expect(await d1Version(user)).toBe(1);
+    expect(await isPinned(user, job.job_uuid)).toBe(true);
+    expectStatus(await toggle(user, job.job_uuid), 200);
+    expect(await d1Version(user)).toBe(2);
+    expect(await isPinned(user, job.job_uuid)).toBe(false);
+  });
+
+  it("another isolate's toggle: the copy here is used until D1 holds the new version, then dropped", async () => {
+    const user = await actor("staff");
+    const job = await createJob(staff, fx);
+    expect(await isPinned(user, job.job_uuid)).toBe(false); // this isolate now holds a copy (version 0)
+    // Another isolate pins through the object but has not copied the version yet: this isolate's
+    // reads still answer from its copy, which shows that they made no Durable Object call.
+    const changed = await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) => instance.toggleVersioned(job.job_uuid));
+    expect(changed).toEqual({ pinned: true, version: 1 });
+    expect(await isPinned(user, job.job_uuid)).toBe(false);
+    expect((await pinnedList(user)).data).toEqual([]);
+    // Once D1 holds the object's version, the copy no longer matches: the next read asks the object.
+    await env.DB.prepare("UPDATE users SET pins_version = 1 WHERE uuid = ?").bind(user.userUuid).run();
+    expect(await isPinned(user, job.job_uuid)).toBe(true);
+    expect((await pinnedList(user)).data.map((j) => j.uuid)).toEqual([job.job_uuid]);
+  });
+
+  it("a version copy older than the object's never pins old state under the new version", async () => {
+    const user = await actor("staff");
+    const job = await createJob(staff, fx);
+    // The object moves to version 2 (pin, unpin) while D1 says 1: a read takes the object's
+    // snapshot (version 2, unpinned) and keeps it under 2, so D1's 1 does not match it later.
+    await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) => {
+      instance.toggleVersioned(job.job_uuid);
+      instance.toggleVersioned(job.job_uuid);
+    });
+    await env.DB.prepare("UPDATE users SET pins_version = 1 WHERE uuid = ?").bind(user.userUuid).run();
+    expect(await isPinned(user, job.job_uuid)).toBe(false);
+    await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) => instance.toggleVersioned(job.job_uuid));
+    expect(await isPinned(user, job.job_uuid)).toBe(true);
+  });
+});

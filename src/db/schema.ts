@@ -108,6 +108,8 @@ export const users = sqliteTable(
     contractorId: integer("contractor_id").references(() => contractors.id),
     agentId: integer("agent_id").references(() => agents.id),
     disabledAt: text("disabled_at"),
+    // The UserPins Durable Object's version, copied after each toggle (src/pins/pins-cache.ts).
+    pinsVersion: integer("pins_version").notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("users_email_idx").on(t.email)],

@@ -13,6 +13,7 @@ import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
 import { can } from "../domain/policy";
 import { createServices, type Db, type Services } from "../domain/services";
 import { nowIso } from "../domain/time";
+import { cachedPins, type PinsSnapshot, rememberPins } from "../pins/pins-cache";
 import { userPins } from "../pins/user-pins";
 
 type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
@@ -31,6 +32,8 @@ export class RequestContext {
   readonly db: Db;
   readonly requestId: string;
   private resolved: Principal | undefined;
+  /** users.pins_version, read with the token check (src/pins/pins-cache.ts). */
+  private pinsVersion: number | undefined;
   /** Why the caller was not admitted: every later use of the caller fails with it. */
   private refused: unknown;
   /** Set once the caller holds the operation's permission: nothing is answered before. */
@@ -81,6 +84,7 @@ export class RequestContext {
           contractorId: schema.users.contractorId,
           agentId: schema.users.agentId,
           disabledAt: schema.users.disabledAt,
+          pinsVersion: schema.users.pinsVersion,
         }),
       )
       .from(schema.apiTokens)
@@ -95,6 +99,7 @@ export class RequestContext {
     if (row.revokedAt) throw new ApiError("UNAUTHORIZED", "Bearer token has been revoked");
     if (row.expiresAt && row.expiresAt <= nowIso()) throw new ApiError("UNAUTHORIZED", "Bearer token has expired");
     if (row.disabledAt) throw new ApiError("UNAUTHORIZED", "User account is disabled");
+    this.pinsVersion = row.pinsVersion;
     this.resolved = {
       tokenId: row.tokenId,
       userId: row.userId,
@@ -210,17 +215,24 @@ export class RequestContext {
   startPins(): void {
     const uuid = this.resolved?.userUuid ?? (this.bearer ? claimedUserUuid(this.bearer) : undefined);
     if (!uuid) return;
-    const list = userPins(this.env, uuid).list();
-    list.catch(() => undefined); // awaited (and its failure reported) in pins()
-    this.pinsInFlight = { uuid, list };
+    // A copy in this isolate is checked against D1's version after the batch (pins()): no call yet.
+    if (cachedPins(uuid)) return;
+    const snapshot = userPins(this.env, uuid).snapshot();
+    snapshot.catch(() => undefined); // awaited (and its failure reported) in pins()
+    this.pinsInFlight = { uuid, snapshot };
   }
 
-  private pinsInFlight: { uuid: string; list: Promise<string[]> } | undefined;
+  private pinsInFlight: { uuid: string; snapshot: Promise<PinsSnapshot> } | undefined;
 
+  /** The caller's pins: this isolate's copy while D1 holds its version, else the Durable Object's. */
   async pins(): Promise<Set<string>> {
     const caller = this.caller;
+    const copy = cachedPins(caller.userUuid);
+    if (copy && copy.version === this.pinsVersion) return new Set(copy.pins);
     const inFlight = this.pinsInFlight;
-    if (inFlight && inFlight.uuid === caller.userUuid) return new Set(await inFlight.list);
-    return new Set(await userPins(this.env, caller.userUuid).list());
+    const snapshot =
+      inFlight && inFlight.uuid === caller.userUuid ? await inFlight.snapshot : await userPins(this.env, caller.userUuid).snapshot();
+    rememberPins(caller.userUuid, snapshot);
+    return new Set(snapshot.pins);
   }
 }

@@ -11,14 +11,31 @@ export class UserPins extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS pins (job_uuid TEXT PRIMARY KEY, pinned_at TEXT NOT NULL)");
+    // One row: how many changes the pins have had (the version isolates cache them under).
+    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)");
+    this.sql.exec("INSERT OR IGNORE INTO meta (id, version) VALUES (1, 0)");
+  }
+
+  private bump(): number {
+    return this.sql.exec<{ version: number }>("UPDATE meta SET version = version + 1 WHERE id = 1 RETURNING version").one().version;
   }
 
   /** Flips the pin; answers the new state. */
   toggle(jobUuid: string): boolean {
+    return this.toggleVersioned(jobUuid).pinned;
+  }
+
+  /** Flips the pin; answers the new state and the pins' new version. */
+  toggleVersioned(jobUuid: string): { pinned: boolean; version: number } {
     const existing = this.sql.exec("DELETE FROM pins WHERE job_uuid = ? RETURNING job_uuid", jobUuid).toArray();
-    if (existing.length > 0) return false;
-    this.sql.exec("INSERT INTO pins (job_uuid, pinned_at) VALUES (?, ?)", jobUuid, new Date().toISOString());
-    return true;
+    if (existing.length === 0) this.sql.exec("INSERT INTO pins (job_uuid, pinned_at) VALUES (?, ?)", jobUuid, new Date().toISOString());
+    return { pinned: existing.length === 0, version: this.bump() };
+  }
+
+  /** The pinned job uuids, newest first, with their version. */
+  snapshot(): { pins: string[]; version: number } {
+    const version = this.sql.exec<{ version: number }>("SELECT version FROM meta WHERE id = 1").one().version;
+    return { pins: this.list(), version };
   }
 
   /** All pinned job uuids, newest first. */

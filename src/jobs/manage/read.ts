@@ -8,6 +8,7 @@ import type { RequestContext } from "../../http/context";
 import { OK_MESSAGE, ok } from "../../http/envelope";
 import { dataEnvelope, listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, jsonResponse, operation } from "../../http/operation";
+import { forgetCachedPins } from "../../pins/pins-cache";
 import { userPins } from "../../pins/user-pins";
 import { setJobEtag } from "./etag";
 import { COUNT_WINDOW, listJobsQueries } from "./list-query";
@@ -106,6 +107,7 @@ function forgetDeletedPins(ctx: RequestContext, pinned: string[], existing: { uu
   const found = new Set(existing.map((r) => r.uuid));
   const missing = pinned.filter((uuid) => !found.has(uuid));
   if (missing.length === 0) return;
+  forgetCachedPins(ctx.caller.userUuid);
   const forgotten = userPins(ctx.env, ctx.caller.userUuid).forget(missing);
   if (ctx.executionCtx) ctx.executionCtx.waitUntil(forgotten);
   else forgotten.catch(() => undefined); // best effort: the next pinned list tries again
