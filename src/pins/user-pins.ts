@@ -20,11 +20,6 @@ export class UserPins extends DurableObject<Env> {
     return this.sql.exec<{ version: number }>("UPDATE meta SET version = version + 1 WHERE id = 1 RETURNING version").one().version;
   }
 
-  /** Flips the pin; answers the new state. */
-  toggle(jobUuid: string): boolean {
-    return this.toggleVersioned(jobUuid).pinned;
-  }
-
   /** Flips the pin; answers the new state and the pins' new version. */
   toggleVersioned(jobUuid: string): { pinned: boolean; version: number } {
     const existing = this.sql.exec("DELETE FROM pins WHERE job_uuid = ? RETURNING job_uuid", jobUuid).toArray();
