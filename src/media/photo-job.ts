@@ -21,8 +21,8 @@ import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
-import { removeStored } from "./cleanup";
-import { objectKey } from "./keys";
+import { MEDIA_ACTOR, markMediaFailed } from "./failed";
+import { compressedKey } from "./keys";
 import { signObjectUrl } from "./signed-urls";
 import { transcoderFetch } from "./transcoder-client";
 
@@ -33,8 +33,6 @@ const CONTAINER_TIMEOUT_MS = 120_000;
 const URL_TTL_SECONDS = 600;
 // Shares wrangler.toml's max_instances (5) with the per-video instances.
 const CONTAINER_INSTANCES = 2;
-
-const MEDIA_ACTOR = { userId: null, name: "Media pipeline" } as const;
 
 /** A failure that no retry can fix (an undecodable image): recorded at once, message acked. */
 export class PermanentFailure extends Error {}
@@ -73,15 +71,15 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
     .set({ processingStatus: "processing", processingAttempts: sql`${photos.processingAttempts} + 1` })
     .where(eq(photos.id, photo.id));
 
-  const compressedKey = objectKey(row.jobUuid, "photos", photo.uuid, "compressed");
+  const outputKey = compressedKey(row.jobUuid, photo.uuid);
   try {
     const source = await env.MEDIA.get(photo.r2Key);
     if (!source) throw new PermanentFailure("original object is missing from storage");
     const bytes = new Uint8Array(await source.arrayBuffer());
     const header = readImageHeader(bytes);
     const result = fitsWorkerBudget(env, header.width * header.height, header.bitDepth, bytes.length)
-      ? await compressHere(env, bytes, compressedKey)
-      : await compressInContainer(env, photo.id, photo.r2Key, compressedKey);
+      ? await compressHere(env, bytes, outputKey)
+      : await compressInContainer(env, photo.id, photo.r2Key, outputKey);
     const kept = result.outcome === "compressed";
     const [updated] = await db.batch([
       db
@@ -89,7 +87,7 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
         .set({
           width: result.width,
           height: result.height,
-          compressedKey: kept ? compressedKey : null,
+          compressedKey: kept ? outputKey : null,
           compressedSize: result.bytesAfter,
           compressedWidth: result.outputWidth,
           compressedHeight: result.outputHeight,
@@ -113,31 +111,19 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
       ),
     ]);
     // Deleted while compressing: its files were removed already, so remove the new one too.
-    if (updated.length === 0 && kept) await env.MEDIA.delete(compressedKey);
+    if (updated.length === 0 && kept) await env.MEDIA.delete(outputKey);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof PermanentFailure || err instanceof ImageRejected) {
-      const [failed] = await db.batch([
-        db
-          .update(photos)
-          .set({ processingStatus: "failed", processingError: message.slice(0, 500) })
-          .where(eq(photos.id, photo.id))
-          .returning({ id: photos.id }),
-        recordEvent(
-          db,
-          {
-            jobId: photo.jobId,
-            jobUuid: row.jobUuid,
-            actor: MEDIA_ACTOR,
-            action: "photo.compress_failed",
-            changes: { photo_uuid: photo.uuid, reason: message.slice(0, 500) },
-          },
-          { ifChanged: true },
-        ),
-      ]);
-      // A failed photo names no compressed copy: one an earlier attempt stored (and failed to
-      // record) would be an orphan.
-      if (failed.length > 0) await removeStored(services, [compressedKey]);
+      await markMediaFailed(
+        services,
+        { id: photo.id, uuid: photo.uuid, kind: "image", jobId: photo.jobId, jobUuid: row.jobUuid },
+        {
+          error: message.slice(0, 500),
+          action: "photo.compress_failed",
+          changes: { photo_uuid: photo.uuid, reason: message.slice(0, 500) },
+        },
+      );
       return;
     }
     // Transient: leave the reason where users can see it, then let the queue retry with backoff.

@@ -1,12 +1,11 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
-import { recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
-import { removeStored, runCleanup } from "./cleanup";
-import { objectKey } from "./keys";
+import { runCleanup } from "./cleanup";
+import { markMediaFailed } from "./failed";
 import type { MediaMessage } from "./messages";
 import { handlePhotoCompress } from "./photo-job";
-import { handleVideoTranscode, handleVideoWatchdog, videoOutputKeys } from "./video-job";
+import { handleVideoTranscode, handleVideoWatchdog } from "./video-job";
 
 const MAX_BACKOFF_SECONDS = 300;
 
@@ -63,42 +62,20 @@ export async function consumeDeadLetters(batch: MessageBatch<MediaMessage>, serv
       try {
         // Keeps the last attempt's reason (photo-job.ts writes "retrying: …" on each failure).
         const db = services.db;
-        const photo = await db
-          .select({ uuid: photos.uuid, jobId: photos.jobId, jobUuid: jobs.uuid })
+        const media = await db
+          .select({ id: photos.id, uuid: photos.uuid, kind: photos.kind, jobId: photos.jobId, jobUuid: jobs.uuid })
           .from(photos)
           .innerJoin(jobs, eq(jobs.id, photos.jobId))
           .where(eq(photos.id, body.photoId))
           .get();
-        const [failed] = await db.batch([
-          db
-            .update(photos)
-            .set({
-              processingStatus: "failed",
-              processingError: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
-            })
-            .where(and(eq(photos.id, body.photoId), ne(photos.processingStatus, "failed"), ne(photos.processingStatus, "completed")))
-            .returning({ id: photos.id }),
-          // The outbox event (webhooks: media.failed), only if this dead letter changed the row.
-          recordEvent(
-            db,
-            {
-              jobId: photo?.jobId ?? null,
-              jobUuid: photo?.jobUuid ?? null,
-              actor: { userId: null, name: "Media pipeline" },
-              action: body.type === "photo.compress" ? "photo.compress_failed" : "photo.video_failed",
-              changes: { photo_uuid: photo?.uuid ?? null, reason: "gave up after every retry (dead-lettered)" },
-            },
-            { ifChanged: true },
-          ),
-        ]);
-        // A failed photo names no compressed copy and a failed video no output: an attempt that stored
-        // one before failing to record it would leave an orphan.
-        if (failed.length > 0 && photo) {
-          const outputs =
-            body.type === "photo.compress"
-              ? [objectKey(photo.jobUuid, "photos", photo.uuid, "compressed")]
-              : Object.values(videoOutputKeys(photo.jobUuid, photo.uuid));
-          await removeStored(services, outputs);
+        // Deleted meanwhile: nothing to record.
+        if (media) {
+          await markMediaFailed(services, media, {
+            error: sql`'gave up after ' || ${photos.processingAttempts} || ' attempts: ' || coalesce(replace(${photos.processingError}, 'retrying: ', ''), 'unknown error')`,
+            guard: and(ne(photos.processingStatus, "failed"), ne(photos.processingStatus, "completed")),
+            action: body.type === "photo.compress" ? "photo.compress_failed" : "photo.video_failed",
+            changes: { photo_uuid: media.uuid, reason: "gave up after every retry (dead-lettered)" },
+          });
         }
       } catch (err) {
         console.error(`could not record dead letter ${message.id}:`, err instanceof Error ? err.message : err);

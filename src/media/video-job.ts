@@ -16,8 +16,9 @@ import { auditEvents, jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
-import { deletePrefix, removeStored } from "./cleanup";
-import { objectKey } from "./keys";
+import { deletePrefix } from "./cleanup";
+import { MEDIA_ACTOR, markMediaFailed } from "./failed";
+import { objectKey, videoOutputKeys } from "./keys";
 import type { MediaMessage } from "./messages";
 import { signObjectUrl } from "./signed-urls";
 import { transcoderFetch } from "./transcoder-client";
@@ -32,20 +33,12 @@ const DISPATCH_TIMEOUT_MS = 30_000;
 const MAX_RETRY_DELAY_SECONDS = 300;
 /** Queues accept delays up to 12 hours. */
 const MAX_QUEUE_DELAY_SECONDS = 43_200;
-const SYSTEM_ACTOR = { userId: null, name: "Media pipeline" } as const;
 
 export type VariantName = "1080p" | "720p";
 export const VARIANT_NAMES: readonly VariantName[] = ["1080p", "720p"];
 
 /** What `photos.variants` holds (JSON): per produced rung, its R2 key and figures. */
 export type StoredVariants = Partial<Record<VariantName, { key: string; width: number; height: number; bitrate: number; size: number }>>;
-
-/** Fixed keys under the photo's prefix: a repeat attempt overwrites, deleting the photo removes them. */
-export const videoOutputKeys = (jobUuid: string, photoUuid: string) => ({
-  "1080p": objectKey(jobUuid, "photos", photoUuid, "1080p.mp4"),
-  "720p": objectKey(jobUuid, "photos", photoUuid, "720p.mp4"),
-  thumbnail: objectKey(jobUuid, "photos", photoUuid, "thumbnail.jpg"),
-});
 
 /** Seconds from dispatch to the watchdog's check (VIDEO_WATCHDOG_SECONDS, default 900). */
 export function watchdogSeconds(env: Pick<Env, "VIDEO_WATCHDOG_SECONDS">): number {
@@ -131,7 +124,7 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
       {
         jobId: video.jobId,
         jobUuid: video.jobUuid,
-        actor: SYSTEM_ACTOR,
+        actor: MEDIA_ACTOR,
         action: "photo.video_dispatched",
         changes: { photo_uuid: video.uuid, attempt },
       },
@@ -231,26 +224,16 @@ function lastReason(video: VideoRow) {
  * to the fixed output keys: a failed video names no output, so a partial one would be an orphan.
  */
 async function markFailed(services: Services, video: VideoRow, reason: string): Promise<void> {
-  const db = services.db;
-  const [failed] = await db.batch([
-    db
-      .update(photos)
-      .set({ processingStatus: "failed", processingError: reasonText(reason) })
-      .where(and(eq(photos.id, video.id), eq(photos.processingAttempts, video.attempts), sql`${photos.processingStatus} <> 'completed'`))
-      .returning({ id: photos.id }),
-    recordEvent(
-      db,
-      {
-        jobId: video.jobId,
-        jobUuid: video.jobUuid,
-        actor: SYSTEM_ACTOR,
-        action: "photo.video_failed",
-        changes: { photo_uuid: video.uuid, attempt: video.attempts, reason: reasonText(reason) },
-      },
-      { ifChanged: true },
-    ),
-  ]);
-  if (failed.length > 0) await removeStored(services, Object.values(videoOutputKeys(video.jobUuid, video.uuid)));
+  await markMediaFailed(
+    services,
+    { ...video, kind: "video" },
+    {
+      error: reasonText(reason),
+      guard: and(eq(photos.processingAttempts, video.attempts), sql`${photos.processingStatus} <> 'completed'`),
+      action: "photo.video_failed",
+      changes: { photo_uuid: video.uuid, attempt: video.attempts, reason: reasonText(reason) },
+    },
+  );
 }
 
 export interface CallbackOutcome {
@@ -325,7 +308,7 @@ export async function recordTranscodeResult(services: Services, target: Callback
       {
         jobId: video.jobId,
         jobUuid: video.jobUuid,
-        actor: SYSTEM_ACTOR,
+        actor: MEDIA_ACTOR,
         action: "photo.video_processed",
         changes: {
           photo_uuid: video.uuid,
