@@ -53,10 +53,10 @@ async function jobForNotes(ctx: NoteWriter, jobUuid: string) {
 }
 
 /**
- * A note on a job the caller sees (404 otherwise; 403 on archived jobs), and the stored files of
- * the note and its replies, in one read.
+ * A note on a job the caller sees (404 otherwise; 403 on archived jobs) in one read, with the
+ * stored files of the note and its replies when `withFiles` (a deletion removes them).
  */
-async function noteForWrite(ctx: NoteWriter, uuid: string) {
+async function noteForWrite(ctx: NoteWriter, uuid: string, withFiles = false) {
   const visible = await ctx.jobVisible();
   const noteId = sql`(SELECT ${caseNotes.id} FROM ${caseNotes} WHERE ${caseNotes.uuid} = ${uuid})`;
   const [notes, jobRows, files] = await ctx.read([
@@ -75,7 +75,9 @@ async function noteForWrite(ctx: NoteWriter, uuid: string) {
             .from(caseNotes)
             .where(or(eq(caseNotes.id, noteId), eq(caseNotes.parentId, noteId))),
         ),
-      ),
+      )
+      // LIMIT 0 reads nothing; -1 is SQLite's "no limit".
+      .limit(withFiles ? -1 : 0),
   ]);
   const note = notes[0];
   if (!note || jobRows.length === 0) throw notFound("Case note");
@@ -244,7 +246,7 @@ export async function updateNote(ctx: NoteWriter, input: NoteEdit): Promise<Note
 }
 
 export async function deleteNote(ctx: NoteWriter, uuid: string): Promise<NoteAnswer> {
-  const { note, job, files } = await noteForWrite(ctx, uuid);
+  const { note, job, files } = await noteForWrite(ctx, uuid, true);
   assertMayChange(ctx, note, "delete");
   const db = ctx.db;
   // The note's emailed replies go with it; attachment rows cascade from their notes.
