@@ -81,7 +81,7 @@ export async function wranglerCli(args: string[]) {
 
 export interface LocalApi {
   url: string;
-  /** Bearer token of a staff user in the fresh database. */
+  /** Bearer token of the user in the fresh database (a staff user unless `role` says otherwise). */
   token: string;
   tmp: string;
   persist: string;
@@ -111,6 +111,8 @@ export interface LocalApiOptions {
    * the RATE_LIMIT_* vars that announce them are set to match.
    */
   rateLimits?: { perToken?: number; perAddress?: number; unverified?: number };
+  /** The role of the user whose token `token` is (default staff). */
+  role?: "staff" | "admin";
 }
 
 /** wrangler.toml with other `[[ratelimits]]` limits and its relative paths made absolute (the copy lives in a temp dir). */
@@ -141,6 +143,7 @@ async function configWithRateLimits(limits: NonNullable<LocalApiOptions["rateLim
 
 export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalApi> {
   const logs = opts.logs ?? new Logs();
+  const role = opts.role ?? "staff";
   const tmp = await mkdtemp(path.join(tmpdir(), "propops-e2e-"));
   const persist = path.join(tmp, "state");
   const [wport, iport] = [await freePort(), await freePort()];
@@ -157,7 +160,7 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
     ...["d1", "execute", "DB", "--local", "--persist-to", persist, "--command"],
     [
       "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (9001, '1 Example Street', 'Sample Town', 'EX1 1AA', '1 example street sample town ex1 1aa')",
-      `INSERT INTO users (uuid, name, email, role) VALUES ('${userUuid}', 'E2E Staff', 'e2e-staff@example.test', 'staff')`,
+      `INSERT INTO users (uuid, name, email, role) VALUES ('${userUuid}', 'E2E ${role}', 'e2e-${role}@example.test', '${role}')`,
       `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ('${randomUUID()}', (SELECT id FROM users WHERE uuid = '${userUuid}'), 'e2e', '${hash}')`,
       ...(opts.sql ?? []),
     ].join("; "),

@@ -9,30 +9,15 @@
  * Run: node --test test/e2e/webhooks.e2e.test.ts   (Node ≥ 22.12). About 30–60 s, mostly wrangler's start.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { Webhook } from "standardwebhooks";
-import { freePort, sleep, stopGroup as stop } from "./harness.ts";
+import { freePort, type LocalApi, sleep, startLocalApi } from "./harness.ts";
 
-const exec = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
-const WRANGLER_CLI = path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js");
-const EXIT_WITH_PARENT = ["--import", path.join(ROOT, "test/exit-with-parent.ts")];
-
-let tmp = "";
+let api: LocalApi | undefined;
 let wranglerUrl = "";
 let receiverUrl = "";
-let wrangler: ChildProcess | undefined;
 let receiver: Server | undefined;
-const logs: string[] = [];
 let token = "";
 let csrf = "";
 
@@ -51,27 +36,9 @@ const secrets = new Map<string, string>();
 /** Answers of the flaky path, in order; then 200. */
 const flakyAnswers = [500];
 
-function collect(name: string, child: ChildProcess) {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on("line", (line) => {
-      logs.push(`[${name}] ${line}`);
-      if (logs.length > 400) logs.shift();
-    });
-  }
-}
-
 const diagnostics = () =>
   `\n--- received ---\n${received.map((r) => `${r.path} ${r.answered} ${r.headers["webhook-id"]} ${r.body.slice(0, 120)}`).join("\n")}` +
-  `\n--- process output (last lines) ---\n${logs.slice(-60).join("\n")}`;
-
-async function wranglerCli(args: string[]) {
-  return exec(process.execPath, [WRANGLER, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-}
+  (api?.logs.tail(60) ?? "");
 
 async function call(method: string, pathname: string, body?: Record<string, unknown>) {
   const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
@@ -132,62 +99,13 @@ async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 
 
 before(
   async () => {
-    tmp = await mkdtemp(path.join(tmpdir(), "propops-webhooks-e2e-"));
-    const persist = path.join(tmp, "state");
-    const [wport, rport, iport] = [await freePort(), await freePort(), await freePort()];
-    wranglerUrl = `http://127.0.0.1:${wport}`;
+    const rport = await freePort();
     receiverUrl = `http://127.0.0.1:${rport}`;
     receiver = await startReceiver(rport);
-
-    // Fresh local state: schema, then one admin with a token (format of src/auth/tokens.ts).
-    await wranglerCli(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
-    const userUuid = randomUUID();
-    token = `pp_${userUuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
-    const hash = createHash("sha256").update(token).digest("hex");
-    await wranglerCli([
-      ...["d1", "execute", "DB", "--local", "--persist-to", persist, "--command"],
-      [
-        "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (9001, '1 Example Street', 'Sample Town', 'EX1 1AA', '1 example street sample town ex1 1aa')",
-        `INSERT INTO users (uuid, name, email, role) VALUES ('${userUuid}', 'E2E Admin', 'e2e-admin@example.test', 'admin')`,
-        `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ('${randomUUID()}', (SELECT id FROM users WHERE uuid = '${userUuid}'), 'e2e', '${hash}')`,
-      ].join("; "),
-    ]);
-    const envFile = path.join(tmp, "e2e.env");
-    await writeFile(
-      envFile,
-      `ENCRYPTION_KEYS='${JSON.stringify({ active: "k1", keys: { k1: randomBytes(32).toString("base64") } })}'\nSIGNING_SECRET=${randomBytes(32).toString("hex")}\n`,
-    );
-    // Bundled once and served without watching: edits elsewhere in the tree must not reload it mid-test.
-    const dist = path.join(tmp, "dist");
-    await wranglerCli(["deploy", "--dry-run", "--outdir", dist, "--containers-rollout=none"]);
-    wrangler = spawn(
-      process.execPath,
-      [
-        ...EXIT_WITH_PARENT,
-        WRANGLER_CLI,
-        ...["dev", path.join(dist, "index.js"), "--no-bundle", "--config", path.join(ROOT, "wrangler.toml"), "--local"],
-        ...["--ip", "127.0.0.1", "--port", String(wport), "--inspector-port", String(iport)],
-        ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
-        ...["--var", `PUBLIC_URL:${wranglerUrl}`, "--var", "MEDIA_SERVICE:process", "--var", "WEBHOOKS_ALLOW_LOOPBACK:true"],
-      ],
-      {
-        cwd: ROOT,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
-      },
-    );
-    collect("wrangler", wrangler);
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${wranglerUrl}/`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (wrangler.exitCode !== null || Date.now() > deadline) throw new Error(`wrangler dev did not start${diagnostics()}`);
-      await sleep(300);
-    }
+    // Its own API (fresh state, an admin's token): loopback receivers allowed.
+    api = await startLocalApi({ role: "admin", vars: { WEBHOOKS_ALLOW_LOOPBACK: "true" } });
+    wranglerUrl = api.url;
+    token = api.token;
     const csrfRes = await call("GET", "/api/security/csrf-token");
     assert.equal(csrfRes.status, 200, `${csrfRes.text}${diagnostics()}`);
     csrf = String(csrfRes.json.csrf_token);
@@ -196,9 +114,8 @@ before(
 );
 
 async function cleanup() {
-  await stop(wrangler);
+  await api?.stop();
   await new Promise((r) => (receiver ? receiver.close(r) : r(undefined)));
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 }
 
 after(cleanup);
