@@ -11,7 +11,6 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -19,17 +18,12 @@ import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { resolveBinary } from "../../transcoder/src/config.ts";
-import { freePort, sleep, stopGroup as stop } from "./harness.ts";
+import { EXIT_WITH_PARENT, freePort, type LocalApi, Logs, ROOT, sleep, startLocalApi, stopGroup as stop } from "./harness.ts";
 
 const exec = promisify(execFile);
 // ffmpeg/ffprobe as the transcoder resolves them: PATH, else the npm-installed static builds.
 const FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
 const FFPROBE = resolveBinary("ffprobe", "@ffprobe-installer/ffprobe");
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
-/** wrangler's own CLI (the bin script re-spawns it): one process to guard and to stop. */
-const WRANGLER_CLI = path.join(ROOT, "node_modules/wrangler/wrangler-dist/cli.js");
-const EXIT_WITH_PARENT = ["--import", path.join(ROOT, "test/exit-with-parent.ts")];
 /**
  * The watchdog must outlast the transcoder's own time limit (else it supersedes a live job):
  * short here so the kill test takes minutes, not the production 900 s.
@@ -43,8 +37,7 @@ let tmp = "";
 let wranglerUrl = "";
 let transcoderPort = 0;
 let transcoder: ChildProcess | undefined;
-let wrangler: ChildProcess | undefined;
-const logs: string[] = [];
+let api: LocalApi | undefined;
 let token = "";
 let csrf = "";
 let job = { job_id: 0, job_uuid: "" };
@@ -56,18 +49,9 @@ const transcoderRestarted = new Promise<void>((r) => {
   restarted = r;
 });
 
-/** Keeps the last lines of a child's output, printed when a test fails. */
-function collect(name: string, child: ChildProcess) {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on("line", (line) => {
-      logs.push(`[${name}] ${line}`);
-      if (logs.length > 400) logs.shift();
-    });
-  }
-}
-
-const diagnostics = () => `\n--- process output (last lines) ---\n${logs.slice(-80).join("\n")}`;
+/** The last lines of the transcoder's and wrangler's output, printed when a test fails. */
+const logs = new Logs();
+const diagnostics = () => logs.tail(80);
 
 function startTranscoder(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...EXIT_WITH_PARENT, "src/server.ts"], {
@@ -85,7 +69,7 @@ function startTranscoder(): Promise<ChildProcess> {
       TMPDIR: path.join(tmp, "transcoder-tmp"),
     },
   });
-  collect("transcoder", child);
+  logs.collect("transcoder", child);
   const stdout = child.stdout;
   if (!stdout) throw new Error("transcoder stdout is not piped");
   return new Promise((resolve, reject) => {
@@ -101,14 +85,6 @@ function startTranscoder(): Promise<ChildProcess> {
 }
 
 /** Ends a process group started here: SIGTERM, then SIGKILL if it lingers. */
-
-async function wranglerCli(args: string[]) {
-  return exec(process.execPath, [WRANGLER, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-}
 
 async function makeClip(file: string, seconds: number, size: string, kbps: number) {
   // Constant bitrate (filler): the source is larger than the variants, as a phone recording is.
@@ -241,10 +217,8 @@ before(
   async () => {
     tmp = await mkdtemp(path.join(tmpdir(), "propops-media-e2e-"));
     await mkdir(path.join(tmp, "transcoder-tmp"));
-    const persist = path.join(tmp, "state");
-    const [wport, tport, iport] = [await freePort(), await freePort(), await freePort()];
+    const tport = await freePort();
     transcoderPort = tport;
-    wranglerUrl = `http://127.0.0.1:${wport}`;
     mainClip = path.join(tmp, "walkthrough.mp4");
     killClip = path.join(tmp, "short.mp4");
     const clips = Promise.all([
@@ -252,73 +226,14 @@ before(
       makeClip(killClip, KILL_CLIP_SECONDS, "1280x720", 3000),
     ]);
 
-    // Fresh local state: schema, then one staff user with a token (format of src/auth/tokens.ts).
-    await wranglerCli(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
-    const userUuid = randomUUID();
-    token = `pp_${userUuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
-    const hash = createHash("sha256").update(token).digest("hex");
-    await wranglerCli([
-      ...["d1", "execute", "DB", "--local", "--persist-to", persist, "--command"],
-      [
-        "INSERT INTO addresses (id, line1, town, postcode, search_text) VALUES (9001, '1 Example Street', 'Sample Town', 'EX1 1AA', '1 example street sample town ex1 1aa')",
-        `INSERT INTO users (uuid, name, email, role) VALUES ('${userUuid}', 'E2E Staff', 'e2e-staff@example.test', 'staff')`,
-        `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ('${randomUUID()}', (SELECT id FROM users WHERE uuid = '${userUuid}'), 'e2e', '${hash}')`,
-      ].join("; "),
-    ]);
-    const envFile = path.join(tmp, "e2e.env");
-    const key = randomBytes(32).toString("base64");
-    await writeFile(
-      envFile,
-      `ENCRYPTION_KEYS='${JSON.stringify({ active: "k1", keys: { k1: key } })}'\nSIGNING_SECRET=${randomBytes(32).toString("hex")}\n`,
-    );
-
-    // Bundled once and served without watching: other work in the tree (or a wrangler.toml edit)
-    // must not reload the Worker mid-test and drop its queued (delayed) messages.
-    const dist = path.join(tmp, "dist");
-    await wranglerCli(["deploy", "--dry-run", "--outdir", dist, "--containers-rollout=none"]);
-
     transcoder = await startTranscoder();
-    wrangler = spawn(
-      process.execPath,
-      [
-        ...EXIT_WITH_PARENT,
-        WRANGLER_CLI,
-        ...[
-          "dev",
-          path.join(dist, "index.js"),
-          "--no-bundle",
-          "--config",
-          path.join(ROOT, "wrangler.toml"),
-          "--local",
-          "--ip",
-          "127.0.0.1",
-          "--port",
-          String(wport),
-          "--inspector-port",
-          String(iport),
-        ],
-        ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
-        ...["--var", `PUBLIC_URL:${wranglerUrl}`, "--var", `TRANSCODER_URL:http://127.0.0.1:${tport}`, "--var", "MEDIA_SERVICE:process"],
-        ...["--var", `VIDEO_WATCHDOG_SECONDS:${WATCHDOG_SECONDS}`],
-      ],
-      {
-        cwd: ROOT,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true" },
-      },
-    );
-    collect("wrangler", wrangler);
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${wranglerUrl}/`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (wrangler.exitCode !== null || Date.now() > deadline) throw new Error(`wrangler dev did not start${diagnostics()}`);
-      await sleep(500);
-    }
+    // Its own API (fresh state, a staff token), pointed at this transcoder with a short watchdog.
+    api = await startLocalApi({
+      logs,
+      vars: { TRANSCODER_URL: `http://127.0.0.1:${tport}`, VIDEO_WATCHDOG_SECONDS: String(WATCHDOG_SECONDS) },
+    });
+    wranglerUrl = api.url;
+    token = api.token;
 
     const csrfRes = await call("GET", "/api/security/csrf-token");
     assert.equal(csrfRes.status, 200, `${csrfRes.text}${diagnostics()}`);
@@ -340,7 +255,7 @@ before(
 );
 
 async function cleanup() {
-  await Promise.all([stop(wrangler), stop(transcoder)]);
+  await Promise.all([api?.stop(), stop(transcoder)]);
   if (tmp) await rm(tmp, { recursive: true, force: true });
 }
 
