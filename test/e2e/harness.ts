@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import { resolveBinary } from "../../transcoder/src/config.ts";
 
 const exec = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -113,6 +114,8 @@ export interface LocalApiOptions {
   rateLimits?: { perToken?: number; perAddress?: number; unverified?: number };
   /** The role of the user whose token `token` is (default staff). */
   role?: "staff" | "admin";
+  /** Seeds the fresh state (its persist dir) once the schema is applied, before the user and `sql`. */
+  prepare?: (persist: string) => Promise<void>;
 }
 
 /** wrangler.toml with other `[[ratelimits]]` limits and its relative paths made absolute (the copy lives in a temp dir). */
@@ -153,6 +156,7 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
   const dist = path.join(tmp, "dist");
   const bundled = wranglerCli(["deploy", "--dry-run", "--outdir", dist, "--containers-rollout=none"]);
   await wranglerCli(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
+  await opts.prepare?.(persist);
   const userUuid = randomUUID();
   const token = `pp_${userUuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`;
   const hash = createHash("sha256").update(token).digest("hex");
@@ -252,4 +256,16 @@ export async function sharedLocalApi(): Promise<LocalApi> {
   if (url && token) return { url, token, tmp: "", persist: "", logs: new Logs(), stop: async () => {} };
   // Nothing listens on port 9: these files do not need the media service.
   return startLocalApi({ vars: { TRANSCODER_URL: "http://127.0.0.1:9" } });
+}
+
+/** A short H.264/AAC clip of the test pattern at a constant bitrate, as a phone records one (larger than its variants). */
+export async function makeClip(file: string, seconds: number, size: string, kbps: number) {
+  await exec(resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg"), [
+    ...["-hide_banner", "-nostdin", "-v", "error", "-y"],
+    ...["-f", "lavfi", "-i", `testsrc=size=${size}:rate=30:duration=${seconds}`],
+    ...["-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+    ...["-b:v", `${kbps}k`, "-minrate", `${kbps}k`, "-maxrate", `${kbps}k`, "-bufsize", `${kbps / 2}k`, "-x264-params", "nal-hrd=cbr"],
+    ...["-c:a", "aac", "-shortest", file],
+  ]);
 }

@@ -18,11 +18,11 @@ import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { resolveBinary } from "../../transcoder/src/config.ts";
-import { EXIT_WITH_PARENT, freePort, type LocalApi, Logs, ROOT, sleep, startLocalApi, stopGroup as stop } from "./harness.ts";
+import { EXIT_WITH_PARENT, freePort, type LocalApi, Logs, makeClip, ROOT, sleep, startLocalApi, stopGroup as stop } from "./harness.ts";
 
 const exec = promisify(execFile);
 // ffmpeg/ffprobe as the transcoder resolves them: PATH, else the npm-installed static builds.
-const FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
+const _FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
 const FFPROBE = resolveBinary("ffprobe", "@ffprobe-installer/ffprobe");
 /**
  * The watchdog must outlast the transcoder's own time limit (else it supersedes a live job):
@@ -85,18 +85,6 @@ function startTranscoder(): Promise<ChildProcess> {
 }
 
 /** Ends a process group started here: SIGTERM, then SIGKILL if it lingers. */
-
-async function makeClip(file: string, seconds: number, size: string, kbps: number) {
-  // Constant bitrate (filler): the source is larger than the variants, as a phone recording is.
-  await exec(FFMPEG, [
-    ...["-hide_banner", "-nostdin", "-v", "error", "-y"],
-    ...["-f", "lavfi", "-i", `testsrc=size=${size}:rate=30:duration=${seconds}`],
-    ...["-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
-    ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
-    ...["-b:v", `${kbps}k`, "-minrate", `${kbps}k`, "-maxrate", `${kbps}k`, "-bufsize", `${kbps / 2}k`, "-x264-params", "nal-hrd=cbr"],
-    ...["-c:a", "aac", "-shortest", file],
-  ]);
-}
 
 async function call(method: string, pathname: string, body?: FormData | Record<string, unknown>) {
   const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
