@@ -841,7 +841,12 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
   t0 = Date.now();
   const rotationLoop = (async () => {
     const started = Date.now();
+    let stoppedAt = 0;
     while (!stopping || rotation.completeAfterSeconds === null) {
+      // Once the load has stopped, nothing writes old-key values any more: rotation must finish
+      // within two minutes, or the proof fails (it never loops for ever).
+      if (stopping && !stoppedAt) stoppedAt = Date.now();
+      if (stoppedAt && Date.now() - stoppedAt > 120_000) return;
       const res = await call(rotator, "rotate-keys", "POST", "/api/admin/rotate-keys", { body: { limit: 100 } });
       if (res.status !== 200) {
         unexpected("rotate-keys", res);

@@ -4,52 +4,28 @@
  * suite with real ffmpeg, and the end-to-end suites (video pipeline, docs page in chromium,
  * OpenAPI lint). Three independent lanes run at once (most of the e2e time is waiting on the
  * video watchdog); each lane's output is printed whole when it ends, then one summary line.
- * The e2e files that need no special settings share one `wrangler dev` started here.
+ * Every step has a time limit (scripts/lib/run-step.ts) and the run one overall, well inside CI's
+ * 90 min; what still runs is named every two minutes. The e2e files that need no special settings share one `wrangler dev` started here.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type LocalApi, startLocalApi } from "../test/e2e/harness.ts";
+import { running, runStep, type StepResult, secs } from "./lib/run-step.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "propops-test-"));
 const vitestJson = join(tmp, "vitest.json");
 const runStarted = Date.now();
-const secs = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+/** A step of a lane, its result line printed as it ends (with the time into the run). */
+const run = (log: string[], name: string, cmd: string, args: string[], opts: Parameters<typeof runStep>[4]) =>
+  runStep(log, name, cmd, args, { ...opts, onEnd: (line) => console.log(`${line} (at ${secs(runStarted)})`) });
 
-interface StepResult {
-  ok: boolean;
-  stdout: string;
-}
-
-/** Runs one command, its output (stdout and stderr) buffered into the lane's log. */
-function run(log: string[], name: string, cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const started = Date.now();
-  log.push(`\n▶ ${name}`);
-  return new Promise<StepResult>((resolve) => {
-    const child = spawn(cmd, args, {
-      cwd: opts.cwd,
-      env: { ...process.env, FORCE_COLOR: "0", ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let output = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      output += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      output += d;
-    });
-    child.on("close", (code) => {
-      const ok = code === 0;
-      log.push(output.trimEnd(), `${ok ? "✔" : "✘"} ${name} (${secs(started)})`);
-      console.log(`${ok ? "✔" : "✘"} ${name} (${secs(started)}, at ${secs(runStarted)})`);
-      resolve({ ok, stdout });
-    });
-  });
-}
+/**
+ * node's test runner: a test without its own limit gets 10 min, and a file whose tests have all
+ * ended exits even if something it started (a timer, a socket, a loop) would keep it alive.
+ */
+const NODE_TEST = ["--test", "--test-force-exit", "--test-timeout=600000"];
 
 let passed = 0;
 let failed = 0;
@@ -91,19 +67,17 @@ async function workerLane(log: string[]) {
       ["deploy", "--dry-run", "--outdir", join(tmp, "dist"), "--containers-rollout=none"],
     ],
   ];
-  for (const [name, cmd, args] of checks) ok = (await run(log, name, cmd, args)).ok && ok;
+  for (const [name, cmd, args] of checks) ok = (await run(log, name, cmd, args, { limitMs: 600_000 })).ok && ok;
   ok = bundleBudget(log) && ok;
   // At a lower CPU priority: the transcoder suite beside it has tests timed in seconds (a job
   // timeout must strike while ffmpeg runs), the workerd suite only has generous per-test limits.
-  const vitest = await run(log, "Worker tests in workerd (vitest)", "nice", [
-    "-n",
-    "5",
-    "vitest",
-    "run",
-    "--reporter=default",
-    "--reporter=json",
-    `--outputFile.json=${vitestJson}`,
-  ]);
+  const vitest = await run(
+    log,
+    "Worker tests in workerd (vitest)",
+    "nice",
+    ["-n", "5", "vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${vitestJson}`],
+    { limitMs: 1_800_000 },
+  );
   ok = vitest.ok && ok;
   try {
     const report = JSON.parse(readFileSync(vitestJson, "utf8")) as { numPassedTests: number; numFailedTests: number };
@@ -118,8 +92,9 @@ async function workerLane(log: string[]) {
 /** Lane 2: the transcoder's own suite (real ffmpeg: PATH, else the npm-installed static build). */
 async function transcoderLane(log: string[]) {
   if (!existsSync("transcoder/test")) return true;
-  const res = await run(log, "transcoder tests with ffmpeg (node --test)", process.execPath, ["--test", "test/*.test.ts"], {
+  const res = await run(log, "transcoder tests with ffmpeg (node --test)", process.execPath, [...NODE_TEST, "test/*.test.ts"], {
     cwd: "transcoder",
+    limitMs: 900_000,
   });
   count(res);
   return res.ok;
@@ -143,8 +118,8 @@ async function e2eLane(log: string[]) {
       log,
       "end-to-end tests (node --test test/e2e)",
       process.execPath,
-      ["--test", "--test-concurrency=3", "test/e2e/**/*.test.ts"],
-      { env: { E2E_API_URL: shared.url, E2E_API_TOKEN: shared.token } },
+      [...NODE_TEST, "--test-concurrency=3", "test/e2e/**/*.test.ts"],
+      { env: { E2E_API_URL: shared.url, E2E_API_TOKEN: shared.token }, limitMs: 1_200_000 },
     );
     count(res);
     if (!res.ok) return false;
@@ -153,7 +128,9 @@ async function e2eLane(log: string[]) {
   }
   if (!existsSync("test/browser")) return true;
   // Then the dashboard in Debian's chromium, against its own wrangler dev + transcoder with seeded data.
-  const browser = await run(log, "browser tests (node --test test/browser)", process.execPath, ["--test", "test/browser/*.test.ts"]);
+  const browser = await run(log, "browser tests (node --test test/browser)", process.execPath, [...NODE_TEST, "test/browser/*.test.ts"], {
+    limitMs: 900_000,
+  });
   count(browser);
   return browser.ok;
 }
@@ -164,9 +141,29 @@ const lanes: [string, (log: string[]) => Promise<boolean>][] = [
   ["end-to-end suites", e2eLane],
 ];
 console.log(`Running ${lanes.length} lanes at once: ${lanes.map(([n]) => n).join(", ")}`);
+const logs = new Map<string, string[]>();
+
+// What is still running, every two minutes: a slow or stuck step is named while it runs.
+setInterval(() => {
+  const steps = [...running].map(([name, step]) => `${name} (${secs(step.started)})`);
+  if (steps.length > 0) console.log(`… at ${secs(runStarted)}, running: ${steps.join("; ")}`);
+}, 120_000).unref();
+
+/** Ends every step still running and prints what the unfinished lanes logged, then fails the run. */
+function abandon(why: string) {
+  for (const step of running.values()) step.kill();
+  for (const [name, log] of logs) console.log(`\n━━━━ ${name}: unfinished ━━━━${log.join("\n")}`);
+  console.log(`\n✘ ${why} (${secs(runStarted)}); ${passed} passed, ${failed} failed before it`);
+  setTimeout(() => process.exit(1), 6_000).unref();
+}
+// Each step has its own limit; this one catches whatever lies between steps (well inside CI's 90 min).
+setTimeout(() => abandon("the run did not end within 60 min"), 3_600_000).unref();
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => abandon(`stopped by ${signal}`));
+
 const results = await Promise.all(
   lanes.map(async ([name, lane]) => {
     const log: string[] = [];
+    logs.set(name, log);
     let ok = false;
     try {
       ok = await lane(log);
@@ -174,6 +171,7 @@ const results = await Promise.all(
       log.push(`✘ ${name} crashed: ${err instanceof Error ? err.stack : String(err)}`);
       failed += 1;
     }
+    logs.delete(name);
     console.log(`\n━━━━ ${name}: ${ok ? "passed" : "FAILED"} ━━━━${log.join("\n")}`);
     return ok;
   }),

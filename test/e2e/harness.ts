@@ -77,6 +77,8 @@ export async function wranglerCli(args: string[]) {
     cwd: ROOT,
     env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false" },
     maxBuffer: 16 * 1024 * 1024,
+    // A bundle or a local migration takes seconds: one that hangs fails the test instead.
+    timeout: 300_000,
   });
 }
 
