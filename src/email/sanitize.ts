@@ -132,8 +132,10 @@ export function safeUrl(raw: string, attr: "href" | "src"): string | null {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(cleaned)?.[1]?.toLowerCase();
   const allowed = attr === "href" ? ["http", "https", "mailto"] : ["http", "https"];
   if (!scheme || !allowed.includes(scheme)) return null;
-  // No spaces or control characters inside: a URL with them is not one we emit.
-  if (chars.some((ch) => isSpaceOrControl(ch) || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) <= 0x9f))) return null;
+  // No spaces, control characters or characters a URL only ever carries percent-encoded
+  // (quotes, angle brackets, backtick, backslash): a URL with them is not one we emit.
+  const invalid = (ch: string) => isSpaceOrControl(ch) || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) <= 0x9f) || '"<>`\\'.includes(ch);
+  if (chars.some(invalid)) return null;
   return cleaned;
 }
 

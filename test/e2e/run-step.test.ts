@@ -4,15 +4,17 @@
  * instead of keeping the whole run waiting until CI's own time limit.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { running, runStep } from "../../scripts/lib/run-step.ts";
 
+/** Running, not gone or a zombie (a killed orphan waits for init to reap it, which may take a while). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    const state = /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
+    return state !== undefined && state !== "Z" && state !== "X";
   } catch {
-    return false;
+    return false; // no such process
   }
 };
 
@@ -41,6 +43,7 @@ test("a step past its limit is killed with the children it left holding its outp
   assert.match(lines[0] ?? "", /^✘ hangs \(.*\): still running after 1 s, killed/);
   const pid = Number(/child (\d+)/.exec(res.stdout)?.[1]);
   assert.ok(pid > 0, res.stdout);
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(alive(pid), false, "the background child went with its group");
   assert.equal(running.size, 0);
 });
