@@ -83,6 +83,7 @@ export async function wranglerCli(args: string[]) {
 }
 
 export interface LocalApi {
+  /** Where it listens (a restart keeps it, unless another process took the port meanwhile). */
   url: string;
   /** Bearer token of the user in the fresh database (a staff user unless `role` says otherwise). */
   token: string;
@@ -116,6 +117,8 @@ export interface LocalApiOptions {
   rateLimits?: { perToken?: number; perAddress?: number; unverified?: number };
   /** The role of the user whose token `token` is (default staff). */
   role?: "staff" | "admin";
+  /** The ports to try first (a test of the retry when one is taken); default two found free at start. */
+  firstPorts?: { web: number; inspector: number };
   /** Seeds the fresh state (its persist dir) once the schema is applied, before the user and `sql`. */
   prepare?: (persist: string) => Promise<void>;
 }
@@ -151,8 +154,6 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
   const role = opts.role ?? "staff";
   const tmp = await mkdtemp(path.join(tmpdir(), "propops-e2e-"));
   const persist = path.join(tmp, "state");
-  const [wport, iport] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${wport}`;
 
   // Fresh local state: schema, then one staff user with a token (format of src/auth/tokens.ts).
   const dist = path.join(tmp, "dist");
@@ -189,15 +190,19 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
   // must not reload the Worker mid-test and drop its queued (delayed) messages.
   await bundled;
 
-  const vars = { PUBLIC_URL: url, MEDIA_SERVICE: "process", ...limitVars, ...opts.vars };
+  // Ports are taken as late as possible, and again when another process bound one first: a port
+  // found free is only a guess until wrangler dev binds it (seen under load: "Address already in use").
+  let ports = { web: 0, inspector: 0 };
+  let portTaken = false;
   const serve = () => {
+    const vars = { PUBLIC_URL: api.url, MEDIA_SERVICE: "process", ...limitVars, ...opts.vars };
     const child = spawn(
       process.execPath,
       [
         ...EXIT_WITH_PARENT,
         WRANGLER_CLI,
         ...["dev", path.join(dist, "index.js"), "--no-bundle", "--config", config, "--local"],
-        ...["--ip", "127.0.0.1", "--port", String(wport), "--inspector-port", String(iport)],
+        ...["--ip", "127.0.0.1", "--port", String(ports.web), "--inspector-port", String(ports.inspector)],
         ...["--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
         ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
@@ -209,15 +214,50 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
       },
     );
     logs.collect("wrangler", child);
+    portTaken = false;
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on("data", (d: Buffer) => {
+        if (d.toString().includes("Address already in use")) portTaken = true;
+      });
+    }
     return child;
   };
+  /** True once the Worker answers; false when wrangler dev exited or 90 s went by. */
+  const listening = async () => {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        // Bounded: whatever holds the port may accept and never answer.
+        if ((await fetch(`${api.url}/`, { signal: AbortSignal.timeout(5_000) })).ok) return true;
+      } catch {
+        // not listening yet
+      }
+      if (api.wrangler?.exitCode !== null || Date.now() > deadline) return false;
+      await sleep(500);
+    }
+  };
+  /** Serves on the current ports (new ones when `newPorts`), up to three times when a port was taken. */
+  const serveUntilListening = async (newPorts: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      if (attempt === 1 && newPorts && opts.firstPorts) ports = opts.firstPorts;
+      else if (newPorts || attempt > 1) ports = { web: await freePort(), inspector: await freePort() };
+      api.url = `http://127.0.0.1:${ports.web}`;
+      api.wrangler = serve();
+      if (await listening()) return;
+      await stopGroup(api.wrangler);
+      if (!portTaken || attempt >= 3) {
+        await api.stop();
+        throw new Error(`wrangler dev did not start${logs.tail()}`);
+      }
+      logs.lines.push(`[harness] a port was taken before wrangler dev bound it: again on new ports (attempt ${attempt + 1})`);
+    }
+  };
   const api: LocalApi = {
-    url,
+    url: "",
     token,
     tmp,
     persist,
     logs,
-    wrangler: serve(),
     stop: async () => {
       await stopGroup(api.wrangler);
       await rm(tmp, { recursive: true, force: true });
@@ -225,26 +265,10 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
     restart: async (restartOpts = {}) => {
       await stopGroup(api.wrangler);
       if (restartOpts.encryptionKeys) await writeEnv(restartOpts.encryptionKeys);
-      api.wrangler = serve();
-      await ready();
+      await serveUntilListening(false);
     },
   };
-  const ready = async () => {
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${url}/`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      if (api.wrangler?.exitCode !== null || Date.now() > deadline) {
-        await api.stop();
-        throw new Error(`wrangler dev did not start${logs.tail()}`);
-      }
-      await sleep(500);
-    }
-  };
-  await ready();
+  await serveUntilListening(true);
   return api;
 }
 
