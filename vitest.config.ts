@@ -23,6 +23,10 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
             SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
+            // Nothing listens on port 9: wrangler.toml's 8788 is where `npm run dev` runs its media
+            // service, and a suite that expects the service unreachable must not reach that one
+            // (seen: npm test beside npm run dev). Tests that want a service pass their own URL.
+            TRANSCODER_URL: "http://127.0.0.1:9",
             // Webhook targets on loopback, no DNS-over-HTTPS lookups (src/webhooks/target.ts).
             WEBHOOKS_ALLOW_LOOPBACK: "true",
             // Answers carry X-D1-Round-Trips / X-D1-Rows-Read (src/db/session.ts) for the budgets.
