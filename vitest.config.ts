@@ -27,6 +27,8 @@ export default defineConfig(async () => {
             // service, and a suite that expects the service unreachable must not reach that one
             // (seen: npm test beside npm run dev). Tests that want a service pass their own URL.
             TRANSCODER_URL: "http://127.0.0.1:9",
+            // Likewise for the Worker's own URL (8787 under npm run dev), which signed media URLs name.
+            PUBLIC_URL: "http://127.0.0.1:9",
             // Webhook targets on loopback, no DNS-over-HTTPS lookups (src/webhooks/target.ts).
             WEBHOOKS_ALLOW_LOOPBACK: "true",
             // Answers carry X-D1-Round-Trips / X-D1-Rows-Read (src/db/session.ts) for the budgets.
