@@ -5,7 +5,8 @@
  * OpenAPI lint). Three independent lanes run at once (most of the e2e time is waiting on the
  * video watchdog); each lane's output is printed whole when it ends, then one summary line.
  * Every step has a time limit (scripts/lib/run-step.ts) and the run one overall, well inside CI's
- * 90 min; what still runs is named every two minutes. The e2e files that need no special settings share one `wrangler dev` started here.
+ * 90 min; what still runs is named every two minutes. The e2e files that need no special settings
+ * share one `wrangler dev` started here.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
