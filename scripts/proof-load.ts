@@ -601,6 +601,14 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
       return pick(pool.filter((j) => j.fields.contractor_id === c.contractorId));
     }
 
+    /**
+     * A 404 a contractor may rightly get: an update started while the request ran (`moves` is the
+     * job's update count when it started), one is still running, or the job is no longer theirs.
+     */
+    function mayHaveLostSight(c: Client, job: JobModel, moves: number): boolean {
+      return c.role === "contractor" && (moves !== job.moves || job.updating > 0 || job.fields.contractor_id !== c.contractorId);
+    }
+
     async function addNote(c: Client) {
       const job = sharedJob(c);
       if (!job) return;
@@ -614,12 +622,7 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
           idempotencyKey: key,
         });
       const res = await send();
-      if (
-        res.status === 404 &&
-        c.role === "contractor" &&
-        (moves !== job.moves || job.updating > 0 || job.fields.contractor_id !== c.contractorId)
-      )
-        return;
+      if (res.status === 404 && mayHaveLostSight(c, job, moves)) return;
       if (res.status !== 201) return unexpected("note create", res, job.uuid);
       const uuid = String(res.body.note_uuid);
       if (rnd(6) === 0) {
@@ -639,12 +642,7 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
       const moves = job.moves;
       const known = new Map(job.notes); // acknowledged before this request: must all be listed
       const res = await call(c, "note list", "GET", "/api/jobs/case-notes", { query: { action: "list", job_uuid: job.uuid } });
-      if (
-        res.status === 404 &&
-        c.role === "contractor" &&
-        (moves !== job.moves || job.updating > 0 || job.fields.contractor_id !== c.contractorId)
-      )
-        return;
+      if (res.status === 404 && mayHaveLostSight(c, job, moves)) return;
       if (res.status !== 200) return unexpected("note list", res, job.uuid);
       const listed = new Map((res.body.data as { uuid: string; message: string }[]).map((n) => [n.uuid, n.message]));
       for (const [uuid, message] of known) {
@@ -696,12 +694,7 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
       const res = await call(c, "amendment submit", "POST", "/api/jobs/amend-request", {
         body: { job_uuid: job.uuid, field_name: "contractor_budget", requested_value: value, reason: `Materials ${c.n}` },
       });
-      if (
-        res.status === 404 &&
-        c.role === "contractor" &&
-        (moves !== job.moves || job.updating > 0 || job.fields.contractor_id !== c.contractorId)
-      )
-        return;
+      if (res.status === 404 && mayHaveLostSight(c, job, moves)) return;
       if (res.status === 400 && String(res.body.message).includes("already the field's current value")) return;
       if (res.status !== 201) return unexpected("amendment submit", res, job.uuid);
       job.amendments.set(String(res.body.uuid), "pending");
