@@ -4,13 +4,13 @@
  * transcoder process (Debian's ffmpeg), and a fresh local state dir seeded with the demo data.
  * Started by the shared e2e harness (test/e2e/harness.ts), with the demo seed; removed after.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { EXIT_WITH_PARENT, freePort, type LocalApi, Logs, ROOT, startLocalApi, stopGroup } from "../e2e/harness.ts";
+import { freePort, type LocalApi, Logs, ROOT, startLocalApi, startTranscoder, stopGroup } from "../e2e/harness.ts";
 
 export { makeClip, ROOT } from "../e2e/harness.ts";
 
@@ -38,13 +38,12 @@ export async function startStack(): Promise<Stack> {
   try {
     await mkdir(path.join(tmp, "transcoder-tmp"));
     const tport = await freePort();
-    transcoder = spawn(process.execPath, [...EXIT_WITH_PARENT, "src/server.ts"], {
-      cwd: path.join(ROOT, "transcoder"),
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, HOST: "127.0.0.1", PORT: String(tport), MAX_CONCURRENT_JOBS: "1", TMPDIR: path.join(tmp, "transcoder-tmp") },
+    transcoder = await startTranscoder({
+      port: tport,
+      tmpdir: path.join(tmp, "transcoder-tmp"),
+      logs,
+      env: { MAX_CONCURRENT_JOBS: "1" },
     });
-    logs.collect("transcoder", transcoder);
     // The demo data (test/browser/seed-state.ts), sealed with the key ring the Worker is given.
     const keys = JSON.stringify({ active: "k1", keys: { k1: randomBytes(32).toString("base64") } });
     let tokens = {} as Stack["tokens"];
@@ -56,6 +55,7 @@ export async function startStack(): Promise<Stack> {
         const seeded = await exec(process.execPath, [TSX, path.join(ROOT, "test/browser/seed-state.ts"), persist], {
           cwd: ROOT,
           env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", ENCRYPTION_KEYS: keys, WRANGLER_LOG: "error" },
+          timeout: 300_000,
         });
         tokens = JSON.parse(seeded.stdout.trim().split("\n").at(-1) ?? "{}") as Stack["tokens"];
       },

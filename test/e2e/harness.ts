@@ -72,6 +72,32 @@ export async function stopGroup(child: ChildProcess | undefined, signal: NodeJS.
   clearTimeout(timer);
 }
 
+/**
+ * The media service (transcoder/src/server.ts) as a process in its own group (a kill reaches its
+ * ffmpeg too), resolved once it says it listens. Its temp dirs go under `tmpdir`.
+ */
+export function startTranscoder(opts: { port: number; tmpdir: string; logs: Logs; env?: Record<string, string> }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...EXIT_WITH_PARENT, "src/server.ts"], {
+    cwd: path.join(ROOT, "transcoder"),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(opts.port), TMPDIR: opts.tmpdir, ...opts.env },
+  });
+  opts.logs.collect("transcoder", child);
+  const stdout = child.stdout;
+  if (!stdout) throw new Error("transcoder stdout is not piped");
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`transcoder did not start${opts.logs.tail()}`)), 20_000);
+    child.once("exit", (code) => reject(new Error(`transcoder exited (${code})${opts.logs.tail()}`)));
+    createInterface({ input: stdout }).on("line", (line) => {
+      if (line.includes('"event":"listening"')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  });
+}
+
 export async function wranglerCli(args: string[]) {
   return exec(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,

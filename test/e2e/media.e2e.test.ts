@@ -10,19 +10,26 @@
  * files or globs, not a directory). About 2–3 min: most of it waits for the watchdog.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { resolveBinary } from "../../transcoder/src/config.ts";
-import { EXIT_WITH_PARENT, freePort, type LocalApi, Logs, makeClip, ROOT, sleep, startLocalApi, stopGroup as stop } from "./harness.ts";
+import {
+  freePort,
+  type LocalApi,
+  Logs,
+  makeClip,
+  sleep,
+  startLocalApi,
+  startTranscoder as startMediaService,
+  stopGroup as stop,
+} from "./harness.ts";
 
 const exec = promisify(execFile);
-// ffmpeg/ffprobe as the transcoder resolves them: PATH, else the npm-installed static builds.
-const _FFMPEG = resolveBinary("ffmpeg", "@ffmpeg-installer/ffmpeg");
+// ffprobe as the transcoder resolves it: PATH, else the npm-installed static build.
 const FFPROBE = resolveBinary("ffprobe", "@ffprobe-installer/ffprobe");
 /**
  * The watchdog must outlast the transcoder's own time limit (else it supersedes a live job):
@@ -53,38 +60,14 @@ const transcoderRestarted = new Promise<void>((r) => {
 const logs = new Logs();
 const diagnostics = () => logs.tail(80);
 
-function startTranscoder(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...EXIT_WITH_PARENT, "src/server.ts"], {
-    cwd: path.join(ROOT, "transcoder"),
-    // Own process group: a kill reaches ffmpeg too, not only Node.
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      HOST: "127.0.0.1",
-      PORT: String(transcoderPort),
-      JOB_TIMEOUT_SECONDS: String(JOB_TIMEOUT_SECONDS),
-      MAX_CONCURRENT_JOBS: "2",
-      // Temp dirs of a killed job land here and go with the test's temp dir.
-      TMPDIR: path.join(tmp, "transcoder-tmp"),
-    },
+/** The transcoder on its fixed port (the Worker's TRANSCODER_URL), killed jobs' temp dirs in the test's. */
+const startTranscoder = () =>
+  startMediaService({
+    port: transcoderPort,
+    tmpdir: path.join(tmp, "transcoder-tmp"),
+    logs,
+    env: { JOB_TIMEOUT_SECONDS: String(JOB_TIMEOUT_SECONDS), MAX_CONCURRENT_JOBS: "2" },
   });
-  logs.collect("transcoder", child);
-  const stdout = child.stdout;
-  if (!stdout) throw new Error("transcoder stdout is not piped");
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`transcoder did not start${diagnostics()}`)), 20_000);
-    child.once("exit", (code) => reject(new Error(`transcoder exited (${code})${diagnostics()}`)));
-    createInterface({ input: stdout }).on("line", (line) => {
-      if (line.includes('"event":"listening"')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-  });
-}
-
-/** Ends a process group started here: SIGTERM, then SIGKILL if it lingers. */
 
 async function call(method: string, pathname: string, body?: FormData | Record<string, unknown>) {
   const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
