@@ -3,7 +3,9 @@
  * type checks, lint, a dry-run deploy, the Worker suite inside workerd, the transcoder's own
  * suite with real ffmpeg, and the end-to-end suites (video pipeline, docs page in chromium,
  * OpenAPI lint). Three independent lanes run at once (most of the e2e time is waiting on the
- * video watchdog); each lane's output is printed whole when it ends, then one summary line.
+ * video watchdog); each lane's output is printed whole when it ends, then a summary naming every
+ * step's result, its counts (cancelled tests count as failed) and what was skipped and why, and
+ * one closing line. A failing step never hides the ones after it: every suite runs.
  * Every step has a time limit (scripts/lib/run-step.ts) and the run one overall, well inside CI's
  * 90 min; what still runs is named every two minutes. The e2e files that need no special settings
  * share one `wrangler dev` started here.
@@ -30,9 +32,25 @@ const NODE_TEST = ["--test", "--test-force-exit", "--test-timeout=600000"];
 
 let passed = 0;
 let failed = 0;
-const count = (res: StepResult) => {
-  passed += Number(/^# pass (\d+)/m.exec(res.stdout)?.[1] ?? 0);
-  failed += Number(/^# fail (\d+)/m.exec(res.stdout)?.[1] ?? (res.ok ? 0 : 1));
+/** One line per step for the summary: what ran, what it counted, what it skipped and why. */
+const tally: string[] = [];
+const note = (line: string) => tally.push(line);
+/**
+ * node --test's closing counts. A cancelled test (its file timed out or its process died) is a
+ * failure, never a silent gap; skipped and todo tests are named in the summary.
+ */
+const count = (name: string, res: StepResult) => {
+  const n = (key: string) => Number(new RegExp(`^# ${key} (\\d+)`, "m").exec(res.stdout)?.[1] ?? 0);
+  const [pass, fail, cancelled, skipped, todo] = [n("pass"), n("fail"), n("cancelled"), n("skipped"), n("todo")];
+  const bad = fail + cancelled || (res.ok ? 0 : 1);
+  passed += pass;
+  failed += bad;
+  note(
+    `${res.ok && bad === 0 ? "✔" : "✘"} ${name}: ${pass} passed, ${fail} failed` +
+      (cancelled ? `, ${cancelled} cancelled (counted as failed)` : "") +
+      (skipped || todo ? `, ${skipped + todo} skipped` : "") +
+      (!res.ok && fail + cancelled === 0 ? " (the step itself failed: see its log)" : ""),
+  );
 };
 
 /** The dry-run's upload (modules and wasm, not source maps) stays within 1 MiB gzip. */
@@ -48,6 +66,7 @@ function bundleBudget(log: string[]) {
   log.push(line);
   console.log(line);
   if (!ok) failed += 1;
+  note(line);
   return ok;
 }
 
@@ -68,7 +87,11 @@ async function workerLane(log: string[]) {
       ["deploy", "--dry-run", "--outdir", join(tmp, "dist"), "--containers-rollout=none"],
     ],
   ];
-  for (const [name, cmd, args] of checks) ok = (await run(log, name, cmd, args, { limitMs: 600_000 })).ok && ok;
+  for (const [name, cmd, args] of checks) {
+    const res = await run(log, name, cmd, args, { limitMs: 600_000 });
+    note(`${res.ok ? "✔" : "✘"} ${name}`);
+    ok = res.ok && ok;
+  }
   ok = bundleBudget(log) && ok;
   // At a lower CPU priority: the transcoder suite beside it has tests timed in seconds (a job
   // timeout must strike while ffmpeg runs), the workerd suite only has generous per-test limits.
@@ -81,36 +104,73 @@ async function workerLane(log: string[]) {
   );
   ok = vitest.ok && ok;
   try {
-    const report = JSON.parse(readFileSync(vitestJson, "utf8")) as { numPassedTests: number; numFailedTests: number };
+    const report = JSON.parse(readFileSync(vitestJson, "utf8")) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      numPendingTests?: number;
+      numTodoTests?: number;
+      numTotalTests?: number;
+    };
+    const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
     passed += report.numPassedTests;
     failed += report.numFailedTests;
+    // A suite that stopped early (a crashed worker) reports fewer passed + failed + skipped than it has.
+    const lost = Math.max(0, (report.numTotalTests ?? 0) - report.numPassedTests - report.numFailedTests - skipped);
+    failed += lost;
+    note(
+      `${vitest.ok ? "✔" : "✘"} Worker tests in workerd: ${report.numPassedTests} passed, ${report.numFailedTests} failed` +
+        (lost ? `, ${lost} did not finish (counted as failed)` : "") +
+        (skipped ? `, ${skipped} skipped` : ""),
+    );
   } catch {
     failed += 1; // no report: the suite did not run
+    note("✘ Worker tests in workerd: no report (the suite did not run)");
   }
   return ok;
 }
 
 /** Lane 2: the transcoder's own suite (real ffmpeg: PATH, else the npm-installed static build). */
 async function transcoderLane(log: string[]) {
-  if (!existsSync("transcoder/test")) return true;
+  if (!existsSync("transcoder/test")) {
+    note("- transcoder tests: skipped (no transcoder/test)");
+    return true;
+  }
   const res = await run(log, "transcoder tests with ffmpeg (node --test)", process.execPath, [...NODE_TEST, "test/*.test.ts"], {
     cwd: "transcoder",
     limitMs: 900_000,
   });
-  count(res);
+  count("transcoder tests with ffmpeg", res);
   return res.ok;
 }
 
 /** Lane 3: end to end against real processes; the files run concurrently (the media one mostly waits). */
 async function e2eLane(log: string[]) {
-  if (!existsSync("test/e2e")) return true;
+  let e2e = true;
+  if (existsSync("test/e2e")) e2e = await e2eSuite(log);
+  else note("- end-to-end tests: skipped (no test/e2e)");
+  if (!existsSync("test/browser")) {
+    note("- browser tests: skipped (no test/browser)");
+    return e2e;
+  }
+  // Then the dashboard in Debian's chromium, against its own wrangler dev + transcoder with seeded
+  // data; it runs whatever the e2e files answered, so one red suite never hides another.
+  const browser = await run(log, "browser tests (node --test test/browser)", process.execPath, [...NODE_TEST, "test/browser/*.test.ts"], {
+    limitMs: 900_000,
+  });
+  count("browser tests", browser);
+  return e2e && browser.ok;
+}
+
+async function e2eSuite(log: string[]) {
   let shared: LocalApi | undefined;
   const started = Date.now();
   try {
     shared = await startLocalApi({ vars: { TRANSCODER_URL: "http://127.0.0.1:9" } });
     log.push(`(shared wrangler dev for the e2e files at ${shared.url}, up in ${secs(started)})`);
   } catch (err) {
-    log.push(`✘ could not start the shared wrangler dev: ${err instanceof Error ? err.message : String(err)}`);
+    const why = err instanceof Error ? err.message : String(err);
+    log.push(`✘ could not start the shared wrangler dev: ${why}`);
+    note(`✘ end-to-end tests: not run (the shared wrangler dev did not start: ${why.split("\n")[0]})`);
     failed += 1;
     return false;
   }
@@ -122,18 +182,11 @@ async function e2eLane(log: string[]) {
       [...NODE_TEST, "--test-concurrency=3", "test/e2e/**/*.test.ts"],
       { env: { E2E_API_URL: shared.url, E2E_API_TOKEN: shared.token }, limitMs: 1_200_000 },
     );
-    count(res);
-    if (!res.ok) return false;
+    count("end-to-end tests", res);
+    return res.ok;
   } finally {
     await shared.stop();
   }
-  if (!existsSync("test/browser")) return true;
-  // Then the dashboard in Debian's chromium, against its own wrangler dev + transcoder with seeded data.
-  const browser = await run(log, "browser tests (node --test test/browser)", process.execPath, [...NODE_TEST, "test/browser/*.test.ts"], {
-    limitMs: 900_000,
-  });
-  count(browser);
-  return browser.ok;
 }
 
 const lanes: [string, (log: string[]) => Promise<boolean>][] = [
@@ -154,6 +207,7 @@ setInterval(() => {
 function abandon(why: string) {
   for (const step of running.values()) step.kill();
   for (const [name, log] of logs) console.log(`\n━━━━ ${name}: unfinished ━━━━${log.join("\n")}`);
+  console.log(`\n━━━━ summary so far ━━━━\n${tally.join("\n")}`);
   console.log(`\n✘ ${why} (${secs(runStarted)}); ${passed} passed, ${failed} failed before it`);
   setTimeout(() => process.exit(1), 6_000).unref();
 }
@@ -170,6 +224,7 @@ const results = await Promise.all(
       ok = await lane(log);
     } catch (err) {
       log.push(`✘ ${name} crashed: ${err instanceof Error ? err.stack : String(err)}`);
+      note(`✘ ${name}: crashed (${err instanceof Error ? err.message : String(err)})`);
       failed += 1;
     }
     logs.delete(name);
@@ -179,5 +234,6 @@ const results = await Promise.all(
 );
 
 const allOk = results.every(Boolean);
+console.log(`\n━━━━ summary ━━━━\n${tally.join("\n")}`);
 console.log(`\n${passed} passed, ${failed} failed (${secs(runStarted)})`);
 process.exit(allOk && failed === 0 && passed > 0 ? 0 : 1);
