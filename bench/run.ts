@@ -4,13 +4,18 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { cliArgs } from "../scripts/lib/cli";
 
 const benches: Record<string, string> = {
   api: "bench/api.bench.ts",
   photos: "bench/photo-compress.bench.ts",
   video: "bench/video.bench.ts",
 };
-const wanted = process.argv.slice(2).filter((a) => a !== "--");
+const { positionals: wanted } = cliArgs(
+  `npm run bench [-- name…]: runs the benchmarks (all, or those named: ${Object.keys(benches).join(", ")}), each against a baseline measured in the same run`,
+  {},
+  { positionals: true },
+);
 const names = wanted.length > 0 ? wanted : Object.keys(benches);
 let failed = false;
 for (const name of names) {

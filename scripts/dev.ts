@@ -10,10 +10,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { cliArgs } from "./lib/cli";
 import { ensureDevVars } from "./lib/local";
 import { openLocalD1 } from "./lib/local-db";
 import { seedIfEmpty } from "./seed";
 
+cliArgs(
+  "npm run dev: the whole API locally (wrangler dev on $PORT, default 8787; the media service on $TRANSCODER_PORT, default 8788; $INSPECTOR_PORT for wrangler's inspector), migrated and seeded",
+  {},
+);
 const port = process.env.PORT ?? "8787";
 const transcoderPort = process.env.TRANSCODER_PORT ?? "8788";
 const origin = `http://127.0.0.1:${port}`;

@@ -15,14 +15,24 @@ import { createHash, hkdfSync, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { parseArgs } from "node:util";
 import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
+import { cliArgs, usageError } from "./lib/cli";
 import { BULK_SUSPENDED_TRIGGERS, ESTATE_FIXUPS, ESTATE_TABLES, estateSize, estateStatements } from "./lib/estate";
 import { ensureDevVars, migrateLocal } from "./lib/local";
 
-const { values } = parseArgs({ options: { jobs: { type: "string" }, tokens: { type: "string" }, dir: { type: "string" } } });
+const USAGE = `
+Replaces the local D1 data (npm run dev's database) with a generated estate. Stop npm run dev first.
+
+  npm run gen:estate [-- --jobs 100000] [--tokens 48] [--dir PATH]
+      --jobs N      jobs to generate (default 100000)
+      --tokens N    admin tokens to mint into bench/out/estate-tokens.txt (default 48)
+      --dir PATH    a D1 state folder holding an already migrated database (default: npm run dev's, migrated first)
+`;
+const { values } = cliArgs(USAGE, { jobs: { type: "string" }, tokens: { type: "string" }, dir: { type: "string" } });
 const jobsWanted = Number(values.jobs ?? 100_000);
 const tokenCount = Number(values.tokens ?? 48);
+if (!(Number.isInteger(jobsWanted) && jobsWanted > 0) || !(Number.isInteger(tokenCount) && tokenCount > 0))
+  usageError("--jobs and --tokens must be positive whole numbers", USAGE);
 const started = Date.now();
 const progress = (step: string) => process.stdout.write(`\r\x1b[K[${((Date.now() - started) / 1000).toFixed(1)} s] ${step}`);
 

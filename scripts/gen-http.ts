@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { cliArgs } from "./lib/cli";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 export const REFERENCE = path.join(ROOT, "docs/api-reference.txt");
@@ -97,8 +98,12 @@ export function generate(): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = cliArgs(
+    "npm run gen:http [-- --check]: writes docs/propops.http from the reference's curl examples; --check exits 1 when the file is out of date",
+    { check: { type: "boolean" } },
+  );
   const text = generate();
-  if (process.argv.includes("--check")) {
+  if (values.check) {
     const current = readFileSync(COLLECTION, "utf8");
     if (current !== text) {
       console.error("docs/propops.http is out of date: run npm run gen:http");

@@ -14,6 +14,9 @@
  */
 import { spawn } from "node:child_process";
 import { stripVTControlCharacters } from "node:util";
+import { cliArgs } from "./lib/cli";
+
+cliArgs("npm run proof:faults: the fault suite in workerd and the transcoder-killed end-to-end test, with one integrity summary", {});
 
 const KILL_TEST = "a transcoder killed mid-job";
 

@@ -24,9 +24,9 @@ import { createHash, hkdfSync, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { parseArgs } from "node:util";
 import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
 import { type LocalApi, ROOT, startLocalApi } from "../test/e2e/harness.ts";
+import { cliArgs } from "./lib/cli";
 
 // ---------------------------------------------------------------------------------------------
 // The field encryption scheme (src/crypto/fields.ts), written again here on purpose: seeding with
@@ -1191,7 +1191,10 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { seconds: { type: "string" }, clients: { type: "string" } } });
+  const { values } = cliArgs(
+    "npm run proof:load [-- --seconds 60] [--clients 50]: the proof under load against its own wrangler dev (defaults: $PROOF_SECONDS or 60 s, $PROOF_CLIENTS or 50 clients)",
+    { seconds: { type: "string" }, clients: { type: "string" } },
+  );
   const seconds = Number(values.seconds ?? process.env.PROOF_SECONDS ?? 60);
   const clients = Number(values.clients ?? process.env.PROOF_CLIENTS ?? 50);
   if (!(seconds >= 2) || !Number.isInteger(clients) || clients < 10) throw new Error("--seconds ≥ 2 and --clients ≥ 10 (an integer)");

@@ -5,15 +5,23 @@
  * Before running: add the new key to the ring and make it active; keep the old keys until this
  * reports completion.
  */
-import { parseArgs } from "node:util";
 import { FieldCipher, loadKeyRing } from "../src/crypto/fields";
 import { rotateEncryptedFields } from "../src/crypto/rotate";
+import { cliArgs, usageError } from "./lib/cli";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 
-const { values } = parseArgs({ options: { url: { type: "string" }, token: { type: "string" } } });
+const USAGE = `
+Re-encrypts every private field under the active key of ENCRYPTION_KEYS.
+
+  npm run rotate-keys                                   the local database (keys from .dev.vars)
+  npm run rotate-keys -- --url https://api… --token pp_…  a deployed API (an admin token)
+
+First add the new key to the ring and make it active; keep the old keys until this reports completion.
+`;
+const { values } = cliArgs(USAGE, { url: { type: "string" }, token: { type: "string" } });
 
 if (values.url) {
-  if (!values.token) throw new Error("--token (an admin API token) is required with --url");
+  if (!values.token) usageError("--token (an admin API token) is required with --url", USAGE);
   const headers = { Authorization: `Bearer ${values.token}` };
   const csrf = (await (await fetch(new URL("/api/security/csrf-token", values.url), { headers })).json()) as { csrf_token?: string };
   if (!csrf.csrf_token) throw new Error("could not get a CSRF token (is the token valid?)");

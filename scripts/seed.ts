@@ -4,6 +4,7 @@
  * priorities, …) comes from the migrations. Private fields are encrypted with the .dev.vars key.
  */
 import { FieldCipher, loadKeyRing } from "../src/crypto/fields";
+import { cliArgs } from "./lib/cli";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 
 export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promise<boolean> {
@@ -159,6 +160,7 @@ export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promi
 
 // Run directly: `npm run seed`.
 if (import.meta.url === `file://${process.argv[1]}`) {
+  cliArgs("npm run seed: seeds demo data into the local D1 database when it has no users yet (migrating it first)", {});
   const vars = ensureDevVars();
   migrateLocal();
   const proxy = await localBindings();

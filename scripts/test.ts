@@ -15,8 +15,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type LocalApi, startLocalApi } from "../test/e2e/harness.ts";
+import { cliArgs } from "./lib/cli";
 import { running, runStep, type StepResult, secs } from "./lib/run-step.ts";
 
+cliArgs(
+  "npm test: every check and suite (types, lint, dry-run deploy, the Worker suite in workerd, the transcoder suite, end-to-end and browser suites); one file: npm run vitest -- test/<file>.test.ts",
+  {},
+);
 const tmp = mkdtempSync(join(tmpdir(), "propops-test-"));
 const vitestJson = join(tmp, "vitest.json");
 const runStarted = Date.now();

@@ -30,6 +30,8 @@ import { getSlaStatus } from "./jobs/sla-status/read";
 import { postTogglePin } from "./jobs/toggle-pin/write";
 import { getVideoVariantFile, getVideoVariants } from "./jobs/video-variants/read";
 import { getCsrfToken } from "./security/csrf-token";
+import { getTokens } from "./security/tokens/read";
+import { postTokens } from "./security/tokens/write";
 
 /** Every operation of the API, in the order of the reference. Tests run the auth matrix over this list. */
 export const operations = [
@@ -66,6 +68,8 @@ export const operations = [
   getVideoVariants,
   getVideoVariantFile,
   getCsrfToken,
+  getTokens,
+  postTokens,
   rotateKeys,
   getWebhooks,
   postWebhooks,

@@ -95,6 +95,10 @@ describe("D1 round trips per write", () => {
     await measure("case note edit", send(staff, "POST", "/api/jobs/case-notes", { action: "update", uuid: note?.uuid, message: "Edited" }));
     await measure("case note delete", send(staff, "POST", "/api/jobs/case-notes", { action: "delete", uuid: note?.uuid }));
     await measure("delete", send(staff, "POST", "/api/jobs/manage", { action: "delete", uuid: other.job_uuid }));
+    const minted = await send(staff, "POST", "/api/security/tokens", { action: "create", name: "round trips" });
+    expectStatus(minted, 201);
+    figures["token create"] = trips(minted);
+    await measure("token revoke", send(staff, "POST", "/api/security/tokens", { action: "revoke", uuid: minted.body.token_info.uuid }));
     console.log("D1 round trips per write", figures);
     expect(Object.entries(figures).filter(([, n]) => n > 2)).toEqual([]);
   });

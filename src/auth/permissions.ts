@@ -12,6 +12,8 @@ export const PERMISSIONS = [
   "api.jobs.amendable_fields.manage",
   "api.jobs.toggle_pin.manage",
   "api.jobs.remedials.manage",
+  // Not in the reference: a user's own API tokens (src/security/tokens/), every role.
+  "api.security.tokens.manage",
   // Not in the reference: webhook subscriptions (src/admin/webhooks/), administrators only.
   "api.admin.webhooks",
   // Not in the reference (which has no admin endpoints): POST /api/admin/rotate-keys.
@@ -49,6 +51,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "api.jobs.amend_request.manage",
     "api.jobs.amendable_fields.manage",
     "api.jobs.toggle_pin.manage",
+    "api.security.tokens.manage",
   ],
 };
 

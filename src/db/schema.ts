@@ -130,6 +130,8 @@ export const apiTokens = sqliteTable(
     permissions: text("permissions"),
     expiresAt: text("expires_at"),
     revokedAt: text("revoked_at"),
+    // Written in the background, at most once per few minutes (src/auth/token-use.ts).
+    lastUsedAt: text("last_used_at"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("api_tokens_hash_idx").on(t.tokenHash), index("api_tokens_user_idx").on(t.userId)],

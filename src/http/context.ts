@@ -2,6 +2,7 @@ import { eq, type SQL } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { effectivePermissions, type Permission } from "../auth/permissions";
+import { noteTokenUse } from "../auth/token-use";
 import { claimedUserUuid, hashToken } from "../auth/tokens";
 import type { FieldCipher } from "../crypto/fields";
 import * as schema from "../db/schema";
@@ -75,6 +76,7 @@ export class RequestContext {
           tokenId: schema.apiTokens.id,
           expiresAt: schema.apiTokens.expiresAt,
           revokedAt: schema.apiTokens.revokedAt,
+          lastUsedAt: schema.apiTokens.lastUsedAt,
           narrowed: schema.apiTokens.permissions,
           userId: schema.users.id,
           userUuid: schema.users.uuid,
@@ -100,6 +102,7 @@ export class RequestContext {
     if (row.expiresAt && row.expiresAt <= nowIso()) throw new ApiError("UNAUTHORIZED", "Bearer token has expired");
     if (row.disabledAt) throw new ApiError("UNAUTHORIZED", "User account is disabled");
     this.pinsVersion = row.pinsVersion;
+    noteTokenUse(this.services, row.tokenId, row.lastUsedAt);
     this.resolved = {
       tokenId: row.tokenId,
       userId: row.userId,

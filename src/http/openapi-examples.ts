@@ -144,6 +144,18 @@ const JOB_CREATE = {
   job_total_budget: 250.0,
 };
 
+const API_TOKEN = {
+  uuid: "550e8400-e29b-41d4-a716-446655440901",
+  name: "Ops board (read only)",
+  permissions: ["api.jobs.manage.list"],
+  narrowed: true,
+  created_at: "2024-06-01T09:00:00Z",
+  last_used_at: "2024-06-01T12:35:00Z",
+  expires_at: "2024-07-01T09:00:00Z",
+  revoked_at: null,
+  is_current: true,
+};
+
 const reference = (item: Record<string, unknown>, count = 1) => ({ success: true, data: [item], count, message: OK });
 
 const DOCS: Record<string, OperationDocs> = {
@@ -735,6 +747,41 @@ const DOCS: Record<string, OperationDocs> = {
       },
     },
     notFound: false,
+  },
+  listApiTokens: {
+    tag: "Security",
+    query: { action: "list", limit: 50, offset: 0 },
+    responses: { 200: { tokens: ex("Your active tokens", { success: true, data: [API_TOKEN], count: 1, message: OK }) } },
+  },
+  manageApiTokens: {
+    tag: "Security",
+    conflict: true,
+    body: {
+      create: ex("A read-only token for a wall board, for 30 days", {
+        action: "create",
+        name: "Ops board (read only)",
+        permissions: ["api.jobs.manage.list"],
+        expires_days: 30,
+      }),
+      revoke: ex("Revoke a token", { action: "revoke", uuid: API_TOKEN.uuid }),
+    },
+    responses: {
+      201: {
+        created: ex("Created: the token is shown once", {
+          success: true,
+          token: "pp_6f1c2a8e4f3d4a519c8e2f6d1b7a9e10_Yk3p0cQm8uB7l9v2nX4zR1tW6sJ5hD0aE3fG8iK2oL4",
+          token_info: { ...API_TOKEN, last_used_at: null, is_current: false },
+          message: "Token created: copy it now, it is not shown again",
+        }),
+      },
+      200: {
+        revoked: ex("Revoked", {
+          success: true,
+          token_info: { ...API_TOKEN, revoked_at: "2024-06-02T09:00:00Z", is_current: false },
+          message: "Token revoked",
+        }),
+      },
+    },
   },
   listOrGetWebhookSubscriptions: {
     tag: "Admin",
