@@ -8,6 +8,7 @@ import { docsPage } from "./docs/page";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
 import { RequestContext } from "./http/context";
 import { errorFields, log, requestIdFrom } from "./http/log";
+import { refineDocument } from "./http/openapi-document";
 import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { limitBeforeAuth, policyHeader } from "./http/rate-limit";
@@ -62,6 +63,11 @@ export function createApp(ops: readonly Operation[] = operations) {
     await limitBeforeAuth(c);
     await next();
   });
+  // /health is unauthenticated and reads D1: the same per-address limits keep it from being a lever.
+  app.use("/health", async (c, next) => {
+    await limitBeforeAuth(c);
+    await next();
+  });
 
   internalMediaRoutes(app);
   videoCallbackRoutes(app);
@@ -72,19 +78,27 @@ export function createApp(ops: readonly Operation[] = operations) {
     scheme: "bearer",
     description: "API token (`npm run token -- --role staff` locally).",
   });
-  app.doc31("/api/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: {
-      title: "PropOps Jobs API",
-      version,
-      description:
-        "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
-      contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${new URL(c.req.url).origin}/docs` },
-    },
-    // This deployment: the docs page's "try it" client calls the origin that served the document.
-    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
-    tags: [...OPENAPI_TAGS],
-  }));
+  // Generated from the route schemas, then refined for integrators' tools (src/http/openapi-document.ts).
+  app.get("/api/openapi.json", (c) =>
+    c.json(
+      refineDocument(
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: {
+            title: "PropOps Jobs API",
+            version,
+            description:
+              "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
+            contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${new URL(c.req.url).origin}/docs` },
+            license: { name: "Proprietary: PropOps terms of service", url: `${new URL(c.req.url).origin}/docs` },
+          },
+          // This deployment: the docs page's "try it" client calls the origin that served the document.
+          servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+          tags: [...OPENAPI_TAGS],
+        }),
+      ),
+    ),
+  );
   app.get("/docs", docsPage);
   app.get("/health", health);
   app.openAPIRegistry.registerPath(healthRoute);

@@ -52,6 +52,10 @@ export const OPENAPI_TAGS = [
   { name: "Security", description: "CSRF tokens for state-changing requests." },
   { name: "Admin", description: "Operator endpoints: encryption key rotation, signed webhook subscriptions and their delivery log." },
   { name: "Operations", description: "Health of the deployment, for load balancers and monitors (no authentication)." },
+  {
+    name: "Webhooks",
+    description: "Events sent to webhook subscribers (the `webhooks` section): Standard Webhooks signatures, one entry per event type.",
+  },
 ] as const;
 
 type Tag = (typeof OPENAPI_TAGS)[number]["name"];

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { errorFields, log } from "../http/log";
 import { COMMON_HEADERS } from "../http/openapi-examples";
+import { ErrorBody } from "../http/openapi-shapes";
 
 /** How long the media service may take to answer its /healthz before it counts as down. */
 const MEDIA_TIMEOUT_MS = 1500;
@@ -118,6 +119,15 @@ export const healthRoute = createRoute({
           },
         },
       },
+    },
+    429: {
+      description:
+        "Rate limited: this client address sent more unauthenticated requests than its allowance (the address limits of /api apply here too)",
+      headers: {
+        "X-Request-Id": COMMON_HEADERS["X-Request-Id"],
+        "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
+      },
+      content: { "application/json": { schema: ErrorBody } },
     },
   },
 });
