@@ -195,6 +195,22 @@ describe("threaded replies", () => {
     }
   });
 
+  it("strips control characters (NUL, ESC, DEL, …) from a reply and keeps it; tab and line breaks stay text (issue 25)", async () => {
+    const body = "Meter\u0000 read\u0001 at 09:00\u001b[2J.\u007f\nSee\tyou";
+    expect((await deliver(reply({ body }))).rejected).toBeUndefined();
+    const html = "<div>Valve&#1; closed&#x1b;, <b>all\u0000 good</b></div>";
+    expect((await deliver(reply({ html, body: "" }))).rejected).toBeUndefined();
+    const messages = (await notesOf()).map((n) => String(n.message));
+    expect(messages).toContain("Meter read at 09:00[2J.\nSee you");
+    expect(messages).toContain("Valve closed, all good");
+    // No C0 control but tab, LF and CR, and no DEL.
+    for (const m of messages)
+      expect(
+        [...m].some((ch) => (ch < " " && !"\t\n\r".includes(ch)) || ch === "\u007f"),
+        JSON.stringify(m),
+      ).toBe(false);
+  });
+
   it("threads without In-Reply-To / References, and whatever case the mail system gives the address", async () => {
     const raw = reply({ body: "Threaded by address.", inReplyTo: null, references: "" });
     const to = (replyTo["contractor1@example.test"] ?? "").toUpperCase();

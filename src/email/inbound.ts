@@ -8,6 +8,7 @@ import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from ".
 import { can } from "../domain/policy";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
+import { stripControlChars } from "../domain/values";
 import { readLimited } from "../lib/read-limited";
 import { removeStored } from "../media/cleanup";
 import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../media/note-files";
@@ -199,10 +200,14 @@ async function identifySender(
   return undefined;
 }
 
-/** The new text of a reply: the text part (or the HTML's text), without quoted history or signature. */
+/**
+ * The new text of a reply: the text part (or the HTML's text), without quoted history or signature.
+ * Control characters (NUL, ESC, …; tab and line breaks kept) are stripped rather than refused, as
+ * the API refuses them in a note: a bounce would lose the reply over an invisible byte.
+ */
 async function replyText(email: Email): Promise<string> {
   const text = email.text ?? (email.html ? (await sanitizeHtml(email.html, { dropQuotes: true })).text : "");
-  return stripQuoted(text);
+  return stripQuoted(stripControlChars(text));
 }
 
 /** Cuts what mail clients add below a reply: "On … wrote:", quoted lines, forwarded headers, signatures. */
