@@ -31,7 +31,9 @@ import type { AppContext } from "./operation";
  * wait (the answer is being stored), after it the answer is lost for good and the retry gets 409
  * with `errors: [{ field: "Idempotency-Key", … }]` saying the request was applied, so the client
  * looks the result up instead of repeating it under a new key. Storing the answer is one more
- * statement after the handler, as before: no extra round trip.
+ * statement after the handler, as before: no extra round trip. A write made outside `db.batch`
+ * (a lone `insert().returning()`, as the admin webhook routes do) carries no mark and keeps the
+ * old window: such a handler should write through `db.batch` to be covered.
  */
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
