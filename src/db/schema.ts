@@ -535,7 +535,8 @@ export const webhookRelayCursor = sqliteTable("webhook_relay_cursor", {
   updatedAt: text("updated_at").notNull().default(now),
 });
 
-// Idempotency-Key answers per API token, kept 24 h (src/http/idempotency.ts); status null while in flight.
+// Idempotency-Key answers per API token, kept 24 h (src/http/idempotency.ts); status null while in flight;
+// committed_at set in the handler's own write batch (migration 0011).
 export const idempotencyKeys = sqliteTable(
   "idempotency_keys",
   {
@@ -549,6 +550,7 @@ export const idempotencyKeys = sqliteTable(
     body: text("body"),
     createdAt: text("created_at").notNull(),
     expiresAt: text("expires_at").notNull(),
+    committedAt: text("committed_at"),
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index("idempotency_keys_expires_idx").on(t.expiresAt)],
 );
