@@ -15,8 +15,10 @@ export const COUNT_WINDOW = 500;
 export interface VisibilityBranch {
   applies: SQL | undefined;
   visible: SQL | undefined;
-  /** The contractor's branch: its few jobs come from jobs_contractor_idx, whatever else filters. */
+  /** The contractor's branch: its jobs come from jobs_contractor_idx, or (listJobsQueries) it is a check on another drive. */
   contractor: boolean;
+  /** The contractor whose jobs the branch sees (SQL: a literal, or the token's lookup), on the contractor's branch. */
+  contractorId?: SQL;
 }
 
 /**
@@ -30,7 +32,11 @@ export interface VisibilityBranch {
  */
 export async function visibilityBranches(ctx: RequestContext): Promise<VisibilityBranch[]> {
   const caller = ctx.resolvedCaller;
-  if (caller) return [{ applies: undefined, visible: await ctx.jobVisible(), contractor: caller.role === "contractor" }];
+  if (caller) {
+    const contractor = caller.role === "contractor";
+    const contractorId = contractor ? sql`${caller.contractorId ?? -1}` : undefined;
+    return [{ applies: undefined, visible: await ctx.jobVisible(), contractor, contractorId }];
+  }
   const hash = await ctx.tokenHash();
   const contractorUser = sql`FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = 'contractor'`;
   return [
@@ -39,6 +45,7 @@ export async function visibilityBranches(ctx: RequestContext): Promise<Visibilit
       applies: sql`EXISTS (SELECT 1 ${contractorUser})`,
       visible: sql`${jobs.contractorId} = (SELECT u.contractor_id ${contractorUser})`,
       contractor: true,
+      contractorId: sql`(SELECT u.contractor_id ${contractorUser})`,
     },
   ];
 }
@@ -48,9 +55,33 @@ export const limitIf = (applies: SQL | undefined, n: number): number =>
   (applies ? sql`(CASE WHEN ${applies} THEN ${n} ELSE 0 END)` : n) as unknown as number;
 
 /**
+ * How many of a set's newest jobs the drive choice samples (`newestKth`): the id of the K-th newest
+ * says how dense the set is among recent jobs, the ones a newest-first list reads.
+ */
+export const DRIVE_SAMPLE = 32;
+
+/** The id of the K-th newest job matching `cond`, 0 when fewer match (an index on (column, id) answers in K entries). */
+const newestKth = (cond: SQL) =>
+  sql`coalesce((SELECT ${jobs.id} FROM ${jobs} WHERE ${cond} ORDER BY ${jobs.id} DESC LIMIT 1 OFFSET ${sql.raw(String(DRIVE_SAMPLE - 1))}), 0)`;
+/** The same for the search's matches, read off the trigram index alone (no job rows). */
+const newestKthMatch = (match: string) =>
+  sql`coalesce((SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match} ORDER BY rowid DESC LIMIT 1 OFFSET ${sql.raw(String(DRIVE_SAMPLE - 1))}), 0)`;
+
+/**
  * The page of jobs and the bounded count, newest first, per visibility branch (at most one branch
  * answers rows). With a search, the trigram index drives the scan in rowid order (newest first), so
  * a page stops after its rows instead of collecting every match first.
+ *
+ * A contractor's branch has two drives, and the cheaper one answers (issue 25: a firm of 100 000
+ * jobs searching for a rare word walked all its jobs, testing each against the index, for seconds):
+ * - its own jobs (jobs_contractor_idx), the filters and the search tested on each (the search as a
+ *   set of rowids read once from the index, not one index query per job);
+ * - the drive an unrestricted caller gets (the search's matches, or the filter's index), the
+ *   contractor tested on each.
+ * Which one: the sparser set among recent jobs, compared by the id of the DRIVE_SAMPLE-th newest
+ * job of each (the contractor's, and `probe`'s: the search's matches, else a filter an index serves).
+ * The choice sits in each statement's LIMIT (`limitIf`, evaluated once before the scan), so the
+ * drive not taken reads nothing, and the sample costs at most 2 × DRIVE_SAMPLE index entries.
  */
 export async function listJobsQueries(
   ctx: RequestContext,
@@ -58,21 +89,36 @@ export async function listJobsQueries(
   filters: (indexed: boolean) => (SQL | undefined)[],
   search: JobSearch | undefined,
   page: { limit: number; offset: number },
+  /** A filter condition an index on (column, id) serves, to size against the contractor's jobs. */
+  probe?: SQL,
 ) {
   const db = ctx.db;
   const match = search?.match;
-  // Searching, ids are read as the index's rowid (the same value), so "ORDER BY rowid DESC" is the
-  // index's own order and a page stops after its rows. The contractor's branch instead walks its own
-  // jobs and asks the index about each one (rowid = ? AND MATCH).
   const cap = page.offset + COUNT_WINDOW;
-  const branches = (await visibilityBranches(ctx)).map(({ applies, visible, contractor }) => {
-    const drive = Boolean(match) && !contractor;
+  type Drive = { applies: SQL | undefined; visible: SQL | undefined; own: boolean };
+  const drives: Drive[] = (await visibilityBranches(ctx)).flatMap(({ applies, visible, contractor, contractorId }): Drive[] => {
+    if (!contractor) return [{ applies, visible, own: false }];
+    const sized = match ? newestKthMatch(match) : probe ? newestKth(probe) : undefined;
+    if (!sized || !contractorId) return [{ applies, visible, own: true }];
+    const ownIsSparser = sql`(${newestKth(sql`${jobs.contractorId} = ${contractorId}`)} <= ${sized})`;
+    return [
+      { applies: and(applies, ownIsSparser), visible, own: true },
+      // `+`: the contractor is a test on each row; the planner keeps the unrestricted caller's drive.
+      { applies: and(applies, sql`NOT ${ownIsSparser}`), visible: sql`+${jobs.contractorId} = ${contractorId}`, own: false },
+    ];
+  });
+  const branches = drives.map(({ applies, visible, own }) => {
+    // Searching, ids are read as the index's rowid (the same value), so "ORDER BY rowid DESC" is the
+    // index's own order and a page stops after its rows. The contractor's own drive instead walks its
+    // jobs and tests each against the matches' rowids, read once.
+    const drive = Boolean(match) && !own;
     const where = and(
       visible,
-      ...filters(!contractor),
+      ...filters(!own),
       search?.residual,
       drive ? sql`${jobsSearch} MATCH ${match}` : undefined,
-      match && !drive ? sql`EXISTS (SELECT 1 FROM jobs_search WHERE jobs_search MATCH ${match} AND rowid = ${jobs.id})` : undefined,
+      // `+`: the rowids test each job of the contractor's walk; they must not become the drive.
+      match && !drive ? sql`+${jobs.id} IN (SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match})` : undefined,
     );
     const ids = () =>
       db

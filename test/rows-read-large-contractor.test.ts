@@ -1,0 +1,68 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Actor, actor, api } from "./helpers";
+import { type BudgetCase, budgetCases, buildEstate, expectWithinBudgets, LIST } from "./rows-read-cases";
+
+/**
+ * Issue 25: a contractor with 100 000 jobs (a large firm's estate) held D1 for seconds per search
+ * (the plan walked its jobs and asked the trigram index about each). Every budget of
+ * test/rows-read.test.ts, held for that contractor, and for an admin on the same estate.
+ */
+const JOBS = 110_000;
+const FIRM = 7;
+let admin: Actor;
+let firm: Actor;
+
+beforeAll(async () => {
+  // 100 000 of the 110 000 jobs are the firm's; every 11th stays with the others.
+  await buildEstate(JOBS, [`UPDATE jobs SET contractor_id = ${FIRM} WHERE id % 11 <> 0`]);
+  admin = await actor("admin");
+  firm = await actor("contractor", { contractorId: FIRM });
+}, 300_000);
+
+const asAdmin = () => admin;
+const cases: BudgetCase[] = [
+  ...budgetCases(
+    () => firm,
+    () => firm,
+    "as the firm",
+  ).map(([name, ...rest]): BudgetCase => [`firm: ${name}`, ...rest]),
+  // The same estate for an admin, for comparison (the firm's own cases are above).
+  ...budgetCases(asAdmin, () => firm)
+    .filter(([, , who]) => who === asAdmin)
+    .map(([name, ...rest]): BudgetCase => [`admin: ${name}`, ...rest]),
+];
+
+describe("D1 rows read for a contractor of 100 000 jobs", () => {
+  it("has 100 000 jobs", async () => {
+    const own = await env.DB.prepare("SELECT count(*) AS n FROM jobs WHERE contractor_id = ?").bind(FIRM).first<{ n: number }>();
+    expect(own?.n).toBe(100_000);
+  });
+
+  it("keeps every list filter, search and sla-status within its rows-read budget for that contractor, in one round trip", async () => {
+    await expectWithinBudgets(cases);
+  }, 300_000);
+
+  it("answers the contractor the same jobs and counts as the unbounded queries would", async () => {
+    const searches: [search: string, where: string][] = [
+      ["Victoria", "0"],
+      ["unit 997", "(job_title LIKE '%unit 997%' OR job_description LIKE '%unit 997%' OR job_ref LIKE '%unit 997%')"],
+      ["boiler", "(job_title LIKE '%boiler%' OR job_description LIKE '%boiler%' OR job_ref LIKE '%boiler%')"],
+    ];
+    for (const [search, where] of searches) {
+      const res = await api("GET", `${LIST}&limit=200&search=${encodeURIComponent(search)}`, { token: firm.token });
+      const expected = await env.DB.prepare(`SELECT id FROM jobs WHERE contractor_id = ${FIRM} AND ${where} ORDER BY id DESC`).all<{
+        id: number;
+      }>();
+      const ids = expected.results.map((r) => r.id);
+      expect(res.body.data.map((j: { ID: number }) => j.ID)).toEqual(ids.slice(0, 200));
+      expect(res.body.count).toBe(Math.min(ids.length, 500));
+      expect(res.body.count_capped).toBe(ids.length > 500);
+    }
+    const agent = await api("GET", `${LIST}&agent_id=5&limit=200`, { token: firm.token });
+    const byAgent = await env.DB.prepare(`SELECT count(*) AS n FROM jobs WHERE contractor_id = ${FIRM} AND agent_id = 5`).first<{
+      n: number;
+    }>();
+    expect(agent.body.count).toBe(byAgent?.n);
+  });
+});
