@@ -55,17 +55,23 @@ export const limitIf = (applies: SQL | undefined, n: number): number =>
   (applies ? sql`(CASE WHEN ${applies} THEN ${n} ELSE 0 END)` : n) as unknown as number;
 
 /**
- * How many of a set's newest jobs the drive choice samples (`newestKth`): the id of the K-th newest
- * says how dense the set is among recent jobs, the ones a newest-first list reads.
+ * How many of a set's newest jobs the drive choice samples: the id of the K-th newest says how dense
+ * the set is among recent jobs, the ones a newest-first list reads.
  */
 export const DRIVE_SAMPLE = 32;
+/**
+ * Against a search, the contractor's DRIVE_SAMPLE / 4 newest are compared with the matches'
+ * DRIVE_SAMPLE * 2 newest: testing one job against the trigram index (one FTS query) costs far more
+ * than looking one match up in jobs, so the contractor's walk must be 8 times sparser to be chosen.
+ */
+const OWN_VS_MATCHES = [DRIVE_SAMPLE / 4, DRIVE_SAMPLE * 2] as const;
 
-/** The id of the K-th newest job matching `cond`, 0 when fewer match (an index on (column, id) answers in K entries). */
-const newestKth = (cond: SQL) =>
-  sql`coalesce((SELECT ${jobs.id} FROM ${jobs} WHERE ${cond} ORDER BY ${jobs.id} DESC LIMIT 1 OFFSET ${sql.raw(String(DRIVE_SAMPLE - 1))}), 0)`;
+/** The id of the k-th newest job matching `cond`, 0 when fewer match (an index on (column, id) answers in k entries). */
+const newestKth = (cond: SQL, k = DRIVE_SAMPLE) =>
+  sql`coalesce((SELECT ${jobs.id} FROM ${jobs} WHERE ${cond} ORDER BY ${jobs.id} DESC LIMIT 1 OFFSET ${sql.raw(String(k - 1))}), 0)`;
 /** The same for the search's matches, read off the trigram index alone (no job rows). */
-const newestKthMatch = (match: string) =>
-  sql`coalesce((SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match} ORDER BY rowid DESC LIMIT 1 OFFSET ${sql.raw(String(DRIVE_SAMPLE - 1))}), 0)`;
+const newestKthMatch = (match: string, k: number) =>
+  sql`coalesce((SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match} ORDER BY rowid DESC LIMIT 1 OFFSET ${sql.raw(String(k - 1))}), 0)`;
 
 /**
  * The page of jobs and the bounded count, newest first, per visibility branch (at most one branch
@@ -74,14 +80,14 @@ const newestKthMatch = (match: string) =>
  *
  * A contractor's branch has two drives, and the cheaper one answers (issue 25: a firm of 100 000
  * jobs searching for a rare word walked all its jobs, testing each against the index, for seconds):
- * - its own jobs (jobs_contractor_idx), the filters and the search tested on each (the search as a
- *   set of rowids read once from the index, not one index query per job);
+ * - its own jobs (jobs_contractor_idx), the filters and the search tested on each;
  * - the drive an unrestricted caller gets (the search's matches, or the filter's index), the
  *   contractor tested on each.
  * Which one: the sparser set among recent jobs, compared by the id of the DRIVE_SAMPLE-th newest
- * job of each (the contractor's, and `probe`'s: the search's matches, else a filter an index serves).
- * The choice sits in each statement's LIMIT (`limitIf`, evaluated once before the scan), so the
- * drive not taken reads nothing, and the sample costs at most 2 × DRIVE_SAMPLE index entries.
+ * job of each (the contractor's, and `probe`'s: a filter an index serves), or against a search, of
+ * the contractor's and the matches' (OWN_VS_MATCHES). The choice sits in each statement's LIMIT
+ * (`limitIf`, evaluated once before the scan), so the drive not taken reads nothing, and the sample
+ * costs at most 72 index entries per statement. Either drive is correct; the choice is only cost.
  */
 export async function listJobsQueries(
   ctx: RequestContext,
@@ -98,9 +104,11 @@ export async function listJobsQueries(
   type Drive = { applies: SQL | undefined; visible: SQL | undefined; own: boolean };
   const drives: Drive[] = (await visibilityBranches(ctx)).flatMap(({ applies, visible, contractor, contractorId }): Drive[] => {
     if (!contractor) return [{ applies, visible, own: false }];
-    const sized = match ? newestKthMatch(match) : probe ? newestKth(probe) : undefined;
-    if (!sized || !contractorId) return [{ applies, visible, own: true }];
-    const ownIsSparser = sql`(${newestKth(sql`${jobs.contractorId} = ${contractorId}`)} <= ${sized})`;
+    if ((!match && !probe) || !contractorId) return [{ applies, visible, own: true }];
+    const own = sql`${jobs.contractorId} = ${contractorId}`;
+    const ownIsSparser = match
+      ? sql`(${newestKth(own, OWN_VS_MATCHES[0])} <= ${newestKthMatch(match, OWN_VS_MATCHES[1])})`
+      : sql`(${newestKth(own)} <= ${probe ? newestKth(probe) : sql`0`})`;
     return [
       { applies: and(applies, ownIsSparser), visible, own: true },
       // `+`: the contractor is a test on each row; the planner keeps the unrestricted caller's drive.
@@ -110,15 +118,14 @@ export async function listJobsQueries(
   const branches = drives.map(({ applies, visible, own }) => {
     // Searching, ids are read as the index's rowid (the same value), so "ORDER BY rowid DESC" is the
     // index's own order and a page stops after its rows. The contractor's own drive instead walks its
-    // jobs and tests each against the matches' rowids, read once.
+    // jobs and asks the index about each one (rowid = ? AND MATCH): chosen only when they are few.
     const drive = Boolean(match) && !own;
     const where = and(
       visible,
       ...filters(!own),
       search?.residual,
       drive ? sql`${jobsSearch} MATCH ${match}` : undefined,
-      // `+`: the rowids test each job of the contractor's walk; they must not become the drive.
-      match && !drive ? sql`+${jobs.id} IN (SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match})` : undefined,
+      match && !drive ? sql`EXISTS (SELECT 1 FROM jobs_search WHERE jobs_search MATCH ${match} AND rowid = ${jobs.id})` : undefined,
     );
     const ids = () =>
       db
