@@ -50,6 +50,13 @@ describe("D1 rows read and round trips at 100 000 jobs", () => {
     const own = await env.DB.prepare("SELECT count(*) AS n FROM jobs WHERE contractor_id = 7").first<{ n: number }>();
     expect(mine.body.count).toBe(own?.n);
     expect(mine.body.data.every((j: { contractor_id: number }) => j.contractor_id === 7)).toBe(true);
+    // A search of a contractor with few jobs walks its own jobs (list-query.ts): the same answer.
+    const boiler = await api("GET", `${LIST}&search=boiler`, { token: contractor.token });
+    const ownBoiler = await env.DB.prepare(
+      "SELECT id FROM jobs WHERE contractor_id = 7 AND (instr(lower(job_title), 'boiler') OR instr(lower(job_description), 'boiler')) ORDER BY id DESC",
+    ).all<{ id: number }>();
+    expect(boiler.body.data.map((j: { ID: number }) => j.ID)).toEqual(ownBoiler.results.slice(0, 50).map((r) => r.id));
+    expect(boiler.body.count).toBe(ownBoiler.results.length);
   });
 
   // The token check, then one batch that checks the references as it writes (src/domain/jobs.ts).
