@@ -1,5 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RequestContext } from "../src/http/context";
+import { listJobsQueries } from "../src/jobs/manage/list-query";
+import { jobSearch } from "../src/jobs/manage/search";
 import { type Actor, actor, api } from "./helpers";
 import { type BudgetCase, budgetCases, buildEstate, expectWithinBudgets, LIST } from "./rows-read-cases";
 
@@ -67,5 +70,24 @@ describe("D1 rows read for a contractor of 100 000 jobs", () => {
       n: number;
     }>();
     expect(agent.body.count).toBe(byAgent?.n);
+  });
+
+  it("plans every drive of a contractor's search on an index: its own jobs, or the trigram matches first, never a scan of jobs", async () => {
+    const ctx = new RequestContext(env, undefined, firm.token);
+    const list = await listJobsQueries(ctx, () => [], jobSearch("Victoria"), { limit: 50, offset: 0 });
+    const plans: string[] = [];
+    for (const query of list.branches.flatMap((b) => [b.rows, b.count])) {
+      const { sql, params } = query.toSQL();
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...params)
+        .all<{ detail: string }>();
+      const details = plan.results.map((r) => r.detail).join("\n");
+      expect(details, sql).not.toMatch(/SCAN jobs\b/);
+      plans.push(details);
+    }
+    console.log(plans.join("\n---\n"));
+    // The unrestricted caller's and the contractor's FTS drive start from the index; its own walk from jobs_contractor_idx.
+    expect(plans.some((p) => /SCAN jobs_search VIRTUAL TABLE[^\n]*\n[^\n]*SEARCH jobs USING INTEGER PRIMARY KEY/.test(p))).toBe(true);
+    expect(plans.some((p) => /SEARCH jobs USING COVERING INDEX jobs_contractor_idx/.test(p))).toBe(true);
   });
 });
