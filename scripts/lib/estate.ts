@@ -39,7 +39,7 @@ const series = (n: number) => `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT
 const isoAgo = (nowSql: string, secondsAgo: string) => `strftime('%Y-%m-%dT%H:%M:%SZ', ${nowSql} - (${secondsAgo}), 'unixepoch')`;
 
 /**
- * Row triggers that keep counters (migrations 0007, 0008, 0011): suspended while the estate is written
+ * Row triggers that keep counters (migrations 0007, 0008, 0013): suspended while the estate is written
  * in bulk (one UPDATE per inserted row otherwise), then `ESTATE_FIXUPS` sets the same values in a
  * few set-wise statements and the triggers are put back from their saved SQL.
  */

@@ -458,7 +458,7 @@ export const slaOpenCounts = sqliteTable(
 );
 
 // The same per contractor (0 = none) and agent (dim "agent", 0 = none) or priority (dim "priority"):
-// sla-status for one contractor and a filter. Kept by triggers (migrations/0011_sla_pair_counts.sql).
+// sla-status for one contractor and a filter. Kept by triggers (migrations/0013_sla_pair_counts.sql).
 export const slaOpenPairCounts = sqliteTable(
   "sla_open_pair_counts",
   {
