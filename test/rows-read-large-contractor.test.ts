@@ -70,6 +70,13 @@ describe("D1 rows read for a contractor of 100 000 jobs", () => {
       n: number;
     }>();
     expect(agent.body.count).toBe(byAgent?.n);
+    const since = new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const updated = await api("GET", `${LIST}&updated_since=${since}`, { token: firm.token });
+    const bySince = await env.DB.prepare(`SELECT id FROM jobs WHERE contractor_id = ${FIRM} AND updated_at >= ? ORDER BY id DESC`)
+      .bind(since)
+      .all<{ id: number }>();
+    expect(updated.body.data.map((j: { ID: number }) => j.ID)).toEqual(bySince.results.slice(0, 50).map((r) => r.id));
+    expect(updated.body.count).toBe(Math.min(bySince.results.length, 500));
   });
 
   it("plans every drive of a contractor's search on an index: its own jobs, or the trigram matches first, never a scan of jobs", async () => {

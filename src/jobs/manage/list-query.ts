@@ -95,8 +95,11 @@ export async function listJobsQueries(
   filters: (indexed: boolean) => (SQL | undefined)[],
   search: JobSearch | undefined,
   page: { limit: number; offset: number },
-  /** A filter condition an index on (column, id) serves, to size against the contractor's jobs. */
-  probe?: SQL,
+  /**
+   * What the contractor's jobs are sized against without a search: a filter condition an index on
+   * (column, id) serves (`newest`), or a condition true when a filter's set is small enough to drive (`few`).
+   */
+  probe?: { newest: SQL } | { few: SQL },
 ) {
   const db = ctx.db;
   const match = search?.match;
@@ -108,7 +111,9 @@ export async function listJobsQueries(
     const own = sql`${jobs.contractorId} = ${contractorId}`;
     const ownIsSparser = match
       ? sql`(${newestKth(own, OWN_VS_MATCHES[0])} <= ${newestKthMatch(match, OWN_VS_MATCHES[1])})`
-      : sql`(${newestKth(own)} <= ${probe ? newestKth(probe) : sql`0`})`;
+      : probe && "few" in probe
+        ? sql`(NOT ${probe.few})`
+        : sql`(${newestKth(own)} <= ${probe ? newestKth(probe.newest) : sql`0`})`;
     return [
       { applies: and(applies, ownIsSparser), visible, own: true },
       // `+`: the contractor is a test on each row; the planner keeps the unrestricted caller's drive.

@@ -16,6 +16,9 @@ import { type ListJobsQuery, manageQuery } from "./schemas";
 import { jobSearch } from "./search";
 import { JobDetail, JobListItem, selectJobDetail, selectJobs, toListItem } from "./view";
 
+/** Below this many jobs updated since `updated_since`, that filter's index drives a contractor's list. */
+const UPDATED_FEW = 256;
+
 export const getManage = operation({
   method: "get",
   path: "/api/jobs/manage",
@@ -78,7 +81,7 @@ async function listJobs(c: AppContext, q: ListJobsQuery) {
   }
   // A filter an index on (column, id) serves, the most selective first: what a contractor's own jobs
   // are sized against to choose the cheaper drive (list-query.ts).
-  const probe = [
+  const newest = [
     extra[0] && q.pinned ? extra[0] : undefined,
     equals(jobs.agentId, q.agent_id),
     equals(jobs.createdBy, q.created_by),
@@ -89,6 +92,12 @@ async function listJobs(c: AppContext, q: ListJobsQuery) {
     q.has_photos ? sql`${jobs.photosCount} > 0` : undefined,
     q.has_documents ? sql`${jobs.documentsCount} > 0` : undefined,
   ].find(Boolean);
+  // updated_since has an index on updated_at alone: it drives when few jobs changed since (its index
+  // read for at most UPDATED_FEW entries), else the contractor's own newest-first walk does.
+  const few = q.updated_since
+    ? sql`((SELECT count(*) FROM (SELECT 1 FROM ${jobs} INDEXED BY jobs_updated_at_idx WHERE ${jobs.updatedAt} >= ${q.updated_since} LIMIT ${sql.raw(String(UPDATED_FEW))})) < ${sql.raw(String(UPDATED_FEW))})`
+    : undefined;
+  const probe = newest ? { newest } : few ? { few } : undefined;
   const list = await listJobsQueries(ctx, filters, jobSearch(q.search), q, probe);
   const [first, ...more] = list.branches;
   if (!first) throw new Error("no visibility branch");
