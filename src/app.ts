@@ -72,19 +72,23 @@ export function createApp(ops: readonly Operation[] = operations) {
     scheme: "bearer",
     description: "API token (`npm run token -- --role staff` locally).",
   });
-  app.doc31("/api/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: {
-      title: "PropOps Jobs API",
-      version,
-      description:
-        "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
-      contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${new URL(c.req.url).origin}/docs` },
-    },
-    // This deployment: the docs page's "try it" client calls the origin that served the document.
-    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
-    tags: [...OPENAPI_TAGS],
-  }));
+  app.doc31("/api/openapi.json", (c) => {
+    // The configured origin (wrangler.toml PUBLIC_URL), never the request's Host: a forged Host would
+    // otherwise get a document telling "try it" clients to send their tokens to another server.
+    const origin = new URL(c.env.PUBLIC_URL).origin;
+    return {
+      openapi: "3.1.0",
+      info: {
+        title: "PropOps Jobs API",
+        version,
+        description:
+          "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
+        contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${origin}/docs` },
+      },
+      servers: [{ url: origin, description: "This deployment" }],
+      tags: [...OPENAPI_TAGS],
+    };
+  });
   app.get("/docs", docsPage);
   app.get("/health", health);
   app.openAPIRegistry.registerPath(healthRoute);
