@@ -1,3 +1,4 @@
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectStatus, makeUser } from "./helpers";
 
@@ -95,6 +96,20 @@ describe("documentation and errors", () => {
     const docs = await api("GET", "/docs");
     expectStatus(docs, 200);
     expect(String(docs.body)).toContain("/api/openapi.json");
+  });
+
+  // Issue 25: the Host header was echoed into `servers`, so a forged Host sent "try it" clients (and
+  // their tokens) elsewhere. The document names the configured origin, whatever the request says.
+  it("names the configured PUBLIC_URL in the OpenAPI servers, never the request's Host", async () => {
+    const configured = new URL(env.PUBLIC_URL).origin;
+    for (const url of ["http://evil.example/api/openapi.json", "https://attacker.test:8443/api/openapi.json"]) {
+      const res = await exports.default.fetch(new Request(url, { headers: { Host: new URL(url).host } }));
+      expect(res.status).toBe(200);
+      const doc = (await res.json()) as { servers: { url: string }[]; info: { contact: { url: string } } };
+      expect(doc.servers.map((s) => s.url)).toEqual([configured]);
+      expect(doc.info.contact.url).toBe(`${configured}/docs`);
+      expect(JSON.stringify(doc)).not.toMatch(/evil\.example|attacker\.test/);
+    }
   });
 
   it("answers unknown routes with the error envelope", async () => {

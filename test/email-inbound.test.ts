@@ -106,6 +106,9 @@ function reply(
   return `${headers.join("\r\n")}\r\nContent-Type: multipart/mixed; boundary="${b}"\r\n\r\n${parts.map((p) => `--${b}\r\n${p}\r\n`).join("")}--${b}--\r\n`;
 }
 
+/** The message with its From header replaced. */
+const withFrom = (raw: string, from: string) => raw.replace(/^From: [^\r\n]*/m, `From: ${from}`);
+
 const notesOf = async (jobUuid = job.job_uuid) => {
   const res = await api("GET", `/api/jobs/case-notes?action=list&job_uuid=${jobUuid}`, { token: staff.token });
   expectStatus(res, 200);
@@ -179,6 +182,33 @@ describe("threaded replies", () => {
     expect((await deliver(raw)).rejected).toBeUndefined();
     expect(await counts()).toEqual(before);
     expect((await notesOf()).filter((n) => n.message === "Arrived.")).toHaveLength(1);
+  });
+
+  it("accepts one mailbox whose display name holds a comma (quoted or encoded)", async () => {
+    for (const [from, text] of [
+      ['"Builder, Bob" <contractor1@example.test>', "Quoted name."],
+      ["=?utf-8?q?Builder=2C_Bob?= <contractor1@example.test>", "Encoded name."],
+    ] as const) {
+      const raw = withFrom(reply({ body: text }), from);
+      expect((await deliver(raw, { from: "contractor1@example.test" })).rejected).toBeUndefined();
+      expect((await notesOf()).find((n) => n.message === text)).toMatchObject({ parent_uuid: note.uuid });
+    }
+  });
+
+  it("strips control characters (NUL, ESC, DEL, …) from a reply and keeps it; tab and line breaks stay text (issue 25)", async () => {
+    const body = "Meter\u0000 read\u0001 at 09:00\u001b[2J.\u007f\nSee\tyou";
+    expect((await deliver(reply({ body }))).rejected).toBeUndefined();
+    const html = "<div>Valve&#1; closed&#x1b;, <b>all\u0000 good</b></div>";
+    expect((await deliver(reply({ html, body: "" }))).rejected).toBeUndefined();
+    const messages = (await notesOf()).map((n) => String(n.message));
+    expect(messages).toContain("Meter read at 09:00[2J.\nSee you");
+    expect(messages).toContain("Valve closed, all good");
+    // No C0 control but tab, LF and CR, and no DEL.
+    for (const m of messages)
+      expect(
+        [...m].some((ch) => (ch < " " && !"\t\n\r".includes(ch)) || ch === "\u007f"),
+        JSON.stringify(m),
+      ).toBe(false);
   });
 
   it("threads without In-Reply-To / References, and whatever case the mail system gives the address", async () => {
@@ -299,6 +329,28 @@ describe("rejected mail stores nothing", () => {
       () => deliver(reply({ from: "contractor2@example.test" }), { to: replyTo["contractor1@example.test"] }),
       "Reply address was not issued to this sender",
     ],
+    // issue 25: the first mailbox of a list was taken as the sender, whoever else the From names.
+    ...(
+      [
+        ["two mailboxes in From", "contractor1@example.test, mallory@evil.test"],
+        [
+          "two named mailboxes in From, with a Sender: naming the first",
+          "Bob <contractor1@example.test>, Mallory <mallory@evil.test>",
+          "Sender: contractor1@example.test",
+        ],
+        ["a group in From", "Builders: contractor1@example.test;"],
+        ["a group of two in From", "Builders: contractor1@example.test, mallory@evil.test;"],
+        ["a mailbox then a group in From", "contractor1@example.test, Others: mallory@evil.test;"],
+        ["an empty group then a mailbox in From", "Nobody:;, contractor1@example.test"],
+      ] as [string, string, string?][]
+    ).map(([name, from, extra]): [string, () => Promise<Inbound>, string] => [
+      name,
+      () =>
+        deliver(withFrom(reply({ body: "Who sent this?", extraHeaders: extra ? [extra] : [] }), from), {
+          from: "contractor1@example.test",
+        }),
+      "From must name exactly one mailbox",
+    ]),
     ["no Message-ID", () => deliver(reply({ messageId: null })), "Malformed message: no Message-ID"],
     [
       "a forged second From header",

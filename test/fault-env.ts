@@ -7,7 +7,9 @@
  * A rule names a binding, a method and optionally a predicate on what the call touches (the R2 key,
  * the SQL text of a statement or of every statement of a batch, the queue message); it fires on its
  * `nth` matching call (1 = the first) and then `times` times in a row (Infinity = every call).
- * `fired(rule)` says how often it did, so a test can prove its fault was really injected.
+ * `fired(rule)` says how often it did, so a test can prove its fault was really injected. A rule
+ * with `after: true` lets the call go through and throws once it has answered: the work is done
+ * (a D1 batch committed) but the caller never learns it, as when the Worker dies right then.
  */
 
 export type Binding = "MEDIA" | "DB" | "MEDIA_QUEUE";
@@ -20,6 +22,8 @@ export interface FaultRule {
   match?: (subject: unknown) => boolean;
   nth?: number;
   times?: number;
+  /** Throw after the real call succeeded (D1 only) instead of before it. */
+  after?: boolean;
   message?: string;
 }
 
@@ -37,32 +41,38 @@ export interface FaultEnv {
 
 export class InjectedFault extends Error {}
 
+type Check = (method: string, subject: unknown, after?: boolean) => void;
+
+/** Runs `call` between the checks of the rules that fire before it and of those that fire after it. */
+async function around<T>(check: Check, method: string, subject: unknown, call: () => Promise<T>): Promise<T> {
+  check(method, subject);
+  const result = await call();
+  check(method, subject, true);
+  return result;
+}
+
 /** SQL of a statement made through a faulty D1 (drizzle prepares, binds, then runs or batches). */
 class FaultStatement {
   constructor(
     readonly inner: D1PreparedStatement,
     readonly sql: string,
-    private readonly check: (method: string, subject: unknown) => void,
+    private readonly check: Check,
   ) {}
   bind(...values: unknown[]) {
     return new FaultStatement(this.inner.bind(...values), this.sql, this.check);
   }
   // Like D1's own, these fail asynchronously (a rejected promise).
   async first(column?: string) {
-    this.check("first", this.sql);
-    return column === undefined ? this.inner.first() : this.inner.first(column);
+    return around(this.check, "first", this.sql, () => (column === undefined ? this.inner.first() : this.inner.first(column)));
   }
   async run() {
-    this.check("run", this.sql);
-    return this.inner.run();
+    return around(this.check, "run", this.sql, () => this.inner.run());
   }
   async all() {
-    this.check("all", this.sql);
-    return this.inner.all();
+    return around(this.check, "all", this.sql, () => this.inner.all());
   }
   async raw(options?: { columnNames?: boolean }) {
-    this.check("raw", this.sql);
-    return this.inner.raw(options as { columnNames: true });
+    return around(this.check, "raw", this.sql, () => this.inner.raw(options as { columnNames: true }));
   }
 }
 
@@ -70,9 +80,10 @@ const unwrap = (s: unknown) => (s instanceof FaultStatement ? s.inner : (s as D1
 
 export function faultyEnv(base: Env, rules: FaultRule[]): FaultEnv {
   const states: RuleState[] = rules.map((rule) => ({ rule, seen: 0, fired: 0 }));
-  const check = (binding: Binding, method: string, subject: unknown) => {
+  const check = (binding: Binding, method: string, subject: unknown, after = false) => {
     for (const s of states) {
       const { rule } = s;
+      if ((rule.after ?? false) !== after) continue;
       if (rule.binding !== binding || rule.method !== method || (rule.match && !rule.match(subject))) continue;
       s.seen++;
       const from = rule.nth ?? 1;
@@ -85,16 +96,16 @@ export function faultyEnv(base: Env, rules: FaultRule[]): FaultEnv {
   };
 
   const wrapD1 = (db: D1Database | D1DatabaseSession): D1Database => {
-    const c = (method: string, subject: unknown) => check("DB", method, subject);
+    const c: Check = (method, subject, after) => check("DB", method, subject, after);
     return {
       prepare: (query: string) => new FaultStatement(db.prepare(query), query, c) as unknown as D1PreparedStatement,
-      batch: async (statements: D1PreparedStatement[]) => {
-        c(
+      batch: async (statements: D1PreparedStatement[]) =>
+        around(
+          c,
           "batch",
           statements.map((s) => (s instanceof FaultStatement ? s.sql : "")),
-        );
-        return db.batch(statements.map(unwrap));
-      },
+          () => db.batch(statements.map(unwrap)),
+        ),
       exec: (query: string) => (db as D1Database).exec(query),
       dump: () => (db as D1Database).dump(),
       withSession: (constraint?: string) =>

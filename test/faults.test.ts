@@ -29,7 +29,7 @@ import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { MAX_VIDEO_ATTEMPTS } from "../src/media/video-job";
 import { type FaultRule, faultyEnv, keyMatches, sqlTouches } from "./fault-env";
-import { type Actor, type ApiResponse, actor, api, createJob, expectStatus, fetchWith, seedFixtures } from "./helpers";
+import { type Actor, type ApiResponse, actor, api, createJob, expectStatus, type Fixtures, fetchWith, seedFixtures } from "./helpers";
 import { checkIntegrity, counts } from "./integrity";
 import { makeJpeg, makeMp4, makePdf, transcoderCompleted } from "./media-fixtures";
 
@@ -41,6 +41,7 @@ const TRANSCODER = "http://127.0.0.1:9";
 
 let staff: Actor;
 let job: { job_id: number; job_uuid: string };
+let fixtures: Fixtures;
 
 interface Queued {
   body: MediaMessage;
@@ -53,6 +54,7 @@ const scenarioTotals = { deliveries: 0, retries: 0, deadLetters: 0 };
 beforeAll(async () => {
   Object.assign(env, { MEDIA_SERVICE: "process", TRANSCODER_URL: TRANSCODER, PUBLIC_URL: BASE, VIDEO_WATCHDOG_SECONDS: "900" });
   const fx = await seedFixtures();
+  fixtures = fx;
   staff = await actor("staff");
   job = await createJob(staff, fx, { contractor_id: fx.contractorId });
 });
@@ -687,6 +689,97 @@ describe("the cron's media sweep (a message lost for good)", () => {
     queued = [];
     expectStatus(await api("DELETE", "/api/jobs/photos", { token: staff.token, csrf: staff.csrf, body: { id: video.id } }), 200);
     await expectClean("video: every message lost; re-queued by the cron after its watchdog delays");
+  });
+});
+
+describe("safe retries: the Worker dies after a job create committed, before its Idempotency-Key answer is stored", () => {
+  const create = (key: string, title: string, runEnv?: Env) =>
+    api("POST", "/api/jobs/manage", {
+      token: staff.token,
+      csrf: staff.csrf,
+      headers: { "Idempotency-Key": key },
+      env: runEnv,
+      body: {
+        action: "create",
+        job_title: title,
+        job_description: "Retried after a crash",
+        priority_id: 2,
+        status_id: 1,
+        job_type_id: 3,
+        address_id: fixtures.addressId,
+      },
+    });
+  const jobsTitled = (title: string) => countRows("SELECT count(*) AS n FROM jobs WHERE job_title = ?", title);
+  /** The in-flight lease (60 s) of the first request runs out: its claim is moved back in time. */
+  const leaseExpired = (key: string) =>
+    env.DB.prepare("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00Z' WHERE idem_key = ?").bind(key).run();
+  const touchesKeys = (subject: unknown) => typeof subject === "string" && subject.toLowerCase().includes('"idempotency_keys"');
+
+  /** Retries under the same key, during the lease and after it: never a second job. */
+  async function expectNoSecondJob(key: string, title: string) {
+    const during = await create(key, title);
+    expectStatus(during, 409);
+    expect(during.body.message).toBe("A request with this Idempotency-Key is still in progress; retry later");
+    await leaseExpired(key);
+    const after = await create(key, title);
+    expectStatus(after, 409);
+    expect(after.body).toMatchObject({
+      code: "CONFLICT",
+      message:
+        "The request with this Idempotency-Key was applied, but its answer was lost: it is not run again; look up its result instead (a new key would repeat it)",
+      errors: [{ field: "Idempotency-Key", message: "was applied; its answer was not kept" }],
+    });
+    expect(await jobsTitled(title)).toBe(1);
+    const created =
+      "SELECT count(*) AS n FROM audit_events WHERE action = 'job.created' AND job_uuid IN (SELECT uuid FROM jobs WHERE job_title = ?)";
+    expect(await countRows(created, title)).toBe(1);
+  }
+
+  it("storing the answer fails: the client still gets its 201, and a retry after the lease creates no second job", async () => {
+    const key = crypto.randomUUID();
+    const title = "Crash: answer not stored";
+    const fault = withFault({ binding: "DB", method: "run", match: (s) => touchesKeys(s) && String(s).toLowerCase().startsWith("update") });
+    const first = await create(key, title, fault.env);
+    expect(fault.fired()).toBe(1);
+    expectStatus(first, 201);
+    expect(await jobsTitled(title)).toBe(1);
+    await expectNoSecondJob(key, title);
+    await expectClean("job create: the Idempotency-Key answer not stored");
+  });
+
+  it("nothing reaches D1 after the job's batch commits (neither the answer nor the key's release): a 5xx, and a retry after the lease creates no second job", async () => {
+    const key = crypto.randomUUID();
+    const title = "Crash: right after the batch";
+    const crash = faultyEnv(env, [
+      { binding: "DB", method: "batch", match: sqlTouches("insert into", "jobs"), after: true },
+      { binding: "DB", method: "run", match: touchesKeys, times: Number.POSITIVE_INFINITY },
+    ]);
+    const first = await create(key, title, crash.env);
+    expectInfrastructureError(first);
+    expect(await jobsTitled(title)).toBe(1);
+    await expectNoSecondJob(key, title);
+    await expectClean("job create: the Worker dies right after the batch");
+  });
+
+  it("a crash before the job's batch commits leaves nothing: after the lease the retry creates the job once", async () => {
+    const key = crypto.randomUUID();
+    const title = "Crash: before the batch";
+    const crash = faultyEnv(env, [
+      { binding: "DB", method: "batch", match: sqlTouches("insert into", "jobs") },
+      { binding: "DB", method: "run", match: touchesKeys, times: Number.POSITIVE_INFINITY },
+    ]);
+    expectInfrastructureError(await create(key, title, crash.env));
+    expect(await jobsTitled(title)).toBe(0);
+    expectStatus(await create(key, title), 409);
+    await leaseExpired(key);
+    const retry = await create(key, title);
+    expectStatus(retry, 201);
+    const replay = await create(key, title);
+    expectStatus(replay, 201);
+    expect(replay.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(replay.body).toEqual(retry.body);
+    expect(await jobsTitled(title)).toBe(1);
+    await expectClean("job create: the Worker dies before the batch");
   });
 });
 

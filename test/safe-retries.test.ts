@@ -83,12 +83,12 @@ describe("Idempotency-Key", () => {
     expect(await count("SELECT count(*) AS n FROM jobs WHERE job_title = ?", "Idem B")).toBe(0);
   });
 
-  it("while the first request is in flight: 409; one that died in flight is taken over after a minute", async () => {
+  it("while the first request is in flight: 409; one that died in flight before its write is taken over after a minute", async () => {
     const key = crypto.randomUUID();
     const first = await createWithKey(staff, key, jobBody("Idem flight"));
     expectStatus(first, 201);
-    // Put the key back in flight, as a request still running would hold it.
-    await env.DB.prepare("UPDATE idempotency_keys SET status = NULL, body = NULL WHERE idem_key = ?").bind(key).run();
+    // Put the key back in flight before its write, as a request still running would hold it.
+    await env.DB.prepare("UPDATE idempotency_keys SET status = NULL, body = NULL, committed_at = NULL WHERE idem_key = ?").bind(key).run();
     const busy = await createWithKey(staff, key, jobBody("Idem flight"));
     expectStatus(busy, 409);
     expect(busy.body).toMatchObject({ code: "CONFLICT", message: "A request with this Idempotency-Key is still in progress; retry later" });
@@ -96,6 +96,26 @@ describe("Idempotency-Key", () => {
     const takenOver = await createWithKey(staff, key, jobBody("Idem flight"));
     expectStatus(takenOver, 201);
     expect(takenOver.headers.get("Idempotent-Replayed")).toBeNull();
+  });
+
+  it("the key is marked committed by the job's own batch; one that died after it is never run again (issue 25)", async () => {
+    const key = crypto.randomUUID();
+    const first = await createWithKey(staff, key, jobBody("Idem committed"));
+    expectStatus(first, 201);
+    const row = await env.DB.prepare("SELECT committed_at, created_at FROM idempotency_keys WHERE idem_key = ?")
+      .bind(key)
+      .first<{ committed_at: string | null; created_at: string }>();
+    expect(row?.committed_at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/));
+    // The answer lost (the Worker died before storing it): within the lease, wait; after it, "applied".
+    await env.DB.prepare("UPDATE idempotency_keys SET status = NULL, body = NULL, content_type = NULL WHERE idem_key = ?").bind(key).run();
+    expectStatus(await createWithKey(staff, key, jobBody("Idem committed")), 409);
+    await env.DB.prepare("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00Z' WHERE idem_key = ?").bind(key).run();
+    const lost = await createWithKey(staff, key, jobBody("Idem committed"));
+    expectStatus(lost, 409);
+    expect(lost.body.errors).toEqual([{ field: "Idempotency-Key", message: "was applied; its answer was not kept" }]);
+    expect(await count("SELECT count(*) AS n FROM jobs WHERE job_title = ?", "Idem committed")).toBe(1);
+    // Another request under the key is still 422, not "applied".
+    expectStatus(await createWithKey(staff, key, jobBody("Idem other")), 422);
   });
 
   it("keys are scoped to the token: another token's same key is a new request", async () => {
@@ -186,6 +206,8 @@ describe("Idempotency-Key", () => {
       const call = () => api("POST", path, { token: who.token, csrf: who.csrf, body: body(), headers: { "Idempotency-Key": key } });
       const first = await call();
       expect(first.status, `${name}: ${JSON.stringify(first.body)}`).toBeLessThan(300);
+      // Each one's write batch carried the key's commit mark (a crash before the answer is safe too).
+      expect(await count("SELECT count(*) AS n FROM idempotency_keys WHERE idem_key = ? AND committed_at IS NOT NULL", key), name).toBe(1);
       const rows = await count(rowsSql);
       const again = await call();
       expectReplay(first, again);

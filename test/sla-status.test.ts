@@ -171,6 +171,52 @@ describe("GET /api/jobs/sla-status", () => {
     });
   });
 
+  // Issue 25: a contractor's figures with an agent or priority filter come from sla_open_pair_counts.
+  it("gives a contractor its figures per agent and priority from counters kept in step with every job change", async () => {
+    const contractor = await makeUser("contractor", { contractorId: fx.contractorId });
+    const byAgent = await slaStatus(`?agent_id=${agentA}`, contractor.token);
+    expectStatus(byAgent, 200);
+    expect(byAgent.body.data).toMatchObject({ jobs_within_sla: 1, jobs_overdue: 1, jobs_breached: 1 });
+    expect(byAgent.body.data.breach_details.map((d: { job_uuid: string }) => d.job_uuid)).toEqual([jobs.late26?.uuid]);
+    const emergency = await slaStatus(`?priority_id=${PRIORITY.emergency}`, contractor.token);
+    expect(emergency.body.data).toMatchObject({ jobs_breached: 0, breach_details: [] }); // late3 is the other contractor's
+
+    const recount = `SELECT coalesce(contractor_id, 0) AS c, 'agent' AS dim, coalesce(agent_id, 0) AS id, count(*) AS n FROM jobs WHERE sla_open = 1 GROUP BY 1, 3
+      UNION ALL SELECT coalesce(contractor_id, 0), 'priority', priority_id, count(*) FROM jobs WHERE sla_open = 1 GROUP BY 1, 3 ORDER BY 1, 2, 3`;
+    const expectInStep = async (step: string) => {
+      const kept = await env.DB.prepare(
+        "SELECT contractor_id AS c, dim, dim_id AS id, n FROM sla_open_pair_counts WHERE n <> 0 ORDER BY 1, 2, 3",
+      ).all();
+      expect(kept.results, step).toEqual((await env.DB.prepare(recount).all()).results);
+    };
+    await expectInStep("seeded");
+    const admin = await actor("admin");
+    const job = await createJob(admin, fx, { agent_id: agentA, priority_id: PRIORITY.high });
+    await expectInStep("created");
+    const update = async (fields: Record<string, unknown>) =>
+      expectStatus(
+        await api("POST", "/api/jobs/manage", {
+          token: admin.token,
+          csrf: admin.csrf,
+          body: { action: "update", uuid: job.job_uuid, ...fields },
+        }),
+        200,
+      );
+    await update({ contractor_id: fx.otherContractorId, priority_id: PRIORITY.emergency });
+    await expectInStep("contractor and priority changed");
+    await update({ agent_id: "", contractor_id: "" });
+    await expectInStep("agent and contractor cleared");
+    await update({ status_id: STATUS.closed });
+    await expectInStep("closed");
+    await update({ status_id: STATUS.open });
+    await expectInStep("reopened");
+    expectStatus(
+      await api("POST", "/api/jobs/manage", { token: admin.token, csrf: admin.csrf, body: { action: "delete", uuid: job.job_uuid } }),
+      200,
+    );
+    await expectInStep("deleted");
+  });
+
   it("answers 400 naming the field for an unknown agent, contractor or priority id", async () => {
     for (const [field, what] of [
       ["agent_id", "agent"],

@@ -115,7 +115,7 @@ describe("PDF JavaScript is refused", () => {
         objects,
         ascii(`${junk}\nendstream\nendobj\ntrailer<</Root 1 0 R>>\n%%EOF\n`),
       );
-    expect(sniff(objStmPdf(""), ALL).type).toBe("pdf"); // the raw bytes show nothing
+    expect(() => sniff(objStmPdf(""), ALL)).toThrow(/PDF contains JavaScript/); // sniff decodes streams itself now
     await expect(sniffDeep(objStmPdf(""), ALL)).rejects.toThrow(/PDF contains JavaScript/);
     // Junk after the data (readers shrug it off) does not hide it either.
     await expect(sniffDeep(objStmPdf("JUNK"), ALL)).rejects.toThrow(/PDF contains JavaScript|PDF object stream is corrupt/);

@@ -39,7 +39,7 @@ const series = (n: number) => `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT
 const isoAgo = (nowSql: string, secondsAgo: string) => `strftime('%Y-%m-%dT%H:%M:%SZ', ${nowSql} - (${secondsAgo}), 'unixepoch')`;
 
 /**
- * Row triggers that keep counters (migrations 0007, 0008): suspended while the estate is written
+ * Row triggers that keep counters (migrations 0007, 0008, 0013): suspended while the estate is written
  * in bulk (one UPDATE per inserted row otherwise), then `ESTATE_FIXUPS` sets the same values in a
  * few set-wise statements and the triggers are put back from their saved SQL.
  */
@@ -50,6 +50,8 @@ export const BULK_SUSPENDED_TRIGGERS = [
   "jobs_sla_open_au",
   "jobs_sla_counts_ai",
   "jobs_sla_counts_au",
+  "jobs_sla_pairs_ai",
+  "jobs_sla_pairs_au",
 ];
 
 export const ESTATE_FIXUPS = [
@@ -64,6 +66,10 @@ export const ESTATE_FIXUPS = [
      UNION ALL SELECT 'agent', coalesce(agent_id, 0), count(*) FROM jobs WHERE sla_open = 1 GROUP BY 2
      UNION ALL SELECT 'contractor', coalesce(contractor_id, 0), count(*) FROM jobs WHERE sla_open = 1 GROUP BY 2
      UNION ALL SELECT 'priority', priority_id, count(*) FROM jobs WHERE sla_open = 1 GROUP BY 2`,
+  "DELETE FROM sla_open_pair_counts",
+  `INSERT INTO sla_open_pair_counts (contractor_id, dim, dim_id, n)
+     SELECT coalesce(contractor_id, 0), 'agent', coalesce(agent_id, 0), count(*) FROM jobs WHERE sla_open = 1 GROUP BY 1, 3
+     UNION ALL SELECT coalesce(contractor_id, 0), 'priority', priority_id, count(*) FROM jobs WHERE sla_open = 1 GROUP BY 1, 3`,
 ];
 
 /** Tables the estate fills, children first (for wiping). */
@@ -87,6 +93,7 @@ export const ESTATE_TABLES = [
   "agents",
   "addresses",
   "sla_open_counts",
+  "sla_open_pair_counts",
 ];
 
 /**

@@ -459,6 +459,19 @@ export const slaOpenCounts = sqliteTable(
   (t) => [primaryKey({ columns: [t.dim, t.dimId] })],
 );
 
+// The same per contractor (0 = none) and agent (dim "agent", 0 = none) or priority (dim "priority"):
+// sla-status for one contractor and a filter. Kept by triggers (migrations/0013_sla_pair_counts.sql).
+export const slaOpenPairCounts = sqliteTable(
+  "sla_open_pair_counts",
+  {
+    contractorId: integer("contractor_id").notNull(),
+    dim: text("dim", { enum: ["agent", "priority"] }).notNull(),
+    dimId: integer("dim_id").notNull(),
+    n: integer("n").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.contractorId, t.dim, t.dimId] })],
+);
+
 // Audit events outlive their job (no foreign key): a deleted job keeps its history.
 export const auditEvents = sqliteTable(
   "audit_events",
@@ -535,7 +548,8 @@ export const webhookRelayCursor = sqliteTable("webhook_relay_cursor", {
   updatedAt: text("updated_at").notNull().default(now),
 });
 
-// Idempotency-Key answers per API token, kept 24 h (src/http/idempotency.ts); status null while in flight.
+// Idempotency-Key answers per API token, kept 24 h (src/http/idempotency.ts); status null while in flight;
+// committed_at set in the handler's own write batch (migration 0011).
 export const idempotencyKeys = sqliteTable(
   "idempotency_keys",
   {
@@ -549,6 +563,7 @@ export const idempotencyKeys = sqliteTable(
     body: text("body"),
     createdAt: text("created_at").notNull(),
     expiresAt: text("expires_at").notNull(),
+    committedAt: text("committed_at"),
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index("idempotency_keys_expires_idx").on(t.expiresAt)],
 );

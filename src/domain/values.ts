@@ -83,6 +83,19 @@ export const zDate = () =>
       return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
     }, "is not a real date");
 
+/**
+ * C0 control characters but tab, LF and CR, and DEL: never part of stored text (a NUL cuts text
+ * short in C tools, ESC drives terminals reading logs or exports). The API refuses them in a note
+ * (`noControlChars`); text that must not be lost (a mail reply), and what the sanitiser decodes from
+ * character references (`&#1;`), has them removed (`stripControlChars`).
+ */
+const CONTROL_CLASS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]";
+const CONTROL_CHAR = new RegExp(CONTROL_CLASS);
+const CONTROL_CHARS = new RegExp(CONTROL_CLASS, "g");
+export const CONTROL_CHARS_MESSAGE = "must not contain control characters (tab and line breaks are fine)";
+export const noControlChars = (s: string) => !CONTROL_CHAR.test(s);
+export const stripControlChars = (s: string) => s.replace(CONTROL_CHARS, "");
+
 /** Non-empty trimmed text with a maximum length. */
 export const zText = (max: number) =>
   z.string({ error: "must be text" }).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);

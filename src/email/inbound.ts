@@ -1,5 +1,5 @@
 import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
-import PostalMime, { type Email } from "postal-mime";
+import PostalMime, { addressParser, type Email } from "postal-mime";
 import { caseNotes, jobs, users } from "../db/schema";
 import { ApiError } from "../domain/errors";
 import { recordEvent } from "../domain/events";
@@ -8,6 +8,7 @@ import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from ".
 import { can } from "../domain/policy";
 import type { Db, Services } from "../domain/services";
 import { nowIso } from "../domain/time";
+import { stripControlChars } from "../domain/values";
 import { readLimited } from "../lib/read-limited";
 import { removeStored } from "../media/cleanup";
 import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../media/note-files";
@@ -50,7 +51,14 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
   }
   const messageId = email.messageId?.trim();
   if (!messageId || messageId.length > 998) return reject("Malformed message: no Message-ID");
-  if (email.headers.filter((h) => h.key === "from").length !== 1) return reject("Malformed message: exactly one From header is required");
+  const fromHeaders = email.headers.filter((h) => h.key === "from");
+  if (fromHeaders.length !== 1) return reject("Malformed message: exactly one From header is required");
+  // postal-mime takes the first entry of a mailbox list as `from`: "From: contractor, mallory" (or
+  // a group) would pass as the contractor while a reader's client shows someone else too. The
+  // reply's author must be one mailbox, that of the envelope sender; Sender: is never read (it
+  // cannot stand in for the author), so it cannot vouch for a list either.
+  const mailboxes = addressParser(fromHeaders[0]?.value ?? "");
+  if (mailboxes.length !== 1 || mailboxes[0]?.group !== undefined) return reject("From must name exactly one mailbox");
   const sender = email.from?.address?.trim().toLowerCase();
   if (!sender || !/^[^\s@]+@[^\s@]+$/.test(sender)) return reject("Malformed message: no sender address in From");
   // The From: header is free text; the envelope sender is what the receiving server saw (and SPF checked).
@@ -192,10 +200,14 @@ async function identifySender(
   return undefined;
 }
 
-/** The new text of a reply: the text part (or the HTML's text), without quoted history or signature. */
+/**
+ * The new text of a reply: the text part (or the HTML's text), without quoted history or signature.
+ * Control characters (NUL, ESC, …; tab and line breaks kept) are stripped rather than refused, as
+ * the API refuses them in a note: a bounce would lose the reply over an invisible byte.
+ */
 async function replyText(email: Email): Promise<string> {
   const text = email.text ?? (email.html ? (await sanitizeHtml(email.html, { dropQuotes: true })).text : "");
-  return stripQuoted(text);
+  return stripQuoted(stripControlChars(text));
 }
 
 /** Cuts what mail clients add below a reply: "On … wrote:", quoted lines, forwarded headers, signatures. */

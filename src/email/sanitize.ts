@@ -1,3 +1,5 @@
+import { stripControlChars } from "../domain/values";
+
 /**
  * HTML allow-list sanitiser for case notes, built on workerd's HTMLRewriter used as a tokenizer
  * only: the output is written afresh from the allowed tags, attributes and text (every value
@@ -304,10 +306,11 @@ export interface NoteBody {
  */
 export async function prepareNoteBody(input: string): Promise<NoteBody> {
   if (looksLikeHtml(input)) {
-    const { html, text } = await sanitizeHtml(input);
-    return { message: html, text, html, isHtml: true };
+    // Character references decode too (`&#1;`): what is stored holds no control characters either way.
+    const { html, text } = await sanitizeHtml(stripControlChars(input));
+    return { message: stripControlChars(html), text: stripControlChars(text), html: stripControlChars(html), isHtml: true };
   }
-  const text = normalizeText(input);
+  const text = normalizeText(stripControlChars(input));
   return { message: text, text, html: textToHtml(text), isHtml: false };
 }
 

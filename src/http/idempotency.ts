@@ -1,7 +1,10 @@
-import { and, eq, isNull, lt, or } from "drizzle-orm";
+import { and, eq, is, isNull, lt, or } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { SQLiteDeleteBase, SQLiteInsertBase, SQLiteUpdateBase } from "drizzle-orm/sqlite-core";
 import { bytesToHex, utf8 } from "../crypto/bytes";
 import { idempotencyKeys } from "../db/schema";
 import { ApiError, badRequest } from "../domain/errors";
+import type { Db } from "../domain/services";
 import { nowIso } from "../domain/time";
 import { readBody } from "./body";
 import type { AppContext } from "./operation";
@@ -15,8 +18,22 @@ import type { AppContext } from "./operation";
  * The body is hashed as parsed (fields, and each file's name, type and bytes) without the CSRF
  * token, so a retry that re-encodes the same multipart fields, or carries a fresh CSRF token, is
  * the same request. Only answers below 500 are kept; a failure (thrown or 5xx) frees the key so
- * the retry runs again (writes are single D1 batches: a failed one left nothing behind). A key
- * whose first request died mid-flight is taken over after IN_FLIGHT_TIMEOUT_MS.
+ * the retry runs again (writes are single D1 batches: a failed one left nothing behind, and a
+ * handler that fails after its batch undoes it, as uploads do). A key whose first request died
+ * mid-flight is taken over after IN_FLIGHT_TIMEOUT_MS, unless its write had committed.
+ *
+ * The answer can only be stored once the handler has built it, after its write: a Worker that
+ * dies in between would leave a key that looks in flight, and a retry after the lease would run
+ * the handler again (a second job). So every write batch the handler runs (`db.batch` with an
+ * insert, update or delete; D1 runs a batch as one transaction) carries one more statement that
+ * sets the key's `committed_at`: the change and the mark commit together or not at all. A key
+ * committed but without an answer is never taken over: within the lease the retry is told to
+ * wait (the answer is being stored), after it the answer is lost for good and the retry gets 409
+ * with `errors: [{ field: "Idempotency-Key", … }]` saying the request was applied, so the client
+ * looks the result up instead of repeating it under a new key. Storing the answer is one more
+ * statement after the handler, as before: no extra round trip. A write made outside `db.batch`
+ * (a lone `insert().returning()`, as the admin webhook routes do) carries no mark and keeps the
+ * old window: such a handler should write through `db.batch` to be covered.
  */
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -61,9 +78,10 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
   const db = c.var.ctx.db;
   const hash = await requestHash(c);
   const now = Date.now();
+  const claimedAt = nowIso();
   const mine = and(eq(idempotencyKeys.tokenId, tokenId), eq(idempotencyKeys.key, key));
   const [, inserted] = await db.batch([
-    // Expired keys, and first requests that died in flight, no longer hold the key.
+    // Expired keys, and first requests that died in flight before their write, no longer hold the key.
     db
       .delete(idempotencyKeys)
       .where(
@@ -71,13 +89,17 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
           mine,
           or(
             lt(idempotencyKeys.expiresAt, iso(now)),
-            and(isNull(idempotencyKeys.status), lt(idempotencyKeys.createdAt, iso(now - IN_FLIGHT_TIMEOUT_MS))),
+            and(
+              isNull(idempotencyKeys.status),
+              isNull(idempotencyKeys.committedAt),
+              lt(idempotencyKeys.createdAt, iso(now - IN_FLIGHT_TIMEOUT_MS)),
+            ),
           ),
         ),
       ),
     db
       .insert(idempotencyKeys)
-      .values({ tokenId, key, requestHash: hash, createdAt: nowIso(), expiresAt: iso(now + IDEMPOTENCY_TTL_MS) })
+      .values({ tokenId, key, requestHash: hash, createdAt: claimedAt, expiresAt: iso(now + IDEMPOTENCY_TTL_MS) })
       .onConflictDoNothing(),
   ]);
 
@@ -85,6 +107,13 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
     const first = await db.select().from(idempotencyKeys).where(mine).get();
     if (first && first.requestHash !== hash) {
       throw new ApiError("UNPROCESSABLE", "Idempotency-Key was already used for a different request; use a new key");
+    }
+    if (first && first.status === null && first.committedAt !== null && first.createdAt < iso(now - IN_FLIGHT_TIMEOUT_MS)) {
+      throw new ApiError(
+        "CONFLICT",
+        "The request with this Idempotency-Key was applied, but its answer was lost: it is not run again; look up its result instead (a new key would repeat it)",
+        [{ field: "Idempotency-Key", message: "was applied; its answer was not kept" }],
+      );
     }
     if (!first || first.status === null) {
       throw new ApiError("CONFLICT", "A request with this Idempotency-Key is still in progress; retry later");
@@ -95,24 +124,62 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
     });
   }
 
-  const release = () => db.delete(idempotencyKeys).where(mine).run();
+  // Our claim only (a request that outlived its lease must not touch its successor's).
+  const claim = and(mine, eq(idempotencyKeys.createdAt, claimedAt));
+  const release = () => db.delete(idempotencyKeys).where(claim).run();
+  const unmark = markWriteBatches(db, () =>
+    db
+      .update(idempotencyKeys)
+      .set({ committedAt: nowIso() })
+      .where(and(claim, isNull(idempotencyKeys.status))),
+  );
   let response: Response;
   try {
     response = await handler();
   } catch (err) {
+    unmark();
     await release();
     throw err;
   }
+  unmark();
   if (response.status >= 500) {
     await release();
     return response;
   }
-  await db
-    .update(idempotencyKeys)
-    .set({ status: response.status, contentType: response.headers.get("content-type"), body: await response.clone().text() })
-    .where(mine)
-    .run();
+  try {
+    await db
+      .update(idempotencyKeys)
+      .set({ status: response.status, contentType: response.headers.get("content-type"), body: await response.clone().text() })
+      .where(claim)
+      .run();
+  } catch (err) {
+    // The change is committed (and so is the key): the client still gets its answer; a retry is
+    // told it was applied (above) rather than running it again.
+    console.error("idempotency answer not stored:", err instanceof Error ? err.message : err);
+  }
   return response;
+}
+
+const isWrite = (item: unknown) => is(item, SQLiteInsertBase) || is(item, SQLiteUpdateBase) || is(item, SQLiteDeleteBase);
+
+/**
+ * While the handler runs, every write batch on the request's `db` (the one object `ctx.db` and
+ * `ctx.services.db` name) gets `mark()` appended, its result dropped so the handler sees its own
+ * results only. Batches of reads (`ctx.read`, loaders) pass unchanged. Answers the undo.
+ */
+function markWriteBatches(db: Db, mark: () => BatchItem<"sqlite">): () => void {
+  const batch = db.batch;
+  const own = Object.getOwnPropertyDescriptor(db, "batch");
+  const marked = (async (items: readonly BatchItem<"sqlite">[]) => {
+    if (!items.some(isWrite)) return batch.call(db, items as Parameters<Db["batch"]>[0]);
+    const results = await batch.call(db, [...items, mark()] as unknown as Parameters<Db["batch"]>[0]);
+    return results.slice(0, -1);
+  }) as Db["batch"];
+  Object.defineProperty(db, "batch", { value: marked, configurable: true, writable: true });
+  return () => {
+    if (own) Object.defineProperty(db, "batch", own);
+    else delete (db as { batch?: unknown }).batch;
+  };
 }
 
 /** Drops expired keys (the cron); lookups ignore them anyway. */

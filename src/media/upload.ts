@@ -10,6 +10,7 @@ import { type EventInput, recordEvent } from "../domain/events";
 import type { Services } from "../domain/services";
 import { removeStored } from "./cleanup";
 import { safeFilename } from "./note-files";
+import { parseRange, satisfy } from "./range";
 import { SniffError, type Sniffed, type SniffedType, sniffDeep } from "./sniff";
 
 /** Per-file upload limit (photos and documents). */
@@ -101,8 +102,9 @@ export async function storeRecordEnqueue<T extends MediaTable>(
 
 /**
  * Streams a stored file: sniffed type, `nosniff`, a Content-Disposition whose name is plain ASCII
- * plus the RFC 5987 form of the original (never raw header text from a user), and byte ranges
- * (206) so video players can seek. 404 when the object is missing.
+ * plus the RFC 5987 form of the original (never raw header text from a user), and one byte range
+ * (206) so video players can seek: 416 when unsatisfiable, the whole file (200) for an invalid
+ * Range or several ranges (src/media/range.ts). 404 when the object is missing.
  */
 export async function serveObject(
   env: Env,
@@ -116,15 +118,20 @@ export async function serveObject(
     missing: string;
   },
 ): Promise<Response> {
-  const wantsRange = request.headers.has("range");
+  // One parser for every download (src/media/range.ts): R2's own answered invalid, multiple and
+  // empty-suffix ranges with a 206 of the whole file.
+  const range = parseRange(request.headers.get("range"));
+  const unsatisfiable = (size: number) => new Response(null, { status: 416, headers: { "Content-Range": `bytes */${size}` } });
   let object: R2ObjectBody | null;
-  try {
-    // R2 parses the Range header itself (bytes=a-b, a-, -n).
-    object = await env.MEDIA.get(key, wantsRange ? { range: request.headers } : undefined);
-  } catch {
+  let part: { offset: number; length: number } | undefined;
+  if (range.kind === "ignore") object = await env.MEDIA.get(key);
+  else {
+    // The size decides whether the range is satisfiable: a head first, then the bytes asked for.
     const head = await env.MEDIA.head(key);
     if (!head) throw new ApiError("NOT_FOUND", opts.missing);
-    return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${head.size}` } });
+    part = satisfy(range, head.size);
+    if (!part) return unsatisfiable(head.size);
+    object = await env.MEDIA.get(key, { range: part });
   }
   if (!object) throw new ApiError("NOT_FOUND", opts.missing);
   const contentType = opts.contentType ?? object.httpMetadata?.contentType ?? "application/octet-stream";
@@ -139,20 +146,9 @@ export async function serveObject(
     "Cache-Control": "private, no-store",
     "Accept-Ranges": "bytes",
   });
-  const range = wantsRange ? object.range : undefined;
-  if (range) {
-    // R2 may report every key of the range, unused ones undefined.
-    const r = range as { offset?: number; length?: number; suffix?: number };
-    const start = r.suffix !== undefined ? Math.max(0, object.size - r.suffix) : (r.offset ?? 0);
-    const length = r.suffix !== undefined ? object.size - start : (r.length ?? object.size - start);
-    // R2 answers an unsatisfiable range (first byte past the end) with the whole object.
-    const firstAsked = Number(/^bytes=(\d+)-/.exec(request.headers.get("range") ?? "")?.[1] ?? 0);
-    if (firstAsked >= object.size || length <= 0) {
-      await object.body.cancel();
-      return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${object.size}` } });
-    }
-    headers.set("Content-Range", `bytes ${start}-${Math.min(start + length, object.size) - 1}/${object.size}`);
-    headers.set("Content-Length", String(Math.min(length, object.size - start)));
+  if (part) {
+    headers.set("Content-Range", `bytes ${part.offset}-${part.offset + part.length - 1}/${object.size}`);
+    headers.set("Content-Length", String(part.length));
     return new Response(object.body, { status: 206, headers });
   }
   headers.set("Content-Length", String(object.size));

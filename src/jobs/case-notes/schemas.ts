@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { zBool, zInt, zPagination, zUuid } from "../../domain/values";
+import { CONTROL_CHARS_MESSAGE, noControlChars, zBool, zInt, zPagination, zUuid } from "../../domain/values";
 import { NOTE_LIMITS } from "../../media/note-files";
 
 /** The message as sent: plain text or rich-text HTML; checked again for text after sanitising. */
@@ -9,6 +9,7 @@ const zMessage = () =>
     .trim()
     .min(1, "must not be empty")
     .max(NOTE_LIMITS.maxMessageChars, `must be at most ${NOTE_LIMITS.maxMessageChars} characters`)
+    .refine(noControlChars, CONTROL_CHARS_MESSAGE)
     .openapi({ description: "Plain text, or HTML from a rich-text editor (sanitised to a safe allow-list before storage)" });
 
 /** One or more files from a multipart body (`attachments`, repeated, or `attachments[]`). */

@@ -15,8 +15,10 @@ export const COUNT_WINDOW = 500;
 export interface VisibilityBranch {
   applies: SQL | undefined;
   visible: SQL | undefined;
-  /** The contractor's branch: its few jobs come from jobs_contractor_idx, whatever else filters. */
+  /** The contractor's branch: its jobs come from jobs_contractor_idx, or (listJobsQueries) it is a check on another drive. */
   contractor: boolean;
+  /** The contractor whose jobs the branch sees (SQL: a literal, or the token's lookup), on the contractor's branch. */
+  contractorId?: SQL;
 }
 
 /**
@@ -30,7 +32,11 @@ export interface VisibilityBranch {
  */
 export async function visibilityBranches(ctx: RequestContext): Promise<VisibilityBranch[]> {
   const caller = ctx.resolvedCaller;
-  if (caller) return [{ applies: undefined, visible: await ctx.jobVisible(), contractor: caller.role === "contractor" }];
+  if (caller) {
+    const contractor = caller.role === "contractor";
+    const contractorId = contractor ? sql`${caller.contractorId ?? -1}` : undefined;
+    return [{ applies: undefined, visible: await ctx.jobVisible(), contractor, contractorId }];
+  }
   const hash = await ctx.tokenHash();
   const contractorUser = sql`FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = 'contractor'`;
   return [
@@ -39,6 +45,7 @@ export async function visibilityBranches(ctx: RequestContext): Promise<Visibilit
       applies: sql`EXISTS (SELECT 1 ${contractorUser})`,
       visible: sql`${jobs.contractorId} = (SELECT u.contractor_id ${contractorUser})`,
       contractor: true,
+      contractorId: sql`(SELECT u.contractor_id ${contractorUser})`,
     },
   ];
 }
@@ -48,9 +55,39 @@ export const limitIf = (applies: SQL | undefined, n: number): number =>
   (applies ? sql`(CASE WHEN ${applies} THEN ${n} ELSE 0 END)` : n) as unknown as number;
 
 /**
+ * How many of a set's newest jobs the drive choice samples: the id of the K-th newest says how dense
+ * the set is among recent jobs, the ones a newest-first list reads.
+ */
+export const DRIVE_SAMPLE = 32;
+/**
+ * Against a search, the contractor's DRIVE_SAMPLE / 4 newest are compared with the matches'
+ * DRIVE_SAMPLE * 2 newest: testing one job against the trigram index (one FTS query) costs far more
+ * than looking one match up in jobs, so the contractor's walk must be 8 times sparser to be chosen.
+ */
+const OWN_VS_MATCHES = [DRIVE_SAMPLE / 4, DRIVE_SAMPLE * 2] as const;
+
+/** The id of the k-th newest job matching `cond`, 0 when fewer match (an index on (column, id) answers in k entries). */
+const newestKth = (cond: SQL, k = DRIVE_SAMPLE) =>
+  sql`coalesce((SELECT ${jobs.id} FROM ${jobs} WHERE ${cond} ORDER BY ${jobs.id} DESC LIMIT 1 OFFSET ${sql.raw(String(k - 1))}), 0)`;
+/** The same for the search's matches, read off the trigram index alone (no job rows). */
+const newestKthMatch = (match: string, k: number) =>
+  sql`coalesce((SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${match} ORDER BY rowid DESC LIMIT 1 OFFSET ${sql.raw(String(k - 1))}), 0)`;
+
+/**
  * The page of jobs and the bounded count, newest first, per visibility branch (at most one branch
  * answers rows). With a search, the trigram index drives the scan in rowid order (newest first), so
  * a page stops after its rows instead of collecting every match first.
+ *
+ * A contractor's branch has two drives, and the cheaper one answers (issue 25: a firm of 100 000
+ * jobs searching for a rare word walked all its jobs, testing each against the index, for seconds):
+ * - its own jobs (jobs_contractor_idx), the filters and the search tested on each;
+ * - the drive an unrestricted caller gets (the search's matches, or the filter's index), the
+ *   contractor tested on each.
+ * Which one: the sparser set among recent jobs, compared by the id of the DRIVE_SAMPLE-th newest
+ * job of each (the contractor's, and `probe`'s: a filter an index serves), or against a search, of
+ * the contractor's and the matches' (OWN_VS_MATCHES). The choice sits in each statement's LIMIT
+ * (`limitIf`, evaluated once before the scan), so the drive not taken reads nothing, and the sample
+ * costs at most 72 index entries per statement. Either drive is correct; the choice is only cost.
  */
 export async function listJobsQueries(
   ctx: RequestContext,
@@ -58,18 +95,39 @@ export async function listJobsQueries(
   filters: (indexed: boolean) => (SQL | undefined)[],
   search: JobSearch | undefined,
   page: { limit: number; offset: number },
+  /**
+   * What the contractor's jobs are sized against without a search: a filter condition an index on
+   * (column, id) serves (`newest`), or a condition true when a filter's set is small enough to drive (`few`).
+   */
+  probe?: { newest: SQL } | { few: SQL },
 ) {
   const db = ctx.db;
   const match = search?.match;
-  // Searching, ids are read as the index's rowid (the same value), so "ORDER BY rowid DESC" is the
-  // index's own order and a page stops after its rows. The contractor's branch instead walks its own
-  // jobs and asks the index about each one (rowid = ? AND MATCH).
   const cap = page.offset + COUNT_WINDOW;
-  const branches = (await visibilityBranches(ctx)).map(({ applies, visible, contractor }) => {
-    const drive = Boolean(match) && !contractor;
+  type Drive = { applies: SQL | undefined; visible: SQL | undefined; own: boolean };
+  const drives: Drive[] = (await visibilityBranches(ctx)).flatMap(({ applies, visible, contractor, contractorId }): Drive[] => {
+    if (!contractor) return [{ applies, visible, own: false }];
+    if ((!match && !probe) || !contractorId) return [{ applies, visible, own: true }];
+    const own = sql`${jobs.contractorId} = ${contractorId}`;
+    const ownIsSparser = match
+      ? sql`(${newestKth(own, OWN_VS_MATCHES[0])} <= ${newestKthMatch(match, OWN_VS_MATCHES[1])})`
+      : probe && "few" in probe
+        ? sql`(NOT ${probe.few})`
+        : sql`(${newestKth(own)} <= ${probe ? newestKth(probe.newest) : sql`0`})`;
+    return [
+      { applies: and(applies, ownIsSparser), visible, own: true },
+      // `+`: the contractor is a test on each row; the planner keeps the unrestricted caller's drive.
+      { applies: and(applies, sql`NOT ${ownIsSparser}`), visible: sql`+${jobs.contractorId} = ${contractorId}`, own: false },
+    ];
+  });
+  const branches = drives.map(({ applies, visible, own }) => {
+    // Searching, ids are read as the index's rowid (the same value), so "ORDER BY rowid DESC" is the
+    // index's own order and a page stops after its rows. The contractor's own drive instead walks its
+    // jobs and asks the index about each one (rowid = ? AND MATCH): chosen only when they are few.
+    const drive = Boolean(match) && !own;
     const where = and(
       visible,
-      ...filters(!contractor),
+      ...filters(!own),
       search?.residual,
       drive ? sql`${jobsSearch} MATCH ${match}` : undefined,
       match && !drive ? sql`EXISTS (SELECT 1 FROM jobs_search WHERE jobs_search MATCH ${match} AND rowid = ${jobs.id})` : undefined,

@@ -16,6 +16,9 @@ import { type ListJobsQuery, manageQuery } from "./schemas";
 import { jobSearch } from "./search";
 import { JobDetail, JobListItem, selectJobDetail, selectJobs, toListItem } from "./view";
 
+/** Below this many jobs updated since `updated_since`, that filter's index drives a contractor's list. */
+const UPDATED_FEW = 256;
+
 export const getManage = operation({
   method: "get",
   path: "/api/jobs/manage",
@@ -65,6 +68,7 @@ async function listJobs(c: AppContext, q: ListJobsQuery) {
       ...extra,
     ];
   };
+  const equals = (c: SQLiteColumn, v: number | undefined) => (v ? sql`${c} = ${v}` : undefined);
   const extra: SQL[] = [];
   let pinned: string[] | undefined;
   if (q.pinned !== undefined) {
@@ -75,22 +79,45 @@ async function listJobs(c: AppContext, q: ListJobsQuery) {
     const inPinned = sql`${jobs.uuid} IN (SELECT value FROM json_each(${JSON.stringify(pinned)}))`;
     extra.push(q.pinned ? inPinned : sql`NOT ${inPinned}`);
   }
-  const list = await listJobsQueries(ctx, filters, jobSearch(q.search), q);
-  const [a, b] = list.branches;
-  if (!a) throw new Error("no visibility branch");
-  // Two visibility branches before the caller is known (list-query.ts); only one returns rows.
-  const [rowsA, [countA], existingPinned, rowsB, countB] = await ctx.read([
-    a.rows,
-    a.count,
+  // A filter an index on (column, id) serves, the most selective first: what a contractor's own jobs
+  // are sized against to choose the cheaper drive (list-query.ts).
+  const newest = [
+    extra[0] && q.pinned ? extra[0] : undefined,
+    equals(jobs.agentId, q.agent_id),
+    equals(jobs.createdBy, q.created_by),
+    q.contractor_id ? eq(jobs.contractorId, q.contractor_id) : undefined,
+    equals(jobs.jobTypeId, q.job_type_id),
+    equals(jobs.priorityId, q.priority_id),
+    equals(jobs.statusId, q.status_id),
+    q.has_photos ? sql`${jobs.photosCount} > 0` : undefined,
+    q.has_documents ? sql`${jobs.documentsCount} > 0` : undefined,
+  ].find(Boolean);
+  // updated_since has an index on updated_at alone: it drives when few jobs changed since (its index
+  // read for at most UPDATED_FEW entries), else the contractor's own newest-first walk does.
+  const few = q.updated_since
+    ? sql`((SELECT count(*) FROM (SELECT 1 FROM ${jobs} INDEXED BY jobs_updated_at_idx WHERE ${jobs.updatedAt} >= ${q.updated_since} LIMIT ${sql.raw(String(UPDATED_FEW))})) < ${sql.raw(String(UPDATED_FEW))})`
+    : undefined;
+  const probe = newest ? { newest } : few ? { few } : undefined;
+  const list = await listJobsQueries(ctx, filters, jobSearch(q.search), q, probe);
+  const [first, ...more] = list.branches;
+  if (!first) throw new Error("no visibility branch");
+  // Several visibility branches and drives (list-query.ts); only one returns rows, the others read nothing.
+  const [rowsA, [countA], existingPinned, ...rest] = await ctx.read([
+    first.rows,
+    first.count,
     // Which pinned uuids still exist at all (not merely match the filters): the rest were deleted.
     ctx.db
       .select({ uuid: jobs.uuid })
       .from(jobs)
       .where(sql`${jobs.uuid} IN (SELECT value FROM json_each(${JSON.stringify(pinned ?? [])}))`),
-    ...(b ? ([b.rows, b.count] as const) : []),
+    ...more.flatMap((b) => [b.rows, b.count] as const),
   ]);
-  const rows = [...rowsA, ...(rowsB ?? [])];
-  const counted = (countA?.n ?? 0) + (countB?.[0]?.n ?? 0);
+  const rows = [...rowsA];
+  let counted = countA?.n ?? 0;
+  for (let i = 0; i < rest.length; i += 2) {
+    rows.push(...(rest[i] as typeof rowsA));
+    counted += (rest[i + 1] as { n: number }[])[0]?.n ?? 0;
+  }
   if (pinned) forgetDeletedPins(ctx, pinned, existingPinned);
   const pins = await ctx.pins();
   return c.json({

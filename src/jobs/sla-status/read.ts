@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
-import { agents, contractors, jobs, priorities, slaOpenCounts } from "../../db/schema";
+import { agents, contractors, jobs, priorities, slaOpenCounts, slaOpenPairCounts } from "../../db/schema";
 import { aliased } from "../../db/select";
 import { badRequest, type FieldError } from "../../domain/errors";
 import { breachedAt, hoursOverdueSql } from "../../domain/sla";
@@ -38,13 +38,15 @@ const SlaStatus = z
   })
   .openapi("SlaStatus");
 
+type Drive = { applies: SQL | undefined; where: SQL | undefined };
 type Filters = { agent_id?: number; contractor_id?: number; priority_id?: number };
 
 /**
  * The SLA figures without re-aggregating the estate (docs/scaling.md):
  * - `measured`: how many jobs the SLA measures, from the trigger-kept `sla_open_counts` when no more
- *   than one filter applies to an unrestricted caller; otherwise counted on the small partial indexes
- *   of measured jobs (a contractor's, an agent's, a priority's).
+ *   than one filter applies, or `sla_open_pair_counts` for one contractor (the filter's, or a
+ *   contractor caller's own) and an agent or priority; otherwise (agent and priority) counted on the
+ *   agent's partial index of measured jobs.
  * - `notDue`: the measured jobs whose deadline is still ahead (the only ones that can be within or
  *   overdue), with how many of them are overdue. Their number is bounded by the jobs created within the
  *   longest SLA, not by the estate.
@@ -66,24 +68,71 @@ export async function slaStatusQueries(ctx: RequestContext, now: string, f: Filt
   const [first, second] = branches;
   if (!first) throw new Error("no visibility branch");
 
-  const dims = (["agent", "contractor", "priority"] as const).filter((d) => f[`${d}_id`] !== undefined);
-  const [dim] = dims;
-  const counter =
-    dims.length === 0
-      ? sql`(SELECT ${slaOpenCounts.n} FROM ${slaOpenCounts} WHERE ${slaOpenCounts.dim} = 'all' AND ${slaOpenCounts.dimId} = 0)`
-      : dims.length === 1 && dim
-        ? sql`(SELECT ${slaOpenCounts.n} FROM ${slaOpenCounts} WHERE ${slaOpenCounts.dim} = ${dim} AND ${slaOpenCounts.dimId} = ${f[`${dim}_id`] ?? 0})`
-        : undefined;
-  const countWhere = (where: SQL | undefined) => sql`(SELECT count(*) FROM ${jobs} WHERE ${where})`;
-  // The counters are for callers who see every job: a contractor's figures are counted on its index.
-  const unrestricted = second !== undefined || ctx.resolvedCaller?.role !== "contractor";
-  const forFirst = counter && unrestricted ? sql`coalesce(${counter}, 0)` : countWhere(and(first.visible, filters));
+  // One trigger-kept counter when the filters and the caller's visibility name at most one contractor
+  // and one more dimension (agent or priority); `undefined` when the jobs must be counted.
+  const counted = (contractor: SQL | undefined): SQL | undefined => {
+    const all = sql`(SELECT ${slaOpenCounts.n} FROM ${slaOpenCounts} WHERE`;
+    if (f.agent_id && f.priority_id) return undefined;
+    const [dim, id] = f.agent_id ? (["agent", f.agent_id] as const) : f.priority_id ? (["priority", f.priority_id] as const) : [];
+    if (contractor === undefined) {
+      return dim
+        ? sql`${all} ${slaOpenCounts.dim} = ${dim} AND ${slaOpenCounts.dimId} = ${id})`
+        : sql`${all} ${slaOpenCounts.dim} = 'all' AND ${slaOpenCounts.dimId} = 0)`;
+    }
+    return dim
+      ? sql`(SELECT ${slaOpenPairCounts.n} FROM ${slaOpenPairCounts} WHERE ${slaOpenPairCounts.contractorId} = ${contractor} AND ${slaOpenPairCounts.dim} = ${dim} AND ${slaOpenPairCounts.dimId} = ${id})`
+      : sql`${all} ${slaOpenCounts.dim} = 'contractor' AND ${slaOpenCounts.dimId} = ${contractor})`;
+  };
+  // With an agent filter, `+contractor_id` keeps the count on the agent's index (the fallback: agent and priority).
+  const countWhere = (b: VisibilityBranch) =>
+    sql`(SELECT count(*) FROM ${jobs} WHERE ${and(
+      b.contractorId && f.agent_id ? sql`+${jobs.contractorId} = ${b.contractorId}` : b.visible,
+      filters,
+    )})`;
+  const measuredFor = (b: VisibilityBranch): SQL => {
+    const own = b.contractor ? b.contractorId : undefined;
+    if (own && f.contractor_id) {
+      // A contractor filtering by contractor: its own figures, or none.
+      const n = counted(sql`${f.contractor_id}`);
+      return sql`(CASE WHEN ${own} = ${f.contractor_id} THEN ${n ? sql`coalesce(${n}, 0)` : countWhere(b)} ELSE 0 END)`;
+    }
+    const n = counted(own ?? (f.contractor_id ? sql`${f.contractor_id}` : undefined));
+    return n ? sql`coalesce(${n}, 0)` : countWhere(b);
+  };
   // Caller not resolved yet: the CASE takes the branch that applies (SQLite evaluates only that one).
-  const measured = second
-    ? sql`CASE WHEN ${first.applies} THEN ${forFirst} ELSE ${countWhere(and(second.visible, filters))} END`
-    : forFirst;
+  const measured = second ? sql`CASE WHEN ${first.applies} THEN ${measuredFor(first)} ELSE ${measuredFor(second)} END` : measuredFor(first);
 
-  const notDue = ({ applies, visible }: VisibilityBranch) =>
+  // notDue and details walk one partial index of measured jobs: a contractor's, or (with an agent or
+  // priority filter) that dimension's, whichever the counters say is smaller; each statement's LIMIT
+  // holds the choice (limitIf), so the drive not taken reads nothing. A firm of 100 000 jobs walked
+  // its own index for one agent's breaches.
+  const other = f.agent_id
+    ? ({ dim: "agent", id: f.agent_id, column: jobs.agentId } as const)
+    : f.priority_id
+      ? ({ dim: "priority", id: f.priority_id, column: jobs.priorityId } as const)
+      : undefined;
+  const drives = branches.flatMap((b): Drive[] => {
+    const contractor = b.contractor ? b.contractorId : f.contractor_id ? sql`${f.contractor_id}` : undefined;
+    const base = (plus: "contractor" | "other" | undefined): SQL | undefined =>
+      and(
+        b.contractor ? (plus === "contractor" ? sql`+${jobs.contractorId} = ${b.contractorId}` : b.visible) : b.visible,
+        sql`${jobs.slaOpen} = 1`,
+        f.agent_id ? sql`${plus === "other" && other?.dim === "agent" ? sql`+` : sql``}${jobs.agentId} = ${f.agent_id}` : undefined,
+        f.contractor_id ? sql`${plus === "contractor" ? sql`+` : sql``}${jobs.contractorId} = ${f.contractor_id}` : undefined,
+        // With an agent too, `+` keeps the planner on the agent's index.
+        f.priority_id ? sql`${f.agent_id || plus === "other" ? sql`+` : sql``}${jobs.priorityId} = ${f.priority_id}` : undefined,
+      );
+    if (!contractor || !other) return [{ applies: b.applies, where: base(undefined) }];
+    const n = (dim: string, id: SQL | number) =>
+      sql`coalesce((SELECT ${slaOpenCounts.n} FROM ${slaOpenCounts} WHERE ${slaOpenCounts.dim} = ${dim} AND ${slaOpenCounts.dimId} = ${id}), 0)`;
+    const otherSmaller = sql`(${n(other.dim, other.id)} <= ${n("contractor", contractor)})`;
+    return [
+      { applies: and(b.applies, otherSmaller), where: base("contractor") },
+      { applies: and(b.applies, sql`NOT ${otherSmaller}`), where: base("other") },
+    ];
+  });
+
+  const notDue = ({ applies, where }: Drive) =>
     db
       .select({
         n: sql<number>`count(*)`.as("n"),
@@ -95,11 +144,11 @@ export async function slaStatusQueries(ctx: RequestContext, now: string, f: Filt
             overdue: sql<number>`(${jobs.dateWorksEndDate} IS NOT NULL AND ${jobs.dateWorksEndDate} < ${now.slice(0, 10)})`.as("overdue"),
           })
           .from(jobs)
-          .where(and(visible, filters, sql`${jobs.slaDeadline} >= ${now}`))
+          .where(and(where, sql`${jobs.slaDeadline} >= ${now}`))
           .limit(limitIf(applies, 1_000_000_000))
           .as("not_due"),
       );
-  const details = ({ applies, visible }: VisibilityBranch) =>
+  const details = ({ applies, where }: Drive) =>
     db
       .select(
         aliased({
@@ -110,14 +159,14 @@ export async function slaStatusQueries(ctx: RequestContext, now: string, f: Filt
         }),
       )
       .from(jobs)
-      .where(and(visible, filters, breachedAt(now)))
+      .where(and(where, breachedAt(now)))
       // The order of jobs_sla_open_idx (deadline, end date, id): a page reads only its own rows.
       .orderBy(asc(jobs.slaDeadline), asc(jobs.dateWorksEndDate), asc(jobs.id))
       .limit(limitIf(applies, page.limit))
       .offset(page.offset);
   return {
     measured: db.select({ n: sql<number>`${measured}`.as("measured") }).from(sql`(SELECT 1)`),
-    branches: branches.map((b) => ({ notDue: notDue(b), details: details(b) })),
+    branches: drives.map((d) => ({ notDue: notDue(d), details: details(d) })),
   };
 }
 
@@ -143,9 +192,9 @@ export const getSlaStatus = operation({
     const now = nowIso();
     // One round trip: the token check, the figures and the filter ids' existence.
     const sla = await slaStatusQueries(ctx, now, q, q);
-    const [a, b] = sla.branches;
+    const [a, ...more] = sla.branches;
     if (!a) throw new Error("no visibility branch");
-    const [[measured], [notDueA], detailsA, agentRows, contractorRows, priorityRows, notDueB, detailsB] = await ctx.read([
+    const [[measured], [notDueA], detailsA, agentRows, contractorRows, priorityRows, ...rest] = await ctx.read([
       sla.measured,
       a.notDue,
       a.details,
@@ -161,9 +210,18 @@ export const getSlaStatus = operation({
         .select({ id: priorities.id })
         .from(priorities)
         .where(eq(priorities.id, q.priority_id ?? -1)),
-      ...(b ? ([b.notDue, b.details] as const) : []),
+      ...more.flatMap((b) => [b.notDue, b.details] as const),
     ]);
-    const details = [...detailsA, ...(detailsB ?? [])];
+    // Only the branch and drive that apply read anything: the others answered zeros and no rows.
+    const details = [...detailsA];
+    let notDue = Number(notDueA?.n ?? 0);
+    let overdue = Number(notDueA?.overdue ?? 0);
+    for (let i = 0; i < rest.length; i += 2) {
+      const nd = (rest[i] as (typeof notDueA)[])[0];
+      notDue += Number(nd?.n ?? 0);
+      overdue += Number(nd?.overdue ?? 0);
+      details.push(...(rest[i + 1] as typeof detailsA));
+    }
 
     // An unknown id is a mistake worth naming: a silent zero would read as "no breaches".
     const errors: FieldError[] = [];
@@ -174,9 +232,6 @@ export const getSlaStatus = operation({
     const first = errors[0];
     if (first) throw badRequest(`${first.field}: ${first.message}`, errors);
 
-    // Only the branch that applies read anything: the other answered zeros.
-    const notDue = Number(notDueA?.n ?? 0) + Number(notDueB?.[0]?.n ?? 0);
-    const overdue = Number(notDueA?.overdue ?? 0) + Number(notDueB?.[0]?.overdue ?? 0);
     const breached = Math.max(0, Number(measured?.n ?? 0) - notDue);
     return ok(c, {
       jobs_within_sla: notDue - overdue,
