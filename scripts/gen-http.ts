@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { cliArgs } from "./lib/cli";
+import { cliArgs } from "./lib/cli.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 export const REFERENCE = path.join(ROOT, "docs/api-reference.txt");

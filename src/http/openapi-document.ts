@@ -156,6 +156,8 @@ function webhooks(): Json {
           "(`webhook-id`, `webhook-timestamp`, `webhook-signature`: verify with the `standardwebhooks` library and the subscription's secret). " +
           'Answer 2xx within 10 s; anything else is retried with backoff. Private values are never sent: a changed private field reads `{"changed": true}`.',
         tags: ["Webhooks"],
+        // Sent by us, signed (Standard Webhooks), not called with a bearer token.
+        security: [],
         requestBody: {
           required: true,
           content: {

@@ -127,7 +127,23 @@ export const healthRoute = createRoute({
         "X-Request-Id": COMMON_HEADERS["X-Request-Id"],
         "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
       },
-      content: { "application/json": { schema: ErrorBody } },
+      content: {
+        "application/json": {
+          schema: ErrorBody,
+          examples: {
+            limited: {
+              summary: "Too many requests from this address",
+              value: {
+                success: false,
+                message: "Too many requests: slow down and retry shortly",
+                code: "RATE_LIMITED",
+                errors: [],
+                request_id: "0b5c2a8e-4f3d-4a51-9c8e-2f6d1b7a9e10",
+              },
+            },
+          },
+        },
+      },
     },
   },
 });
