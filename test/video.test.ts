@@ -183,7 +183,14 @@ describe("dispatch (video.transcode)", () => {
     expect(Number(cb.searchParams.get("exp")) - Date.now() / 1000).toBeLessThanOrEqual(1800);
 
     expect(await photoRow(v.id)).toMatchObject({ processing_status: "processing", processing_attempts: 1 });
-    expect(sent).toEqual([{ body: { type: "video.watchdog", photoId: v.id, attempt: 1 }, delaySeconds: 900 }]);
+    // The watchdog first, then (once the transcoder has it) the first status check, 10 s on.
+    expect(sent).toEqual([
+      { body: { type: "video.watchdog", photoId: v.id, attempt: 1 }, delaySeconds: 900 },
+      { body: { type: "video.check", photoId: v.id, attempt: 1, until: expect.any(Number) }, delaySeconds: 10 },
+    ]);
+    const until = Number((sent[1]?.body as { until?: number } | undefined)?.until);
+    expect(until - Date.now()).toBeGreaterThan(890_000);
+    expect(until - Date.now()).toBeLessThanOrEqual(900_000);
     expect(await auditActions(v.uuid)).toEqual(["photo.uploaded", "photo.video_dispatched"]);
     // The signed source URL serves the original, and only with GET.
     const src = await exports.default.fetch(new Request(req.source_url));
@@ -532,6 +539,76 @@ describe("watchdog (video.watchdog)", () => {
     const calls = watchTranscoder();
     expect((await deliver({ type: "video.transcode", photoId: v.id })).explicitAcks).toHaveLength(1);
     expect(calls.map((c) => c.body.attempt)).toEqual([2]);
+  });
+});
+
+describe("status check (video.check): a job the media service lost is dispatched again at once", () => {
+  /** The real transcoder's answer about a job (it holds a job from its start until its callback is done). */
+  const transcoderStatus = async (jobId: string) =>
+    (await (await fetch(`${env.TRANSCODER_URL}/v1/videos/status?job_id=${jobId}`)).json()) as { running: boolean; attempt?: number };
+
+  it("the real transcoder no longer holds the attempt (it ended, its callback never got through): superseded now, not at the watchdog", async () => {
+    const v = await dispatched();
+    const check = sent.find((m) => m.body.type === "video.check")?.body;
+    if (check?.type !== "video.check") throw new Error("no status check armed");
+    // Its source download fails at once (PUBLIC_URL is port 9) and so does its callback: the job ends
+    // unreported, as after a crash. Bounded wait for the process to let go of it.
+    const deadline = Date.now() + 20_000;
+    while ((await transcoderStatus(v.uuid)).running) {
+      expect(Date.now(), "the transcoder still holds the job after 20 s").toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    sent = [];
+    expect((await deliver(check)).explicitAcks).toHaveLength(1);
+    expect(sent).toEqual([{ body: { type: "video.transcode", photoId: v.id, supersedes: 1 }, delaySeconds: 2 }]);
+    expect(String((await photoRow(v.id))?.processing_error)).toMatch(/^retrying: the media service lost attempt 1/);
+    // The superseding message starts attempt 2 on the transcoder.
+    const calls = watchTranscoder();
+    expect((await deliver({ type: "video.transcode", photoId: v.id, supersedes: 1 })).explicitAcks).toHaveLength(1);
+    expect(calls.map((c) => [c.status, c.body.attempt])).toEqual([[202, 2]]);
+    // A check of the superseded attempt does nothing.
+    sent = [];
+    await deliver(check);
+    expect(sent.filter((m) => m.body.type !== "video.check" || m.body.attempt !== 2)).toEqual([]);
+  });
+
+  it("while the service holds the attempt, or cannot be reached, it is asked again later; never past the watchdog's time; a settled video is left alone", async () => {
+    const v = await dispatched();
+    const check = { type: "video.check" as const, photoId: v.id, attempt: 1, until: Date.now() + 600_000 };
+    // Held: what the transcoder answers while it transcodes (the real one's job here ends too fast to ask).
+    const realFetch = globalThis.fetch;
+    vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.pathname === "/v1/videos/status") {
+        return Response.json({ job_id: url.searchParams.get("job_id"), running: true, attempt: 1, phase: "running", started_at: "x" });
+      }
+      return realFetch(input, init);
+    });
+    sent = [];
+    await deliver(check);
+    expect(sent).toEqual([{ body: check, delaySeconds: 10 }]);
+    vi.unstubAllGlobals();
+
+    // Unreachable (down, or restarting): asked again, not superseded.
+    const url = env.TRANSCODER_URL;
+    Object.assign(env, { TRANSCODER_URL: "http://127.0.0.1:9" });
+    try {
+      sent = [];
+      await deliver(check);
+      expect(sent).toEqual([{ body: check, delaySeconds: 10 }]);
+      // The watchdog is due before another check would run: it takes over.
+      sent = [];
+      await deliver({ ...check, until: Date.now() + 5_000 });
+      expect(sent).toEqual([]);
+    } finally {
+      Object.assign(env, { TRANSCODER_URL: url });
+    }
+    expect(await photoRow(v.id)).toMatchObject({ processing_status: "processing", processing_attempts: 1 });
+
+    await env.DB.prepare("UPDATE photos SET processing_status = 'completed' WHERE id = ?").bind(v.id).run();
+    sent = [];
+    await deliver(check);
+    expect(sent).toEqual([]);
   });
 });
 

@@ -713,3 +713,72 @@ describe("OpenAPI document", () => {
     expect(JSON.stringify(since)).toContain("for polling clients");
   });
 });
+
+describe("delivery isolation (a hanging receiver delays only its own deliveries)", () => {
+  it("deliveries of other subscriptions run beside a receiver that never answers, each subscription in order", async () => {
+    // Two subscriptions on the discard port, told apart by path: the fetcher below plays both receivers.
+    const hanging = await subscribe({ url: "http://127.0.0.1:9/hang" });
+    const healthy = await subscribe({ url: "http://127.0.0.1:9/ok" });
+    const jobs = [await createJob(staff, fx), await createJob(staff, fx), await createJob(staff, fx)];
+    const created = async (sub: Created) =>
+      (await deliveriesOf(sub.uuid)).filter((d) => d.event_type === "job.created" && jobs.some((j) => d.payload.includes(j.job_uuid)));
+    const hangingRows = await created(hanging);
+    const healthyRows = await created(healthy);
+    expect([hangingRows.length, healthyRows.length]).toEqual([3, 3]);
+
+    const healthyGot: string[] = [];
+    const hangingCalls: { aborted: boolean }[] = [];
+    const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const req = new Request(input, init);
+      if (new URL(req.url).pathname === "/hang") {
+        // Never answers: only the deliverer's own timeout ends the request.
+        const call = { aborted: false };
+        hangingCalls.push(call);
+        return new Promise<Response>((_, reject) =>
+          init?.signal?.addEventListener("abort", () => {
+            call.aborted = true;
+            reject(new Error("The operation was aborted due to timeout"));
+          }),
+        );
+      }
+      healthyGot.push((JSON.parse(await req.text()) as { data: { job_uuid: string } }).data.job_uuid);
+      return new Response(null, { status: 204 });
+    }) as typeof fetch;
+
+    // The hanging subscription's deliveries first in the batch, interleaved with the healthy one's.
+    const order = hangingRows.flatMap((h, i) => [h, healthyRows[i] as DeliveryRow]);
+    const batch = createMessageBatch<WebhookMessage>(
+      "propops-webhooks",
+      order.map((d, i) => ({ id: `iso${i}`, timestamp: new Date(), attempts: 1, body: { type: "webhook.deliver", deliveryId: d.id } })),
+    );
+    const started = Date.now();
+    const consumed = consumeWebhooks(batch, createServices(env), { fetcher });
+    // Bounded wait: every healthy delivery arrives, or the hanging request's timeout fires first.
+    let healthyDoneMs: number | undefined;
+    while (Date.now() - started < 25_000) {
+      if (healthyGot.length === 3) {
+        healthyDoneMs = Date.now() - started;
+        break;
+      }
+      if (hangingCalls.some((c) => c.aborted)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(healthyGot, "the healthy receiver got its events before the hanging one's request timed out").toHaveLength(3);
+    expect(hangingCalls.every((c) => !c.aborted)).toBe(true);
+    expect(healthyDoneMs).toBeDefined();
+    // In event order for the healthy subscription.
+    expect(healthyGot).toEqual(jobs.map((j) => j.job_uuid));
+
+    await consumed;
+    const result = await getQueueResult(batch, createExecutionContext());
+    // Healthy: acked. Hanging: its first delivery timed out (retry); the two after it were not attempted
+    // behind it (each would have waited its own 10 s timeout, holding the batch), and retry after it.
+    expect(result.explicitAcks.sort()).toEqual(["iso1", "iso3", "iso5"]);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(["iso0", "iso2", "iso4"]);
+    expect(hangingCalls).toHaveLength(1);
+    const status = async (id: number) => (await rows<DeliveryRow>("SELECT * FROM webhook_deliveries WHERE id = ?", id))[0];
+    for (const d of healthyRows) expect((await status(d.id))?.status).toBe("delivered");
+    for (const d of hangingRows) expect((await status(d.id))?.status).toBe("pending");
+    expect((await status(hangingRows[0]?.id ?? 0))?.last_error).toMatch(/^request failed: /);
+  });
+});

@@ -11,5 +11,10 @@ export type MediaMessage =
       /** Set by the watchdog / a retryable failure: the stuck or failed attempt this one replaces. */
       supersedes?: number;
     }
+  /**
+   * Asks the media service, every VIDEO_CHECK_SECONDS while attempt n runs, whether it still holds
+   * the job (video-job.ts); `until` (epoch ms) is the watchdog's time, when the asking stops.
+   */
+  | { type: "video.check"; photoId: number; attempt: number; until: number }
   /** Checks, after the transcoder's time limit, that a dispatched attempt reported back (video-job.ts). */
   | { type: "video.watchdog"; photoId: number; attempt: number };

@@ -5,7 +5,7 @@ import { runCleanup } from "./cleanup";
 import { markMediaFailed } from "./failed";
 import type { MediaMessage } from "./messages";
 import { handlePhotoCompress } from "./photo-job";
-import { handleVideoTranscode, handleVideoWatchdog } from "./video-job";
+import { handleVideoCheck, handleVideoTranscode, handleVideoWatchdog } from "./video-job";
 
 const MAX_BACKOFF_SECONDS = 300;
 
@@ -23,6 +23,9 @@ async function handle(services: Services, body: MediaMessage): Promise<void> {
       return;
     case "video.watchdog":
       await handleVideoWatchdog(services, body);
+      return;
+    case "video.check":
+      await handleVideoCheck(services, body);
       return;
     default:
       // A type this version does not handle yet (added by a newer deploy): fail loudly, retry.
@@ -48,8 +51,8 @@ export async function consumeMedia(batch: MessageBatch<MediaMessage>, services: 
 
 /**
  * Message types whose dead letters mark the photo failed. Rule: a type joins this set in the same
- * change that adds its case to handle(). (`video.watchdog` is not: a dead watchdog says nothing
- * about the video, whose current attempt may still be running.)
+ * change that adds its case to handle(). (`video.watchdog` and `video.check` are not: a dead one says
+ * nothing about the video, whose current attempt may still be running.)
  */
 const RECORDED_DEAD_LETTERS: ReadonlySet<MediaMessage["type"]> = new Set(["photo.compress", "video.transcode"]);
 

@@ -10,7 +10,7 @@
  * transcoder retries its callback.
  */
 
-import type { TranscodeRequest } from "@propops/media-core/contract";
+import { type TranscodeRequest, VideoStatus } from "@propops/media-core/contract";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { auditEvents, jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
@@ -45,6 +45,15 @@ export function watchdogSeconds(env: Pick<Env, "VIDEO_WATCHDOG_SECONDS">): numbe
   const n = Number(env.VIDEO_WATCHDOG_SECONDS);
   return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), MAX_QUEUE_DELAY_SECONDS) : 900;
 }
+
+/** Seconds between status checks of a running attempt (VIDEO_CHECK_SECONDS, default 10). */
+export function checkSeconds(env: Pick<Env, "VIDEO_CHECK_SECONDS">): number {
+  const n = Number(env.VIDEO_CHECK_SECONDS);
+  return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), MAX_QUEUE_DELAY_SECONDS) : 10;
+}
+
+/** A status question is answered at once; a service this slow counts as unreachable (asked again). */
+const STATUS_TIMEOUT_MS = 5_000;
 
 const retryDelay = (attempt: number) => Math.min(2 ** attempt, MAX_RETRY_DELAY_SECONDS);
 const reasonText = (s: string) => s.slice(0, 500);
@@ -148,6 +157,61 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
       .where(onAttempt(video.id, attempt));
     throw err;
   }
+  // Then ask after it every few seconds until the watchdog's time: a crash is noticed in seconds.
+  // Best effort: without it the watchdog still catches a lost attempt, only later.
+  const until = Date.now() + watchdogSeconds(env) * 1000;
+  await scheduleCheck(env, { photoId: video.id, attempt, until }).catch((err) =>
+    console.error(`video ${video.uuid}: could not arm the status check:`, err instanceof Error ? err.message : err),
+  );
+}
+
+async function scheduleCheck(env: Env, check: { photoId: number; attempt: number; until: number }): Promise<boolean> {
+  const delaySeconds = checkSeconds(env);
+  // The watchdog is due before the next check would run: it takes over.
+  if (Date.now() + delaySeconds * 1000 >= check.until) return false;
+  await env.MEDIA_QUEUE.send({ type: "video.check", ...check } satisfies MediaMessage, { delaySeconds });
+  return true;
+}
+
+/** What the media service says about attempt n, or why it could not say. */
+async function serviceHolds(env: Env, video: VideoRow, attempt: number): Promise<"held" | "lost" | "unknown"> {
+  let res: Response;
+  try {
+    res = await transcoderFetch(
+      env,
+      `/v1/videos/status?job_id=${encodeURIComponent(video.uuid)}`,
+      { method: "GET", signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) },
+      video.uuid,
+    );
+  } catch {
+    return "unknown"; // down or restarting: asked again at the next check
+  }
+  const parsed = res.ok ? VideoStatus.safeParse(await res.json().catch(() => null)) : undefined;
+  if (!res.ok) await res.body?.cancel();
+  if (!parsed?.success) return "unknown"; // an older service without the route, or a bad answer
+  return parsed.data.running && parsed.data.attempt === attempt ? "held" : "lost";
+}
+
+/**
+ * `video.check`: asks the media service whether it still holds attempt n. A service that answers
+ * without it lost the job (it crashed and came back, or the job ended without a callback getting
+ * through): the attempt is superseded now, through the queue, instead of at the watchdog. The
+ * service is asked before the row is read, so a job that just reported back is seen completed, not
+ * lost. An unreachable service is asked again at the next check; the watchdog still bounds it all.
+ */
+export async function handleVideoCheck(services: Services, msg: { photoId: number; attempt: number; until: number }): Promise<void> {
+  const { env, db } = services;
+  const first = await loadVideo(db, { id: msg.photoId });
+  if (first?.status !== "processing" || first.attempts !== msg.attempt) return;
+  const held = await serviceHolds(env, first, msg.attempt);
+  if (held !== "lost") {
+    await scheduleCheck(env, msg);
+    return;
+  }
+  const video = await loadVideo(db, { id: msg.photoId });
+  if (video?.status !== "processing" || video.attempts !== msg.attempt) return;
+  console.warn(`video ${video.uuid}: the media service no longer holds attempt ${msg.attempt}; dispatching again`);
+  await retryOrFail(services, video, `the media service lost attempt ${msg.attempt} (it restarted or the job ended without reporting)`);
 }
 
 /** POSTs the job to the transcoder; anything but 202 Accepted throws (retried by the queue). */

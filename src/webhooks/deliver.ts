@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { type FieldCipher, fieldCipher } from "../crypto/fields";
 import { webhookDeliveries, webhookSubscriptions } from "../db/schema";
@@ -113,26 +113,92 @@ export async function deliverWebhook(services: Services, deliveryId: number, opt
   return record("retry", { responseStatus: res.status, latencyMs, error, attempted: true });
 }
 
-/** The webhook queue consumer: one attempt per message; a failed attempt retries with backoff. */
+/**
+ * The webhook queue consumer: one attempt per message; a failed attempt retries with backoff.
+ *
+ * Subscriptions are isolated from each other: a batch's deliveries are grouped by subscription and
+ * the groups run concurrently, so a receiver that hangs until its 10 s timeout delays only its own
+ * deliveries. Within a group they run one after another, in message order; once one of them fails,
+ * the rest of the group is not attempted in this batch but retried after it (keeps the
+ * subscription's order, and bounds the batch to one timeout per failing receiver instead of one per
+ * delivery: the queue hands out the next batch only when this one is done).
+ */
 export async function consumeWebhooks(
   batch: MessageBatch<WebhookMessage>,
   services: Services,
   options: DeliverOptions = {},
 ): Promise<void> {
-  for (const message of batch.messages) {
-    try {
-      const outcome = await deliverWebhook(services, message.body.deliveryId, options);
-      if (outcome === "retry") message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-      else message.ack();
-    } catch (err) {
-      console.error(
-        `webhook delivery ${message.body?.deliveryId} failed, attempt ${message.attempts}:`,
-        err instanceof Error ? err.message : err,
-      );
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+  const groups = await groupBySubscription(services, batch.messages);
+  await Promise.all(
+    groups.map(async (messages) => {
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i] as Message<WebhookMessage>;
+        let outcome: DeliveryOutcome | "error";
+        try {
+          outcome = await deliverWebhook(services, message.body.deliveryId, options);
+        } catch (err) {
+          console.error(
+            `webhook delivery ${message.body?.deliveryId} failed, attempt ${message.attempts}:`,
+            err instanceof Error ? err.message : err,
+          );
+          outcome = "error";
+        }
+        if (outcome !== "retry" && outcome !== "error") {
+          message.ack();
+          continue;
+        }
+        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        const behind = messages.slice(i + 1);
+        for (const m of behind) m.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        await noteDeferred(services, behind);
+        return;
+      }
+    }),
+  );
+}
+
+/** The batch's messages per subscription (message order kept); unknown deliveries form their own groups. */
+async function groupBySubscription(services: Services, messages: readonly Message<WebhookMessage>[]): Promise<Message<WebhookMessage>[][]> {
+  const ids = [...new Set(messages.map((m) => m.body?.deliveryId).filter((id): id is number => Number.isInteger(id)))];
+  let owner = new Map<number, number>();
+  try {
+    if (ids.length > 0) {
+      const found = await services.db
+        .select({ id: webhookDeliveries.id, subscriptionId: webhookDeliveries.subscriptionId })
+        .from(webhookDeliveries)
+        .where(inArray(webhookDeliveries.id, ids));
+      owner = new Map(found.map((r) => [r.id, r.subscriptionId]));
     }
+  } catch (err) {
+    // Not knowing the owners only costs the isolation: each message then runs on its own, concurrently.
+    console.error("webhook batch: could not group deliveries by subscription:", err instanceof Error ? err.message : err);
+  }
+  const groups = new Map<string, Message<WebhookMessage>[]>();
+  for (const m of messages) {
+    const sub = owner.get(m.body?.deliveryId);
+    const key = sub === undefined ? `message:${m.id}` : `subscription:${sub}`;
+    const group = groups.get(key);
+    if (group) group.push(m);
+    else groups.set(key, [m]);
+  }
+  return [...groups.values()];
+}
+
+/** Says in the delivery log why a delivery waits (kept if it has a reason of its own already). */
+async function noteDeferred(services: Services, messages: readonly Message<WebhookMessage>[]): Promise<void> {
+  const ids = messages.map((m) => m.body?.deliveryId).filter((id): id is number => Number.isInteger(id));
+  if (ids.length === 0) return;
+  try {
+    await services.db
+      .update(webhookDeliveries)
+      .set({ lastError: sql`coalesce(${webhookDeliveries.lastError}, ${DEFERRED})` })
+      .where(and(inArray(webhookDeliveries.id, ids), eq(webhookDeliveries.status, "pending")));
+  } catch (err) {
+    console.error("webhook batch: could not note deferred deliveries:", err instanceof Error ? err.message : err);
   }
 }
+
+const DEFERRED = "not attempted yet: an earlier delivery to this subscription failed";
 
 /** Dead letters: the delivery failed every retry; the log says so and it can be redelivered on request. */
 export async function consumeWebhookDeadLetters(batch: MessageBatch<WebhookMessage>, services: Services): Promise<void> {

@@ -11,7 +11,7 @@ import { loadConfig } from "./config.ts";
 import { ffmpegVersion, killAllChildren } from "./ffmpeg.ts";
 import { compressImageRoute } from "./images.ts";
 import { JobSlots } from "./jobs.ts";
-import { transcodeVideo } from "./routes-videos.ts";
+import { transcodeVideo, videoStatus } from "./routes-videos.ts";
 import { sweepStaleTempDirs } from "./transcode.ts";
 
 export interface RouteContext {
@@ -53,6 +53,7 @@ const healthz: RouteHandler = (ctx) =>
 export const routes: Route[] = [
   { method: "GET", path: "/healthz", handler: healthz },
   { method: "POST", path: "/v1/videos/transcode", handler: transcodeVideo },
+  { method: "GET", path: "/v1/videos/status", handler: videoStatus },
   { method: "POST", path: "/v1/images/compress", handler: compressImageRoute },
 ];
 

@@ -53,6 +53,13 @@ async function spawnServer(
   return { child, url, exited };
 }
 
+/** GET /v1/videos/status?job_id= of a server. */
+async function status(url: string, jobId: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}/v1/videos/status?job_id=${encodeURIComponent(jobId)}`);
+  assert.equal(res.status, 200);
+  return (await res.json()) as Record<string, unknown>;
+}
+
 async function waitForFfmpeg(): Promise<number[]> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -69,6 +76,11 @@ describe("server process lifecycle", () => {
     const body = jobBody(storage, "crash", "clip");
     assert.equal((await submit(a.url, body)).status, 202);
     const orphans = await waitForFfmpeg();
+    // The Worker asks after the job it handed over: this process holds attempt 1.
+    assert.deepEqual(
+      { ...(await status(a.url, "crash")), started_at: "…" },
+      { job_id: "crash", running: true, attempt: 1, phase: "running", started_at: "…" },
+    );
     a.child.kill("SIGKILL");
     await a.exited;
     // The orphaned ffmpeg (in a container it dies with PID 1) — stop it here.
@@ -91,11 +103,15 @@ describe("server process lifecycle", () => {
 
     const b = await spawnServer({ JOB_TIMEOUT_SECONDS: "600" });
     assert.deepEqual(await leftoverTempDirs(sb.tmp), [], "stale temp dir swept at startup");
+    // The restarted service does not hold the killed job: the Worker takes that as lost and re-dispatches.
+    assert.deepEqual(await status(b.url, "crash"), { job_id: "crash", running: false });
     const retry = await submit(b.url, { ...body, attempt: 2 });
     assert.equal(retry.status, 202);
     const cb = await storage.waitForCallback("crash");
     assert.equal(cb.status, "completed", JSON.stringify(cb));
     assert.equal(cb.attempt, 2);
+    // Held until its callback was delivered, then forgotten.
+    assert.deepEqual(await status(b.url, "crash"), { job_id: "crash", running: false });
     assert.ok(storage.received.puts.has("crash-1080p") && storage.received.puts.has("crash-thumbnail"));
     assert.deepEqual(await leftoverTempDirs(sb.tmp), []);
     b.child.kill("SIGTERM");

@@ -45,6 +45,19 @@ export const TranscodeRequest = z.object({
 });
 export type TranscodeRequest = z.infer<typeof TranscodeRequest>;
 
+/** GET /v1/videos/status?job_id=: whether the service holds the job now (a restarted service holds none). */
+export const VideoStatus = z.discriminatedUnion("running", [
+  z.object({
+    job_id: z.string(),
+    running: z.literal(true),
+    attempt: count,
+    phase: z.enum(["running", "reporting"]),
+    started_at: z.string(),
+  }),
+  z.object({ job_id: z.string(), running: z.literal(false) }),
+]);
+export type VideoStatus = z.infer<typeof VideoStatus>;
+
 const Variant = z.object({ width: count, height: count, bitrate: count, size: count });
 
 /** The transcoder's callback body (its JobResult); extra fields are ignored. */
