@@ -19,8 +19,8 @@ import { health, healthRoute } from "./ops/health";
 import { type AppSchema, operations } from "./routes";
 import { scheduleWebhookRelay } from "./webhooks/relay";
 
-function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = []) {
-  return { success: false, message, code, errors, request_id: requestId };
+function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = [], details: Record<string, unknown> = {}) {
+  return { success: false, message, code, errors, ...details, request_id: requestId };
 }
 
 export function createApp(ops: readonly Operation[] = operations) {
@@ -107,7 +107,7 @@ export function createApp(ops: readonly Operation[] = operations) {
 
   app.onError((err, c) => {
     const requestId = c.var.ctx?.requestId ?? crypto.randomUUID();
-    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, requestId, err.errors), err.status);
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, requestId, err.errors, err.details), err.status);
     if (err instanceof HTTPException) {
       const code = (Object.entries(ERROR_STATUS).find(([, s]) => s === err.status)?.[0] ?? "BAD_REQUEST") as ErrorCode;
       return c.json(errorBody(code, err.message || "Request failed", requestId), err.status);

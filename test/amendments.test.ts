@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
-import { auditActions, jobRow, rows, send, UNKNOWN_UUID } from "./workflow-helpers";
+import { auditActions, jobRow, rows, seedStatus, send, UNKNOWN_UUID } from "./workflow-helpers";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -242,7 +242,7 @@ describe("POST /api/jobs/amend-request", () => {
     const other = await createJob(staff, fx, { contractor_id: fx.otherContractorId });
     expectStatus(await submit(contractor, { ...body, job_uuid: other.job_uuid }), 404);
     const archived = await budgetJob();
-    expectStatus(await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: archived.job_uuid, status_id: 9 }), 200);
+    await seedStatus(archived.job_uuid, 9);
     const res = await submit(contractor, { ...body, job_uuid: archived.job_uuid });
     expectStatus(res, 403);
     expect(res.body.message).toBe("Archived jobs cannot be changed");
@@ -345,7 +345,7 @@ describe("PATCH /api/jobs/amend-request", () => {
 
   it("refuses to decide on an archived job (403), changing nothing", async () => {
     const { job, uuid } = await pendingBudgetRequest();
-    expectStatus(await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, status_id: 9 }), 200);
+    await seedStatus(job.job_uuid, 9);
     const before = await jobRow(job.job_uuid);
     const res = await decide(manager, { uuid, status: "approved" });
     expectStatus(res, 403);

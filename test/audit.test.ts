@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
-import { send, UNKNOWN_UUID } from "./workflow-helpers";
+import { jobInStatus, send, UNKNOWN_UUID } from "./workflow-helpers";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -14,7 +14,7 @@ const trail = (who: { token: string }, query: string) => api("GET", `/api/jobs/a
 
 describe("GET /api/jobs/audit", () => {
   it("returns who, when, what and before/after, newest first, paginated", async () => {
-    const job = await createJob(staff, fx, { status_id: 6 });
+    const job = await jobInStatus(staff, fx, 6);
     expectStatus(await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, job_title: "Boiler repair" }), 200);
     expectStatus(await send(staff, "POST", "/api/jobs/recall", { job_uuid: job.job_uuid, recall_reason: "Leak" }), 200);
     const res = await trail(staff, `job_uuid=${job.job_uuid}`);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, seedFixtures } from "./helpers";
+import { seedStatus } from "./workflow-helpers";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -212,9 +213,29 @@ describe("create", () => {
     expect(after).toEqual(before);
   });
 
-  it("a job created in a completed status is completed at once; in an open one it is not", async () => {
-    const done = await rawJob((await createJob(staff, fx, { status_id: 6 })).job_uuid);
-    expect(done?.completed_at).toBe(done?.created_at);
+  it("a job is created Open or Awaiting Approval (Approved by management), never Completed: 409 naming where it may start", async () => {
+    const before = await env.DB.prepare(
+      "SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM audit_events) AS events",
+    ).first();
+    const res = await api("POST", "/api/jobs/manage", {
+      token: staff.token,
+      csrf: staff.csrf,
+      body: {
+        action: "create",
+        job_title: "T",
+        job_description: "D",
+        priority_id: 2,
+        status_id: 6,
+        job_type_id: 3,
+        address_id: fx.addressId,
+      },
+    });
+    expectStatus(res, 409);
+    expect(res.body).toMatchObject({ code: "TRANSITION_NOT_ALLOWED", current_status: null });
+    expect(res.body.next_statuses.map((s: { status_name: string }) => s.status_name)).toEqual(["Open", "Awaiting Approval"]);
+    expect(
+      await env.DB.prepare("SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM audit_events) AS events").first(),
+    ).toEqual(before);
     const open = await rawJob((await createJob(staff, fx, { status_id: 1 })).job_uuid);
     expect(open?.completed_at).toBeNull();
   });
@@ -292,7 +313,8 @@ describe("list", () => {
       priority_id: 3,
       contractor_id: listFx.otherContractorId,
     });
-    await createJob(staff, listFx, { job_title: "Fence alpha", status_id: 4, contractor_id: null, address_id: listFx.otherAddressId });
+    const fence = await createJob(staff, listFx, { job_title: "Fence alpha", contractor_id: null, address_id: listFx.otherAddressId });
+    await seedStatus(fence.job_uuid, 4);
   });
 
   it("returns the reference's fields with names joined in", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, seedFixtures } from "./helpers";
-import { archivedJob, auditActions, jobRow, rows, send, UNKNOWN_UUID } from "./workflow-helpers";
+import { archivedJob, auditActions, jobInStatus, jobRow, rows, send, UNKNOWN_UUID } from "./workflow-helpers";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -12,7 +12,7 @@ beforeAll(async () => {
   manager = await actor("manager");
 });
 
-const completedJob = () => createJob(staff, fx, { status_id: 6 });
+const completedJob = () => jobInStatus(staff, fx, 6);
 const recall = (who: Actor, body: Record<string, unknown>, as: "json" | "form" = "json") => send(who, "POST", "/api/jobs/recall", body, as);
 const recallsOf = (jobId: number) => rows("SELECT * FROM recalls WHERE job_id = ? ORDER BY id", jobId);
 

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { purgeIdempotencyKeys } from "../src/http/idempotency";
 import { type Actor, type ApiResponse, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 import { makeJpeg, makePdf } from "./media-fixtures";
-import { auditActions, jobRow } from "./workflow-helpers";
+import { auditActions, jobInStatus, jobRow } from "./workflow-helpers";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -156,7 +156,7 @@ describe("Idempotency-Key", () => {
 
   it("replays each create: case notes, photos, documents, amendment requests, recalls", async () => {
     const job = await createJob(staff, fx, { contractor_budget: 180 });
-    const done = await createJob(staff, fx, { status_id: 6 });
+    const done = await jobInStatus(staff, fx, 6);
     const multipart = (fields: Record<string, string>, file: Uint8Array, name: string) => () => {
       // A fresh FormData per call: a retry re-encodes the body with a new boundary.
       const f = new FormData();
@@ -276,7 +276,7 @@ describe("ETag and If-Match on jobs", () => {
   });
 
   it("a change through another operation (a recall) moves the ETag too", async () => {
-    const job = await createJob(staff, fx, { status_id: 6 });
+    const job = await jobInStatus(staff, fx, 6);
     const etag = (await get(job.job_uuid)).headers.get("ETag") ?? "";
     const recalled = await api("POST", "/api/jobs/recall", {
       token: staff.token,

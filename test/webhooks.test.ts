@@ -13,7 +13,7 @@ import { relayWebhookEvents, type WebhookMessage } from "../src/webhooks/relay";
 import { checkTargetUrl, classifyAddress } from "../src/webhooks/target";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 import { makeJpeg } from "./media-fixtures";
-import { rows, send } from "./workflow-helpers";
+import { jobInStatus, rows, send } from "./workflow-helpers";
 
 const ADMIN_PATH = "/api/admin/webhooks";
 const DELIVERIES_PATH = "/api/admin/webhooks/deliveries";
@@ -373,7 +373,7 @@ describe("event mapping (through the real workflows)", () => {
     });
     expectStatus(await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, job_title: "Boiler repair" }), 200);
     expectStatus(
-      await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, status_id: 4, access_details: "Code 1234" }),
+      await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, status_id: 2, access_details: "Code 1234" }),
       200,
     );
     expectStatus(await send(staff, "POST", "/api/jobs/manage", { action: "delete", uuid: job.job_uuid }), 200);
@@ -396,14 +396,19 @@ describe("event mapping (through the real workflows)", () => {
       action: "job.updated",
       changes: { job_title: { before: "Boiler Service - Unit 001", after: "Boiler repair" } },
     });
-    expect(events[3]?.payload.data).toMatchObject({ status_id: { before: 1, after: 4 }, actor: { user_id: staff.userId } });
+    expect(events[3]?.payload.data).toMatchObject({
+      job_ref: job.job_ref,
+      status_id: { before: 1, after: 2 },
+      status: { before: "Open", after: "Awaiting Approval" },
+      actor: { user_id: staff.userId },
+    });
     const all = JSON.stringify(events);
     for (const secret of ["Priya Private", "priya@private.example", "Key under the blue mat", "Code 1234"])
       expect(all).not.toContain(secret);
   });
 
   it("recall raised and completed, approval decided, amendment requested and decided, note added (without its text)", async () => {
-    const job = await createJob(staff, fx, { status_id: 6, contractor_budget: 180 });
+    const job = await jobInStatus(staff, fx, 6, { contractor_budget: 180 });
     expectStatus(await send(staff, "POST", "/api/jobs/recall", { job_uuid: job.job_uuid, recall_reason: "Leak is back" }), 200);
     expectStatus(await send(staff, "POST", "/api/jobs/mark-recall-completed", { job_uuid: job.job_uuid }), 200);
     const amend = await send(staff, "POST", "/api/jobs/amend-request", {

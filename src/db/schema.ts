@@ -181,6 +181,11 @@ export const jobs = sqliteTable(
     slaStartedAt: text("sla_started_at").notNull(),
     slaDeadline: text("sla_deadline"),
     completedAt: text("completed_at"),
+    // The lifecycle (src/domain/lifecycle.ts, migration 0011): acceptance, start, sign-off.
+    acceptedAt: text("accepted_at"),
+    startedAt: text("started_at"),
+    signedOffAt: text("signed_off_at"),
+    signedOffBy: integer("signed_off_by").references(() => users.id),
     createdAt: createdAt(),
     updatedAt: text("updated_at").notNull().default(now),
     // Bumped by the jobs_version_bump trigger (migration 0005) on every update; the job's ETag.

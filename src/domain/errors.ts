@@ -9,6 +9,12 @@ export const ERROR_STATUS = {
   ARCHIVED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  /** The job lifecycle (src/domain/lifecycle.ts): no such transition for this caller and channel. */
+  TRANSITION_NOT_ALLOWED: 409,
+  /** The transition exists, but its evidence (after photos, completion note, acceptance) is missing. */
+  TRANSITION_REQUIRES_EVIDENCE: 409,
+  /** The job is in a status that requires approval: only the approval gate moves it on. */
+  APPROVAL_REQUIRED: 409,
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -28,11 +34,14 @@ export interface FieldError {
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly errors: FieldError[];
+  /** Extra top-level fields of the error body (a lifecycle refusal's `current_status`, `next_statuses`). */
+  readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
+  constructor(code: ErrorCode, message: string, errors: FieldError[] = [], details: Record<string, unknown> = {}) {
     super(message);
     this.code = code;
     this.errors = errors;
+    this.details = details;
   }
 
   get status(): ContentfulStatusCode {

@@ -123,6 +123,7 @@ export function jobStateQuery(db: Db, uuid: string, visible: SQL) {
         jobRef: jobs.jobRef,
         jobTitle: jobs.jobTitle,
         statusId: jobs.statusId,
+        contractorId: jobs.contractorId,
         isRecall: jobs.isRecall,
         completedAt: jobs.completedAt,
         isArchived: jobStatuses.isArchived,

@@ -6,6 +6,7 @@ import { ApiError, badRequest, conflict } from "./errors";
 import { diff, recordEvent } from "./events";
 import { changeable, type JobReader, jobForChange, jobForChangeQuery, jobForChangeRow } from "./job-access";
 import { checkReferences, columnValues, currentValues, type JobFieldValues, referenceLookups, sentFields } from "./job-fields";
+import { ARCHIVED_STATUS, assertTransition, isLifecycleStatus, transitionColumns } from "./lifecycle";
 import type { Services } from "./services";
 import { slaDeadlineFrom, slaDeadlineSql } from "./sla";
 
@@ -50,13 +51,18 @@ function ifMatchCondition(ifMatch: string | undefined, version: number): SQL | u
 export async function createJob(w: JobWriter, body: JobFieldValues & { vat_percentage?: number }) {
   const { db } = w;
   const caller = await w.principal();
+  // The initial status is a transition from nothing (src/domain/lifecycle.ts); an unknown or
+  // archived status is refused below, naming the field.
+  const statusId = body.status_id ?? null;
+  if (statusId !== null && isLifecycleStatus(statusId) && statusId !== ARCHIVED_STATUS) {
+    assertTransition({ statusId: null, contractorId: body.contractor_id ?? null }, statusId, caller, { via: "create" });
+  }
   const uuid = crypto.randomUUID();
   const now = w.services.clock.iso();
   const vat = body.vat_percentage ?? Number(w.services.env.DEFAULT_VAT_PERCENTAGE ?? "20");
   const values = await columnValues(await w.services.cipher(), uuid, body);
   const changes = diff({}, sentFields({ ...body, vat_percentage: vat }));
   const tenantIds = [...new Set(body.tenants_ids ?? [])];
-  const statusId = body.status_id ?? null;
 
   let results: unknown[];
   try {
@@ -116,9 +122,9 @@ export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValu
     ...references.queries,
   ]);
   const caller = w.caller;
-  const { job } = changeable(jobForChangeRow(jobRows));
+  const { job, slaHours: currentSlaHours } = changeable(jobForChangeRow(jobRows));
   const guard = ifMatchCondition(ifMatch, job.version);
-  const { status, priority } = references.check(found);
+  const { priority } = references.check(found);
   const cipher = await w.services.cipher();
   const sent = sentFields(fields);
   const tenantsBefore = tenantRows.map((t) => t.tenantId).sort((a, b) => a - b);
@@ -136,10 +142,21 @@ export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValu
   if (changed.length === 0) return { changed, version: job.version };
 
   const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFieldValues;
+  // A new status is a transition of the lifecycle (409 with the statuses open to this caller).
+  const transition =
+    changedFields.status_id != null ? assertTransition(job, changedFields.status_id, caller, { via: "update" }) : undefined;
   const values = await columnValues(cipher, uuid, changedFields);
   const now = w.services.clock.iso();
-  if (changedFields.priority_id !== undefined) values.slaDeadline = slaDeadlineFrom(job.slaStartedAt, priority?.slaHours);
-  if (changedFields.status_id !== undefined) values.completedAt = status?.isCompleted ? now : null;
+  const slaHours = changedFields.priority_id !== undefined ? priority?.slaHours : undefined;
+  if (changedFields.priority_id !== undefined) values.slaDeadline = slaDeadlineFrom(job.slaStartedAt, slaHours);
+  if (transition) {
+    Object.assign(
+      values,
+      transitionColumns(transition, caller, now, (start) => slaDeadlineFrom(start, slaHours === undefined ? currentSlaHours : slaHours)),
+    );
+  }
+  // A new contractor has not accepted the job yet.
+  if (changedFields.contractor_id !== undefined) values.acceptedAt = null;
 
   const tenantIds = changedFields.tenants_ids ? [...new Set(changedFields.tenants_ids)] : undefined;
   const results = await db.batch([

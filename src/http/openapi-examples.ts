@@ -933,6 +933,10 @@ const CODE_MESSAGE: Record<ErrorCode, string> = {
   ARCHIVED: "Archived jobs cannot be changed",
   NOT_FOUND: "Job not found",
   CONFLICT: "This job is not marked as a recall",
+  TRANSITION_NOT_ALLOWED: "A staff cannot move a job from Open to Completed",
+  TRANSITION_REQUIRES_EVIDENCE: 'In Progress → Completed requires 1 "after" photo (POST /api/jobs/photos photo_type=after; the job has 0)',
+  APPROVAL_REQUIRED:
+    "This job is Awaiting Approval: only the approval gate (POST /api/jobs/approval-gate, by a manager or admin) moves it on",
   PRECONDITION_FAILED: "The job has changed since the ETag you sent: read it again",
   UNPROCESSABLE: "This Idempotency-Key was used for a different request",
   PAYLOAD_TOO_LARGE: "file: larger than 20 MB",
@@ -940,6 +944,15 @@ const CODE_MESSAGE: Record<ErrorCode, string> = {
   RATE_LIMITED: "Too many requests: slow down and retry shortly",
   INTERNAL: "Internal error; quote the request id when reporting it",
   UNAVAILABLE: "The upload could not be queued for processing; nothing was stored, please retry",
+};
+
+const LIFECYCLE_CODES: ReadonlySet<ErrorCode> = new Set(["TRANSITION_NOT_ALLOWED", "TRANSITION_REQUIRES_EVIDENCE", "APPROVAL_REQUIRED"]);
+const LIFECYCLE_EXAMPLE = {
+  current_status: { status_id: 1, status_name: "Open" },
+  next_statuses: [
+    { status_id: 2, status_name: "Awaiting Approval", via: "update", operation: "POST /api/jobs/manage action=update", requires: [] },
+    { status_id: 8, status_name: "Cancelled", via: "update", operation: "POST /api/jobs/manage action=update", requires: [] },
+  ],
 };
 
 function errorResponse(status: number, codes: ErrorCode[]) {
@@ -950,6 +963,7 @@ function errorResponse(status: number, codes: ErrorCode[]) {
       message: CODE_MESSAGE[code],
       code,
       errors: code === "BAD_REQUEST" ? [{ field: "job_title", message: "is required" }] : [],
+      ...(LIFECYCLE_CODES.has(code) ? LIFECYCLE_EXAMPLE : {}),
       request_id: "0b5c2a8e-4f3d-4a51-9c8e-2f6d1b7a9e10",
     });
   }

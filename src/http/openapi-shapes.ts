@@ -1,12 +1,30 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
 
+/** A status a job may move to next, with the operation that takes it there (src/domain/lifecycle.ts). */
+export const NextStatus = z
+  .object({
+    status_id: z.number().int(),
+    status_name: z.string(),
+    via: z.string().openapi({ description: "The channel: update, approval_gate, recall, start, complete, sign_off, …" }),
+    operation: z.string().openapi({ example: "POST /api/jobs/work action=complete" }),
+    requires: z.array(z.enum(["reason", "acceptance", "after_photos", "completion_note"])),
+  })
+  .openapi("NextStatus");
+
 export const ErrorBody = z
   .object({
     success: z.literal(false),
     message: z.string(),
     code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]).openapi({ example: "BAD_REQUEST" }),
     errors: z.array(z.object({ field: z.string(), message: z.string() })),
+    current_status: z.object({ status_id: z.number().int(), status_name: z.string() }).nullable().optional().openapi({
+      description: "Lifecycle refusals (TRANSITION_NOT_ALLOWED, TRANSITION_REQUIRES_EVIDENCE, APPROVAL_REQUIRED): the job's status",
+    }),
+    next_statuses: z
+      .array(NextStatus)
+      .optional()
+      .openapi({ description: "Lifecycle refusals: the statuses this caller may move the job to, and how" }),
     request_id: z.string(),
   })
   .openapi("Error");

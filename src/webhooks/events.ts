@@ -1,4 +1,5 @@
 import { ENCRYPTED_JOB_FIELDS } from "../domain/job-fields";
+import { STATUS_NAMES } from "../domain/lifecycle";
 
 /**
  * The webhook event types and how each audit action (the outbox, src/audit/audit.ts) maps to them.
@@ -34,6 +35,8 @@ export interface WebhookEvent {
 export interface AuditRow {
   id: number;
   jobUuid: string | null;
+  /** The job's reference, when the job still exists (the relay joins it in). */
+  jobRef?: string | null;
   actorUserId: number | null;
   actorName: string;
   action: string;
@@ -99,6 +102,7 @@ export function webhookEventsFor(row: AuditRow): WebhookEvent[] {
   const changes = parseChanges(row.changes);
   const base = {
     job_uuid: row.jobUuid,
+    job_ref: row.jobRef ?? refOf(changes),
     action: row.action,
     actor: { user_id: row.actorUserId, name: row.actorName },
   };
@@ -115,11 +119,22 @@ export function webhookEventsFor(row: AuditRow): WebhookEvent[] {
     out.push({
       type: "job.status_changed",
       timestamp: row.createdAt,
-      data: { ...base, status_id: { before: status.before ?? null, after: status.after ?? null } },
+      data: {
+        ...base,
+        status_id: { before: status.before ?? null, after: status.after ?? null },
+        status: { before: statusName(status.before), after: statusName(status.after) },
+      },
     });
   }
   return out;
 }
+
+const statusName = (id: unknown) => (typeof id === "number" ? (STATUS_NAMES[id] ?? null) : null);
+/** A deleted job's reference, from its deletion event. */
+const refOf = (changes: Record<string, unknown>) => {
+  const ref = changes.job_ref;
+  return isChange(ref) ? ((ref.before ?? ref.after ?? null) as string | null) : null;
+};
 
 /** The few fields an integrator reaches for first, lifted out of `changes` per event type. */
 function details(type: WebhookEventType, action: string, changes: Record<string, unknown>): Record<string, unknown> {

@@ -1,5 +1,6 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { auditEvents, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
+import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
+import { auditEvents, jobs, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
+import { aliased } from "../db/select";
 import type { Services } from "../domain/services";
 import { subscribed, webhookEventsFor } from "./events";
 
@@ -45,7 +46,14 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
         .select({ id: webhookSubscriptions.id, eventTypes: webhookSubscriptions.eventTypes, fromEventId: webhookSubscriptions.fromEventId })
         .from(webhookSubscriptions)
         .where(eq(webhookSubscriptions.enabled, true)),
-      db.select().from(auditEvents).where(gt(auditEvents.id, cursor)).orderBy(asc(auditEvents.id)).limit(CLAIM_SIZE),
+      // With the job's reference, which every event carries (job_ref), while the job exists.
+      db
+        .select(aliased({ ...getTableColumns(auditEvents), jobRef: jobs.jobRef }))
+        .from(auditEvents)
+        .leftJoin(jobs, eq(jobs.uuid, auditEvents.jobUuid))
+        .where(gt(auditEvents.id, cursor))
+        .orderBy(asc(auditEvents.id))
+        .limit(CLAIM_SIZE),
     ]);
     const from = cursors[0]?.lastEventId;
     const last = events.at(-1);

@@ -3,6 +3,7 @@ import { approvalDecisions, jobStatuses, jobs } from "../../db/schema";
 import { ApiError, conflict, notFound } from "../../domain/errors";
 import { recordEvent } from "../../domain/events";
 import { changeable } from "../../domain/job-access";
+import { assertTransition, TransitionError } from "../../domain/lifecycle";
 import { assertCan } from "../../domain/policy";
 import { nowIso } from "../../domain/time";
 import type { RequestContext } from "../../http/context";
@@ -34,7 +35,7 @@ export async function decideGate(ctx: RequestContext, jobUuid: string, decision:
   // One read, with the token check while the caller is not yet resolved.
   const [rows, statuses] = await ctx.read([
     db
-      .select({ id: jobs.id, statusId: jobs.statusId, completedAt: jobs.completedAt })
+      .select({ id: jobs.id, statusId: jobs.statusId, contractorId: jobs.contractorId, completedAt: jobs.completedAt })
       .from(jobs)
       .where(and(eq(jobs.uuid, jobUuid), visible)),
     db.select().from(jobStatuses).orderBy(asc(jobStatuses.sortOrder)),
@@ -45,9 +46,18 @@ export async function decideGate(ctx: RequestContext, jobUuid: string, decision:
   const from = statuses.find((s) => s.id === job.statusId);
   if (!from) throw new ApiError("INTERNAL", "Job has an unknown status");
   changeable(from);
-  if (!from.requiresApproval) throw conflict(`This job is not at an approval gate; its status (${from.name}) does not require approval`);
+  if (!from.requiresApproval) {
+    throw new TransitionError(
+      "TRANSITION_NOT_ALLOWED",
+      `This job is not at an approval gate; its status (${from.name}) does not require approval`,
+      job,
+      caller,
+    );
+  }
   const to = gateTarget(statuses, from, decision);
   if (!to) throw new ApiError("INTERNAL", `The workflow defines no status to ${decision} ${from.name} to`);
+  // The gate's move is a transition of the lifecycle like any other (src/domain/lifecycle.ts).
+  assertTransition(job, to.id, caller, { via: "approval_gate" });
 
   const now = nowIso();
   const completedAt = to.isCompleted ? now : null;

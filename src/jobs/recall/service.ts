@@ -3,12 +3,13 @@ import { auditEvents, jobStatuses, jobs, recalls } from "../../db/schema";
 import { ApiError, conflict } from "../../domain/errors";
 import { recordEvent } from "../../domain/events";
 import { changeable, jobForChange, jobStateQuery } from "../../domain/job-access";
+import { assertTransition, STATUS, TransitionError } from "../../domain/lifecycle";
 import { slaDeadlineFrom } from "../../domain/sla";
 import { nowIso } from "../../domain/time";
 import type { RequestContext } from "../../http/context";
 
 /** Status ids are fixed by migrations/0002_reference_data.sql; a recalled job sits in "Recalled". */
-export const RECALLED_STATUS_ID = 5;
+export const RECALLED_STATUS_ID = STATUS.RECALLED;
 
 export const NOT_A_RECALL = "This job is not marked as a recall";
 
@@ -22,9 +23,11 @@ const RACE = "The job changed while it was being updated; read it again and retr
 export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: string) {
   const { job, status, slaHours } = await jobForChange(ctx, { uuid: jobUuid });
   if (job.isRecall === 1) throw conflict("This job is already marked as a recall");
-  if (!status.isCompleted) throw conflict(`Only a completed job can be recalled; this job is ${status.name}`);
-
   const caller = ctx.caller;
+  if (!status.isCompleted) {
+    throw new TransitionError("TRANSITION_NOT_ALLOWED", `Only a completed job can be recalled; this job is ${status.name}`, job, caller);
+  }
+  assertTransition(job, RECALLED_STATUS_ID, caller, { via: "recall", reason });
   const now = nowIso();
   const slaDeadline = slaDeadlineFrom(now, slaHours);
   const db = ctx.db;
@@ -109,6 +112,7 @@ export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome:
   const targetStatusId = outcome === "cancelled" ? (recall?.previousStatusId ?? completedStatusId) : completedStatusId;
   const completedAt = outcome === "cancelled" ? (raisedEvents[0]?.before ?? now) : now;
   const caller = ctx.caller;
+  assertTransition(job, targetStatusId, caller, { via: outcome === "cancelled" ? "recall_cancel" : "recall_completion" });
   const results = await db.batch([
     db
       .update(jobs)
