@@ -110,8 +110,9 @@ export async function seedFixtures(): Promise<Fixtures> {
     "contractor2@example.test",
   );
   const tenantIds = [
-    await id("INSERT INTO tenants (uuid, name) VALUES (?, ?)", crypto.randomUUID(), "Tenant One"),
-    await id("INSERT INTO tenants (uuid, name) VALUES (?, ?)", crypto.randomUUID(), "Tenant Two"),
+    // Tenants of the first address: a job there may name them (src/domain/job-fields.ts).
+    await id("INSERT INTO tenants (uuid, name, address_id) VALUES (?, ?, ?)", crypto.randomUUID(), "Tenant One", addressId),
+    await id("INSERT INTO tenants (uuid, name, address_id) VALUES (?, ?, ?)", crypto.randomUUID(), "Tenant Two", addressId),
   ];
   return { addressId, otherAddressId, agentId, contractorId, otherContractorId, tenantIds };
 }

@@ -14,6 +14,13 @@ export const PERMISSIONS = [
   "api.jobs.remedials.manage",
   // Not in the reference: a user's own API tokens (src/security/tokens/), every role.
   "api.security.tokens.manage",
+  // Not in the reference (which has no directories): GET /api/jobs/contractors, agents, staff,
+  // tenants. Who sees which records is the role table below plus the own-record rule
+  // (src/jobs/reference/directory.ts).
+  "api.jobs.contractors.manage",
+  "api.jobs.agents.manage",
+  "api.jobs.staff.manage",
+  "api.jobs.tenants.manage",
   // Not in the reference: webhook subscriptions (src/admin/webhooks/), administrators only.
   "api.admin.webhooks",
   // Not in the reference (which has no admin endpoints): POST /api/admin/rotate-keys.
@@ -40,7 +47,10 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: ALL,
   manager: JOBS,
   staff: JOBS,
-  agent: JOBS,
+  // Agents work for a letting agency, not for us: no staff directory (and only their own agent
+  // record in the agents directory).
+  agent: JOBS.filter((p) => p !== "api.jobs.staff.manage"),
+  // Contractors: their own record in the contractors directory; no agents, staff or tenants.
   contractor: [
     "api.jobs.manage.list",
     "api.jobs.manage.manage",
@@ -52,6 +62,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "api.jobs.amendable_fields.manage",
     "api.jobs.toggle_pin.manage",
     "api.security.tokens.manage",
+    "api.jobs.contractors.manage",
   ],
 };
 

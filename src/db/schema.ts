@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { type AnySQLiteColumn, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Timestamps are ISO-8601 UTC strings ("2024-06-01T14:00:00Z"): sortable, and what the API returns.
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%SZ','now'))`;
@@ -70,31 +70,76 @@ export const addresses = sqliteTable(
 
 // ── parties ────────────────────────────────────────────────────────────────────
 
-export const agents = sqliteTable("agents", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  uuid: text("uuid").notNull().unique(),
-  name: text("name").notNull(),
-  email: text("email"),
-  createdAt: createdAt(),
-});
+// Name search: a case-insensitive prefix range on `name COLLATE NOCASE` (migrations/0011_directories.sql).
+const nocase = (column: AnySQLiteColumn) => sql`${column} COLLATE NOCASE`;
+/** 0 = inactive: stays on the jobs it is on, cannot be assigned to another (src/domain/job-fields.ts). */
+const active = () => integer("active", { mode: "boolean" }).notNull().default(true);
 
-export const contractors = sqliteTable("contractors", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  uuid: text("uuid").notNull().unique(),
-  name: text("name").notNull(),
-  email: text("email"),
-  createdAt: createdAt(),
-});
+export const agents = sqliteTable(
+  "agents",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    name: text("name").notNull(),
+    email: text("email"),
+    active: active(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("agents_name_idx").on(nocase(t.name)), index("agents_active_name_idx").on(t.active, nocase(t.name))],
+);
 
-export const tenants = sqliteTable("tenants", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  uuid: text("uuid").notNull().unique(),
-  name: text("name").notNull(),
-  // Personal contact data: encrypted (v1.<kid>.<b64>), see src/crypto/fields.ts.
-  email: text("email"),
-  phone: text("phone"),
-  createdAt: createdAt(),
-});
+export const contractors = sqliteTable(
+  "contractors",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    name: text("name").notNull(),
+    email: text("email"),
+    active: active(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("contractors_name_idx").on(nocase(t.name)), index("contractors_active_name_idx").on(t.active, nocase(t.name))],
+);
+
+/**
+ * A contractor's trades (the job types it takes). Name and active are copies of the contractor's,
+ * kept by triggers (migrations/0011_directories.sql), so a job-type filter walks one index by name.
+ */
+export const contractorJobTypes = sqliteTable(
+  "contractor_job_types",
+  {
+    contractorId: integer("contractor_id")
+      .notNull()
+      .references(() => contractors.id, { onDelete: "cascade" }),
+    jobTypeId: integer("job_type_id")
+      .notNull()
+      .references(() => jobTypes.id),
+    contractorName: text("contractor_name").notNull().default(""),
+    contractorActive: integer("contractor_active", { mode: "boolean" }).notNull().default(true),
+  },
+  (t) => [
+    primaryKey({ columns: [t.contractorId, t.jobTypeId] }),
+    index("contractor_job_types_name_idx").on(t.jobTypeId, nocase(t.contractorName), t.contractorId),
+    index("contractor_job_types_active_name_idx").on(t.jobTypeId, t.contractorActive, nocase(t.contractorName), t.contractorId),
+  ],
+);
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    name: text("name").notNull(),
+    // Personal contact data: encrypted (v1.<kid>.<b64>), see src/crypto/fields.ts.
+    email: text("email"),
+    phone: text("phone"),
+    // The property the tenant lives at (null: not recorded; such a tenant is not checked against a job's address).
+    addressId: integer("address_id").references(() => addresses.id),
+    active: active(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("tenants_address_name_idx").on(t.addressId, nocase(t.name))],
+);
 
 export const users = sqliteTable(
   "users",
@@ -112,7 +157,11 @@ export const users = sqliteTable(
     pinsVersion: integer("pins_version").notNull().default(0),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("users_email_idx").on(t.email)],
+  (t) => [
+    uniqueIndex("users_email_idx").on(t.email),
+    // The staff directory (GET /api/jobs/staff): admins, managers and staff only.
+    index("users_staff_name_idx").on(nocase(t.name)).where(sql`${t.role} IN ('admin', 'manager', 'staff')`),
+  ],
 );
 
 export const apiTokens = sqliteTable(

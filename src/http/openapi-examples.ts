@@ -161,6 +161,7 @@ const API_TOKEN = {
 };
 
 const reference = (item: Record<string, unknown>, count = 1) => ({ success: true, data: [item], count, message: OK });
+const directory = (item: Record<string, unknown>, count = 1) => ({ success: true, data: [item], count, count_capped: false, message: OK });
 
 const DOCS: Record<string, OperationDocs> = {
   listOrGetJobs: {
@@ -576,6 +577,88 @@ const DOCS: Record<string, OperationDocs> = {
     tag: "Reference Endpoints",
     query: { action: "list" },
     responses: { 200: { list: ex("Document file type categories", reference({ ID: 2, name: "Gas Safety Certificate" })) } },
+    notFound: false,
+  },
+  listContractors: {
+    tag: "Reference Endpoints",
+    query: { action: "list", search: "Contr", job_type_id: 3, active: "true" },
+    responses: {
+      200: {
+        list: ex("Active gas & heating contractors whose name starts with Contr", {
+          ...directory({
+            ID: 20,
+            uuid: "550e8400-e29b-41d4-a716-446655440020",
+            name: "Contractor_001",
+            email: "contractor_001@contractors.propops.example.com",
+            active: true,
+            job_types: [
+              { ID: 3, name: "Gas & Heating" },
+              { ID: 2, name: "Plumbing" },
+            ],
+          }),
+        }),
+      },
+    },
+    notFound: false,
+  },
+  listAgents: {
+    tag: "Reference Endpoints",
+    query: { action: "list", search: "Agent", active: "true" },
+    responses: {
+      200: {
+        list: ex(
+          "Active agents whose name starts with Agent",
+          directory({
+            ID: 10,
+            uuid: "550e8400-e29b-41d4-a716-446655440010",
+            name: "Agent_001",
+            email: "agent_001@agents.propops.example.com",
+            active: true,
+          }),
+        ),
+      },
+    },
+    notFound: false,
+  },
+  listStaff: {
+    tag: "Reference Endpoints",
+    query: { action: "list", search: "Man", role: "manager" },
+    responses: {
+      200: {
+        list: ex(
+          "Managers whose name starts with Man",
+          directory({
+            ID: 2,
+            uuid: "550e8400-e29b-41d4-a716-446655440002",
+            name: "Manager_001",
+            email: "manager_001@propops.example.com",
+            role: "manager",
+            active: true,
+          }),
+        ),
+      },
+    },
+    notFound: false,
+  },
+  listTenants: {
+    tag: "Reference Endpoints",
+    query: { action: "list", address_id: 5 },
+    responses: {
+      200: {
+        list: ex(
+          "The tenants of address 5, contacts masked",
+          directory({
+            ID: 7,
+            uuid: "550e8400-e29b-41d4-a716-446655440007",
+            name: "Tenant One",
+            address_id: 5,
+            active: true,
+            email: "t•••@example.com",
+            phone: "•••• 123",
+          }),
+        ),
+      },
+    },
     notFound: false,
   },
   toggleJobPin: {
