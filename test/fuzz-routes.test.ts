@@ -256,6 +256,9 @@ function buildRequest(op: Operation, c: Case, token: string, csrf: string): Requ
 }
 
 const ErrorEnvelopeKeys = ["code", "errors", "message", "request_id", "success"];
+// A lifecycle refusal also says where the job is and where this caller may take it (src/domain/lifecycle.ts).
+const LifecycleEnvelopeKeys = ["code", "current_status", "errors", "message", "next_statuses", "request_id", "success"];
+const LIFECYCLE_CODES = new Set(["TRANSITION_NOT_ALLOWED", "TRANSITION_REQUIRES_EVIDENCE", "APPROVAL_REQUIRED"]);
 
 beforeAll(async () => {
   fx = await seedFixtures();
@@ -313,7 +316,7 @@ describe("fuzz: every route, schema-derived and hostile input", () => {
                 typeof body.message !== "string" ||
                 typeof body.code !== "string" ||
                 !Array.isArray(body.errors) ||
-                Object.keys(body).sort().join() !== ErrorEnvelopeKeys.join()
+                Object.keys(body).sort().join() !== (LIFECYCLE_CODES.has(body.code) ? LifecycleEnvelopeKeys : ErrorEnvelopeKeys).join()
               ) {
                 problems.push(`not the error envelope: ${describeCase()}`);
               }

@@ -73,6 +73,8 @@ const CONTRACTOR_PERMISSIONS = new Set([
   "api.jobs.amend_request.manage",
   "api.jobs.amendable_fields.manage",
   "api.jobs.toggle_pin.manage",
+  "api.security.tokens.manage",
+  "api.jobs.contractors.manage",
 ]);
 
 describe("policy: can(caller, action, job)", () => {
