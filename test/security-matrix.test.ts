@@ -127,6 +127,53 @@ describe.each(operations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
       expectError(await api(method, op.path, { token: staff.token, csrf: "not-a-token" }), 403, "CSRF_INVALID", /Malformed CSRF token/);
     });
 
+    it("403 with a validly signed CSRF token whose expiry is years ahead", async () => {
+      // Signed with the real secret (a leaked or mis-minted token): the lifetime cap refuses it.
+      const tenYears = await mintCsrfToken(env.SIGNING_SECRET, staff.tokenId, Date.now() + 10 * 365 * 86_400_000);
+      expectError(await api(method, op.path, { token: staff.token, csrf: tenYears.token }), 403, "CSRF_INVALID", /too far ahead/);
+      expectError(
+        await api(method, op.path, { token: staff.token, body: { csrf_token: tenYears.token } }),
+        403,
+        "CSRF_INVALID",
+        /too far ahead/,
+      );
+    });
+
+    it("an empty or blank X-CSRF-Token header counts as absent: the csrf_token field decides", async () => {
+      const good = await csrfFor(staff.token);
+      for (const blank of ["", "   "]) {
+        const res = await api(method, op.path, { token: staff.token, headers: { "X-CSRF-Token": blank }, body: { csrf_token: good } });
+        expect(res.body.code, JSON.stringify(res.body)).not.toBe("CSRF_INVALID");
+        expect(res.body.code).not.toBe("FORBIDDEN");
+        expectError(
+          await api(method, op.path, { token: staff.token, headers: { "X-CSRF-Token": blank }, body: {} }),
+          403,
+          "CSRF_INVALID",
+          /Missing CSRF token/,
+        );
+      }
+    });
+
+    it("403 when the X-CSRF-Token header and the csrf_token field differ, whichever is valid", async () => {
+      const good = await csrfFor(staff.token);
+      const foreign = await csrfFor(other.token);
+      for (const [header, field] of [
+        [good, foreign],
+        [foreign, good],
+        [good, "not-a-token"],
+      ]) {
+        expectError(
+          await api(method, op.path, { token: staff.token, csrf: header, body: { csrf_token: field } }),
+          403,
+          "CSRF_INVALID",
+          /CSRF/,
+        );
+      }
+      // The same token in both places is one token.
+      const both = await api(method, op.path, { token: staff.token, csrf: good, body: { csrf_token: good } });
+      expect(both.body.code, JSON.stringify(both.body)).not.toBe("CSRF_INVALID");
+    });
+
     it("401 when a valid CSRF token is replayed after its API token is revoked", async () => {
       const victim = await makeUser("admin");
       const csrf = await csrfFor(victim.token);

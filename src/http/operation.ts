@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, type RouteConfig, type RouteConfigToTypedResponse, z } from "@hono/zod-openapi";
 import type { Context, ToSchema } from "hono";
 import type { ZodType } from "zod";
-import { verifyCsrfToken } from "../auth/csrf";
+import { CSRF_TTL_SECONDS, verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
 import { BOOKMARK_HEADER, bookmarkRequestHeader } from "../db/session";
 import type { Principal } from "../domain/caller";
@@ -162,9 +162,7 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
     // Writes are admitted in this order: token, permission, rate limit, CSRF, then the input.
     const admit = async (principal: Principal) => {
       await limitCaller(c, principal.tokenId);
-      const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
-      const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
-      if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
+      await checkCsrf(c, principal.tokenId);
     };
     // An upload is admitted before its body is read (a forged one is refused unread), and an
     // Idempotency-Key is scoped to the token: both resolve the caller first (one more round trip).
@@ -206,8 +204,32 @@ const CSRF_MESSAGES = {
   missing: "Missing CSRF token: send the csrf_token field or the X-CSRF-Token header (GET /api/security/csrf-token)",
   malformed: "Malformed CSRF token",
   expired: "CSRF token has expired: fetch a new one from GET /api/security/csrf-token",
+  too_long: `CSRF token expiry is too far ahead (tokens last ${CSRF_TTL_SECONDS / 3600} hours): fetch a new one from GET /api/security/csrf-token`,
   invalid: "Invalid CSRF token for this API token",
+  conflict: "The X-CSRF-Token header and the csrf_token field differ: send one CSRF token",
 } as const;
+
+/** A value that carries no token: absent, or a string of whitespace (a blank header or form field). */
+const blank = (v: unknown) => v === undefined || v === null || (typeof v === "string" && v.trim() === "");
+
+/**
+ * The CSRF token of a write: the `X-CSRF-Token` header or the `csrf_token` field. A blank header
+ * counts as absent (an empty one must not hide a good field); a header and a field that both carry
+ * a token must carry the same one. The header is checked first, so a forged upload is refused
+ * before its body is read.
+ */
+async function checkCsrf(c: AppContext, tokenId: number) {
+  const header = c.req.header("x-csrf-token");
+  const given = blank(header) ? (await readBody(c)).csrf_token : header;
+  const check = await verifyCsrfToken(c.env.SIGNING_SECRET, tokenId, given);
+  if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
+  if (given === header) {
+    const field = (await readBody(c)).csrf_token;
+    if (!blank(field) && (typeof field !== "string" || field.trim() !== header?.trim())) {
+      throw new ApiError("CSRF_INVALID", CSRF_MESSAGES.conflict);
+    }
+  }
+}
 
 function validate(op: Operation, c: AppContext, body: BodyRecord) {
   const errors: FieldError[] = [];
