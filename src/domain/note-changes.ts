@@ -225,6 +225,8 @@ export async function updateNote(ctx: NoteWriter, input: NoteEdit): Promise<Note
     }
   }
   if (input.is_pinned !== undefined && input.is_pinned !== note.isPinned) {
+    // Pinning reorders the job's notes for every party: moderation, as for editing another's note.
+    assertMayChange(ctx, note, input.is_pinned ? "pin" : "unpin");
     values.isPinned = input.is_pinned;
     changes.is_pinned = { before: note.isPinned, after: input.is_pinned };
   }
