@@ -157,13 +157,13 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
   const ctx = c.var.ctx;
   ctx.permission = op.permission ?? undefined;
   if (!ctx.hasCredentials) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
+  // Every request whose token authenticates counts against the token's limit, before its permission
+  // is checked and whatever it then answers (a 404 counts as much as a 200: probing ids is capped).
+  ctx.onAuthenticated = (principal) => limitCaller(c, principal.tokenId);
 
   if (op.mutating) {
-    // Writes are admitted in this order: token, permission, rate limit, CSRF, then the input.
-    const admit = async (principal: Principal) => {
-      await limitCaller(c, principal.tokenId);
-      await checkCsrf(c, principal.tokenId);
-    };
+    // Writes are admitted in this order: token, rate limit, permission, CSRF, then the input.
+    const admit = (principal: Principal) => checkCsrf(c, principal.tokenId);
     // An upload is admitted before its body is read (a forged one is refused unread), and an
     // Idempotency-Key is scoped to the token: both resolve the caller first (one more round trip).
     const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
@@ -194,10 +194,15 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
     await ctx.principal(); // an unauthenticated caller learns nothing about valid input
     throw err;
   }
-  const response = await op.handler(c, input);
-  // The token check rode in the handler's batch: the answer is withheld when the token is over its limit.
-  await limitCaller(c, (await ctx.principal()).tokenId);
-  return response;
+  // The token check rides in the handler's batch and is counted there; the answer waits for it.
+  try {
+    const response = await op.handler(c, input);
+    await ctx.principal(); // no round trip: resolved by the handler's read
+    return response;
+  } catch (err) {
+    await ctx.principal(); // a read that failed before its batch: still authenticated and counted
+    throw err;
+  }
 }
 
 const CSRF_MESSAGES = {
