@@ -447,7 +447,7 @@ describe("update and delete", () => {
     const after = (await noteRows()).find((r) => r.uuid === uuid);
     expect(after?.message).not.toBe(before?.message);
 
-    const pin = await post(contractor, { action: "update", uuid, is_pinned: true }, "form");
+    const pin = await post(staff, { action: "update", uuid, is_pinned: true }, "form");
     expectStatus(pin, 200);
     expect(pin.body.changed_fields).toEqual(["is_pinned"]);
     const data = (await list(staff, job.job_uuid)).body.data;
@@ -461,6 +461,55 @@ describe("update and delete", () => {
       { note_uuid: uuid, is_pinned: { before: false, after: true } },
     ]);
     await post(staff, { action: "update", uuid, is_pinned: false });
+  });
+
+  // Pinning reorders everyone's view of the job's notes: the same moderation rule as editing.
+  describe.each([
+    ["admin", true],
+    ["manager", true],
+    ["staff", true],
+    ["agent", false],
+    ["contractor", false],
+  ] as const)("pinning as %s", (role, moderates) => {
+    let who: Actor;
+    let author: Actor;
+    beforeAll(async () => {
+      who = await actor(role, { contractorId: role === "contractor" ? fx.contractorId : null });
+      author = await actor("agent");
+    });
+
+    it(`${moderates ? "may" : "may not"} pin or unpin someone else's note`, async () => {
+      const created = await create(author, { job_uuid: job.job_uuid, message: `Agent's note for ${role}` });
+      const uuid = created.body.note_uuid;
+      const before = await counts();
+      const pin = await post(who, { action: "update", uuid, is_pinned: true });
+      if (!moderates) {
+        expectStatus(pin, 403);
+        expect(pin.body.message).toBe("Only the note's author or staff may pin this note");
+        expect(await counts()).toEqual(before);
+        // Pinned by its author, it cannot be unpinned by them either.
+        expectStatus(await post(author, { action: "update", uuid, is_pinned: true }), 200);
+        const unpin = await post(who, { action: "update", uuid, is_pinned: false });
+        expectStatus(unpin, 403);
+        expect(unpin.body.message).toBe("Only the note's author or staff may unpin this note");
+        expect((await noteRows()).find((r) => r.uuid === uuid)?.is_pinned).toBe(1);
+      } else {
+        expectStatus(pin, 200);
+        expect(pin.body.changed_fields).toEqual(["is_pinned"]);
+        expectStatus(await post(who, { action: "update", uuid, is_pinned: false }), 200);
+        expect((await noteRows()).find((r) => r.uuid === uuid)?.is_pinned).toBe(0);
+      }
+    });
+
+    it("may pin and unpin their own note, and create it pinned", async () => {
+      const created = await create(who, { job_uuid: job.job_uuid, message: `My own note (${role})`, is_pinned: true });
+      expectStatus(created, 201);
+      const uuid = created.body.note_uuid;
+      expectStatus(await post(who, { action: "update", uuid, is_pinned: false }), 200);
+      expectStatus(await post(who, { action: "update", uuid, is_pinned: true }), 200);
+      // Restore the job's order for the other tests.
+      expectStatus(await post(who, { action: "update", uuid, is_pinned: false }), 200);
+    });
   });
 
   it("refuses text edits and deletion by someone else's contractor user, and bad updates", async () => {

@@ -1,24 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { PERMISSIONS, ROLE_PERMISSIONS, type Role } from "../src/auth/permissions";
-import { type Action, can } from "../src/domain/policy";
+import { type Action, can, canSeePrivate, type PrivateField } from "../src/domain/policy";
 
 // The whole access table, one row per role: every named action and every permission of the
 // reference. A change to a rule shows up here as a changed row, reviewed on purpose.
-const ACTIONS: Action[] = [
-  "job.write",
-  "job.see",
-  "job.see_private_contact",
-  "amendment.decide",
-  "approval.decide",
-  "audit.read_deleted",
-  "note.moderate",
-];
+const ACTIONS: Action[] = ["job.write", "job.see", "amendment.decide", "approval.decide", "audit.read_deleted", "note.moderate"];
 
 const EXPECTED: Record<Role, Record<Action, boolean>> = {
   admin: {
     "job.write": true,
     "job.see": true,
-    "job.see_private_contact": true,
     "amendment.decide": true,
     "approval.decide": true,
     "audit.read_deleted": true,
@@ -27,7 +18,6 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
   manager: {
     "job.write": true,
     "job.see": true,
-    "job.see_private_contact": true,
     "amendment.decide": true,
     "approval.decide": true,
     "audit.read_deleted": true,
@@ -36,7 +26,6 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
   staff: {
     "job.write": true,
     "job.see": true,
-    "job.see_private_contact": true,
     "amendment.decide": false,
     "approval.decide": false,
     "audit.read_deleted": false,
@@ -45,7 +34,6 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
   agent: {
     "job.write": true,
     "job.see": true,
-    "job.see_private_contact": true,
     "amendment.decide": false,
     "approval.decide": false,
     "audit.read_deleted": false,
@@ -55,7 +43,6 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
   contractor: {
     "job.write": false,
     "job.see": false,
-    "job.see_private_contact": false,
     "amendment.decide": false,
     "approval.decide": false,
     "audit.read_deleted": false,
@@ -106,4 +93,57 @@ describe("policy: can(caller, action, job)", () => {
     expect(can(narrowed, "api.jobs.manage.list")).toBe(true);
     expect(can(narrowed, "api.jobs.manage.manage")).toBe(false);
   });
+});
+
+// canSeePrivate: role × token × field. The permission first (api.jobs.manage.manage, what
+// action=get needs in the reference), then the role (contractors: access details only).
+describe("policy: canSeePrivate(caller, field)", () => {
+  const FIELDS: PrivateField[] = ["access_details", "private_contact_name", "private_contact_email"];
+  const TOKENS = {
+    "the role's permissions": undefined,
+    "narrowed to api.jobs.manage.list": ["api.jobs.manage.list"],
+    "narrowed to api.jobs.manage.manage": ["api.jobs.manage.manage"],
+    "narrowed to everything but api.jobs.manage.manage": PERMISSIONS.filter((p) => p !== "api.jobs.manage.manage"),
+  } as const;
+  const EXPECTED: Record<Role, Record<keyof typeof TOKENS, PrivateField[]>> = {
+    admin: {
+      "the role's permissions": FIELDS,
+      "narrowed to api.jobs.manage.list": [],
+      "narrowed to api.jobs.manage.manage": FIELDS,
+      "narrowed to everything but api.jobs.manage.manage": [],
+    },
+    manager: {
+      "the role's permissions": FIELDS,
+      "narrowed to api.jobs.manage.list": [],
+      "narrowed to api.jobs.manage.manage": FIELDS,
+      "narrowed to everything but api.jobs.manage.manage": [],
+    },
+    staff: {
+      "the role's permissions": FIELDS,
+      "narrowed to api.jobs.manage.list": [],
+      "narrowed to api.jobs.manage.manage": FIELDS,
+      "narrowed to everything but api.jobs.manage.manage": [],
+    },
+    agent: {
+      "the role's permissions": FIELDS,
+      "narrowed to api.jobs.manage.list": [],
+      "narrowed to api.jobs.manage.manage": FIELDS,
+      "narrowed to everything but api.jobs.manage.manage": [],
+    },
+    contractor: {
+      "the role's permissions": ["access_details"],
+      "narrowed to api.jobs.manage.list": [],
+      "narrowed to api.jobs.manage.manage": ["access_details"],
+      "narrowed to everything but api.jobs.manage.manage": [],
+    },
+  };
+  for (const role of Object.keys(EXPECTED) as Role[])
+    for (const token of Object.keys(TOKENS) as (keyof typeof TOKENS)[]) {
+      it(`${role}, ${token}`, () => {
+        const narrowed = TOKENS[token];
+        const permissions = new Set(ROLE_PERMISSIONS[role].filter((p) => !narrowed || (narrowed as readonly string[]).includes(p)));
+        const caller = { role, contractorId: role === "contractor" ? 7 : null, permissions };
+        expect(FIELDS.filter((f) => canSeePrivate(caller, f))).toEqual(EXPECTED[role][token]);
+      });
+    }
 });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateToken } from "../src/auth/tokens";
-import { makeUser, type TestUser } from "./helpers";
+import { actor, createJob, type Fixtures, makeUser, seedFixtures, type TestUser } from "./helpers";
 
 const PATH = "https://propops.test/api/security/csrf-token";
 const TOKEN_LIMIT = Number(env.RATE_LIMIT_PER_TOKEN);
@@ -34,9 +34,27 @@ async function expectLimited(res: Response, policy: string) {
 }
 
 let user: TestUser;
+let fx: Fixtures;
+/** A job of another contractor: what a prober of ids gets 404 for. */
+let foreignJob: { job_uuid: string };
 beforeAll(async () => {
   user = await makeUser("staff");
+  fx = await seedFixtures();
+  foreignJob = await createJob(await actor("staff"), fx, { contractor_id: fx.otherContractorId });
 });
+
+const at = (path: string, token: string, init: { method?: string; address?: string } = {}) =>
+  exports.default.fetch(
+    new Request(`https://propops.test${path}`, {
+      method: init.method ?? "GET",
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(init.address ? { "cf-connecting-ip": init.address } : {}),
+        ...(init.method && init.method !== "GET" ? { "content-type": "application/json" } : {}),
+      },
+      body: init.method && init.method !== "GET" ? "{}" : undefined,
+    }),
+  );
 
 describe("rate limits", () => {
   it("announces the policies on every answer", async () => {
@@ -85,5 +103,42 @@ describe("rate limits", () => {
     // Other addresses are not affected, and a token already verified here is not locked out by the flood.
     expect((await call(`Bearer ${generateToken(crypto.randomUUID())}`, "198.51.100.9")).status).toBe(401);
     expect((await call(`Bearer ${user.token}`, address)).status).toBe(200);
+  });
+
+  it("counts every authenticated request against its token, whatever it answers (404, 400, 403)", { timeout: 120_000 }, async () => {
+    const prober = await makeUser("contractor", { contractorId: fx.contractorId });
+    await freshWindow();
+    // Probing another contractor's job (404), a malformed id (400), a route the role lacks (403 read
+    // and 403 write): none of them may escape the token's allowance.
+    const probes = [
+      () => at(`/api/jobs/manage?action=get&uuid=${foreignJob.job_uuid}`, prober.token),
+      () => at("/api/jobs/manage?action=get&uuid=not-a-uuid", prober.token),
+      () => at(`/api/jobs/remedials?action=list&job_uuid=${foreignJob.job_uuid}`, prober.token),
+      () => at("/api/jobs/recall", prober.token, { method: "POST" }),
+    ];
+    const statuses: number[] = [];
+    for (let i = 0; i < TOKEN_LIMIT; i += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => (probes[(i + j) % probes.length] as () => Promise<Response>)()));
+      statuses.push(...batch.map((r) => r.status));
+    }
+    expect(new Set(statuses)).toEqual(new Set([404, 400, 403]));
+    for (const probe of probes) await expectLimited(await probe(), "token");
+    // …and the token's next good request is over the limit too.
+    await expectLimited(await call(`Bearer ${prober.token}`), "token");
+  });
+
+  it("marks a token verified as soon as it authenticates, even if all its requests fail", { timeout: 120_000 }, async () => {
+    const prober = await makeUser("contractor", { contractorId: fx.contractorId });
+    await freshWindow();
+    const address = "203.0.113.77";
+    const statuses: number[] = [];
+    for (let i = 0; i < UNVERIFIED_LIMIT + 60; i += 30) {
+      const batch = await Promise.all(
+        Array.from({ length: 30 }, () => at(`/api/jobs/manage?action=get&uuid=${foreignJob.job_uuid}`, prober.token, { address })),
+      );
+      statuses.push(...batch.map((r) => r.status));
+    }
+    // Not the 120/min bucket of unknown tokens: a real token failing its reads is counted per token.
+    expect(statuses.filter((s) => s !== 404)).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mintCsrfToken } from "../src/auth/csrf";
-import { PERMISSIONS, ROLE_PERMISSIONS } from "../src/auth/permissions";
+import { PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "../src/auth/permissions";
 import { operations } from "../src/routes";
-import { api, csrfFor, expectStatus, makeUser, type TestUser } from "./helpers";
+import { webhookEventsFor } from "../src/webhooks/events";
+import { actor, api, createJob, csrfFor, expectStatus, makeUser, seedFixtures, type TestUser } from "./helpers";
 
 /**
  * The shared auth / CSRF / permission matrix, run against every operation in src/routes.ts:
@@ -127,6 +128,53 @@ describe.each(operations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, o
       expectError(await api(method, op.path, { token: staff.token, csrf: "not-a-token" }), 403, "CSRF_INVALID", /Malformed CSRF token/);
     });
 
+    it("403 with a validly signed CSRF token whose expiry is years ahead", async () => {
+      // Signed with the real secret (a leaked or mis-minted token): the lifetime cap refuses it.
+      const tenYears = await mintCsrfToken(env.SIGNING_SECRET, staff.tokenId, Date.now() + 10 * 365 * 86_400_000);
+      expectError(await api(method, op.path, { token: staff.token, csrf: tenYears.token }), 403, "CSRF_INVALID", /too far ahead/);
+      expectError(
+        await api(method, op.path, { token: staff.token, body: { csrf_token: tenYears.token } }),
+        403,
+        "CSRF_INVALID",
+        /too far ahead/,
+      );
+    });
+
+    it("an empty or blank X-CSRF-Token header counts as absent: the csrf_token field decides", async () => {
+      const good = await csrfFor(staff.token);
+      for (const blank of ["", "   "]) {
+        const res = await api(method, op.path, { token: staff.token, headers: { "X-CSRF-Token": blank }, body: { csrf_token: good } });
+        expect(res.body.code, JSON.stringify(res.body)).not.toBe("CSRF_INVALID");
+        expect(res.body.code).not.toBe("FORBIDDEN");
+        expectError(
+          await api(method, op.path, { token: staff.token, headers: { "X-CSRF-Token": blank }, body: {} }),
+          403,
+          "CSRF_INVALID",
+          /Missing CSRF token/,
+        );
+      }
+    });
+
+    it("403 when the X-CSRF-Token header and the csrf_token field differ, whichever is valid", async () => {
+      const good = await csrfFor(staff.token);
+      const foreign = await csrfFor(other.token);
+      for (const [header, field] of [
+        [good, foreign],
+        [foreign, good],
+        [good, "not-a-token"],
+      ]) {
+        expectError(
+          await api(method, op.path, { token: staff.token, csrf: header, body: { csrf_token: field } }),
+          403,
+          "CSRF_INVALID",
+          /CSRF/,
+        );
+      }
+      // The same token in both places is one token.
+      const both = await api(method, op.path, { token: staff.token, csrf: good, body: { csrf_token: good } });
+      expect(both.body.code, JSON.stringify(both.body)).not.toBe("CSRF_INVALID");
+    });
+
     it("401 when a valid CSRF token is replayed after its API token is revoked", async () => {
       const victim = await makeUser("admin");
       const csrf = await csrfFor(victim.token);
@@ -151,5 +199,112 @@ describe("the matrix itself", () => {
     expect(ROLE_PERMISSIONS.admin).toContain("api.admin.rotate_keys");
     for (const role of ["manager", "staff", "agent", "contractor"] as const)
       expect(ROLE_PERMISSIONS[role]).not.toContain("api.admin.rotate_keys");
+  });
+});
+
+/**
+ * Private fields (access_details, private_contact_name, private_contact_email) by role × token ×
+ * channel: one rule (policy.ts `canSeePrivate`) decides each field, whatever route renders it.
+ * Reading them needs `api.jobs.manage.manage` (the reference's permission for everything but the
+ * list, so `action=get`'s); contractors attend the site, so they get the access details but never
+ * the private contact. A token narrowed to `api.jobs.manage.list` reads what the list shows, and
+ * nothing more, on `action=get` too.
+ */
+describe("private fields: role × token × channel", () => {
+  const SECRETS = {
+    access_details: "Key safe 4242 behind the bins",
+    private_contact_name: "Priya Private",
+    private_contact_email: "priya.private@example.test",
+  } as const;
+  type Field = keyof typeof SECRETS;
+  const FIELDS = Object.keys(SECRETS) as Field[];
+  const LIST: Permission = "api.jobs.manage.list";
+  const MANAGE: Permission = "api.jobs.manage.manage";
+  const TOKENS: Record<string, Permission[] | undefined> = {
+    "full token": undefined,
+    "narrowed to the list": [LIST],
+    "narrowed to list + manage": [LIST, MANAGE],
+    "narrowed to all but manage": PERMISSIONS.filter((p) => p !== MANAGE),
+  };
+  const CHANNELS = ["list", "get", "update answer", "audit trail"] as const;
+
+  /** What the rule grants: the permission, then the role (contractors: access details only). */
+  const sees = (role: Role, token: Permission[] | undefined, field: Field) => {
+    const held = new Set(ROLE_PERMISSIONS[role].filter((p) => !token || token.includes(p)));
+    return held.has(MANAGE) && (field === "access_details" || role !== "contractor");
+  };
+
+  let jobUuid: string;
+  const callers = new Map<string, { token: string; csrf: string }>();
+  beforeAll(async () => {
+    const fx = await seedFixtures();
+    const writer = await actor("admin");
+    jobUuid = (await createJob(writer, fx, { ...SECRETS, contractor_id: fx.contractorId })).job_uuid;
+    for (const role of ROLES)
+      for (const [name, permissions] of Object.entries(TOKENS)) {
+        const u = await makeUser(role, { contractorId: role === "contractor" ? fx.contractorId : null, permissions });
+        callers.set(`${role} ${name}`, { token: u.token, csrf: await csrfFor(u.token) });
+      }
+  });
+
+  const secretsIn = (body: unknown) => {
+    const text = JSON.stringify(body);
+    return FIELDS.filter((f) => text.includes(SECRETS[f]));
+  };
+
+  const cases = ROLES.flatMap((role) =>
+    Object.entries(TOKENS).flatMap(([name, permissions]) => CHANNELS.map((channel) => [role, name, channel, permissions] as const)),
+  );
+
+  it.each(cases)("%s, %s: %s", async (role, name, channel, permissions) => {
+    const who = callers.get(`${role} ${name}`);
+    if (!who) throw new Error("no caller");
+    const granted = FIELDS.filter((f) => sees(role, permissions, f));
+    switch (channel) {
+      case "get": {
+        const res = await api("GET", `/api/jobs/manage?action=get&uuid=${jobUuid}`, { token: who.token });
+        expectStatus(res, 200);
+        const shown = Object.fromEntries(FIELDS.map((f) => [f, res.body.data[f]]));
+        expect(shown).toEqual(Object.fromEntries(FIELDS.map((f) => [f, granted.includes(f) ? SECRETS[f] : null])));
+        break;
+      }
+      case "list": {
+        const res = await api("GET", "/api/jobs/manage?action=list&limit=200", { token: who.token });
+        expectStatus(res, 200);
+        expect(res.body.data.map((j: { uuid: string }) => j.uuid)).toContain(jobUuid);
+        expect(secretsIn(res.body)).toEqual([]);
+        break;
+      }
+      case "update answer": {
+        const res = await api("POST", "/api/jobs/manage", {
+          token: who.token,
+          csrf: who.csrf,
+          body: { action: "update", uuid: jobUuid, job_title: `Boiler Service - ${role} ${name}` },
+        });
+        // Contractors propose amendments instead; narrowed tokens without manage are refused.
+        expectStatus(res, role !== "contractor" && (!permissions || permissions.includes(MANAGE)) ? 200 : 403);
+        expect(secretsIn(res.body)).toEqual([]);
+        break;
+      }
+      case "audit trail": {
+        const res = await api("GET", `/api/jobs/audit?job_uuid=${jobUuid}`, { token: who.token });
+        expectStatus(res, 200);
+        expect(secretsIn(res.body)).toEqual([]);
+        break;
+      }
+    }
+  });
+
+  it("webhook payloads never carry them (subscriptions are not callers: every value is sent as {changed: true})", async () => {
+    const { results } = await env.DB.prepare(
+      "SELECT id, job_uuid AS jobUuid, actor_user_id AS actorUserId, actor_name AS actorName, action, changes, created_at AS createdAt FROM audit_events WHERE job_uuid = ?",
+    )
+      .bind(jobUuid)
+      .all<Parameters<typeof webhookEventsFor>[0]>();
+    const payloads = results.flatMap(webhookEventsFor);
+    expect(payloads.map((p) => p.type)).toContain("job.created");
+    expect(secretsIn(payloads)).toEqual([]);
+    const created = (payloads.find((p) => p.type === "job.created")?.data.changes ?? {}) as Record<string, unknown>;
+    for (const f of FIELDS) expect(created[f]).toEqual({ changed: true });
   });
 });

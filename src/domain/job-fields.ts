@@ -17,7 +17,7 @@ import {
 } from "../db/schema";
 import type { Principal } from "./caller";
 import { badRequest, type FieldError } from "./errors";
-import { can, EVERY_ROLE, MANAGING_SIDE } from "./policy";
+import { canSeePrivate, EVERY_ROLE, MANAGING_SIDE, type PrivateField } from "./policy";
 import type { Db } from "./services";
 import { slaDeadlineForPrioritySql } from "./sla";
 import { zDate, zId, zIdList, zMoney, zNullableText, zNumber, zText } from "./values";
@@ -272,7 +272,8 @@ export const ENCRYPTED_JOB_FIELDS: ReadonlySet<string> = new Set(ENTRIES.filter(
 /** The encrypted columns of `jobs`, by SQL name, for key rotation. */
 export const JOB_ENCRYPTED_COLUMNS = ENTRIES.filter((f) => f.encrypted && f.column).map((f) => jobs[f.column as Column].name);
 
-export type EncryptedJobField = "access_details" | "private_contact_name" | "private_contact_email";
+/** The encrypted fields are the private ones (policy.ts decides who reads them). */
+export type EncryptedJobField = PrivateField;
 /** The key derivation context of a job's encrypted field. */
 export const jobFieldContext = (jobUuid: string, field: EncryptedJobField) => ({
   table: "jobs",
@@ -438,19 +439,20 @@ export const amendableField = (key: string) => AMENDABLE_FIELDS.find((f) => f.ke
 export const amendableFieldsFor = (role: Role) => AMENDABLE_FIELDS.filter((f) => f.roles.includes(role));
 
 /**
- * A job's private fields, decrypted for the caller: contractors attend the site, so they get the
- * access details, but not the private contact (policy.ts, "job.see_private_contact").
+ * A job's private fields, decrypted for the caller, each only if policy.ts `canSeePrivate` lets the
+ * caller read it (null otherwise, and never decrypted).
  */
 export async function decryptPrivateFields(
   cipher: FieldCipher,
   row: { uuid: string; accessDetails: string | null; privateContactName: string | null; privateContactEmail: string | null },
-  caller: Pick<Principal, "role" | "contractorId">,
+  caller: Pick<Principal, "role" | "contractorId" | "permissions">,
 ) {
-  const seesContact = can(caller, "job.see_private_contact");
+  const open = (field: EncryptedJobField, sealed: string | null) =>
+    canSeePrivate(caller, field) ? cipher.decryptOptional(jobFieldContext(row.uuid, field), sealed) : null;
   const [access, name, email] = await Promise.all([
-    cipher.decryptOptional(jobFieldContext(row.uuid, "access_details"), row.accessDetails),
-    seesContact ? cipher.decryptOptional(jobFieldContext(row.uuid, "private_contact_name"), row.privateContactName) : null,
-    seesContact ? cipher.decryptOptional(jobFieldContext(row.uuid, "private_contact_email"), row.privateContactEmail) : null,
+    open("access_details", row.accessDetails),
+    open("private_contact_name", row.privateContactName),
+    open("private_contact_email", row.privateContactEmail),
   ]);
   return { access_details: access, private_contact_name: name, private_contact_email: email };
 }

@@ -9,7 +9,7 @@ import { recordEvent } from "./events";
 import { changeable } from "./job-access";
 import type { JobWriter } from "./jobs";
 import { attachmentInserts, encryptNote, jobParties, noteContext, selectJobForNotes } from "./notes";
-import { assertCan, can } from "./policy";
+import { assertCan, canSeePrivate } from "./policy";
 import { nowIso } from "./time";
 
 /**
@@ -158,8 +158,11 @@ export async function createNote(ctx: NoteWriter, input: NewNote): Promise<NoteA
   let outcome: NoteMailOutcome | undefined;
   if (input.send_email) {
     // Sent after the note is committed (it exists even if sending fails); the outcome is recorded on it.
-    // Contractors cannot see the private contact, so their notes (links, remote images and all) are not mailed to them.
-    const parties = (await jobParties(cipher, job)).filter((p) => can(caller, "job.see_private_contact") || p.role !== "private_contact");
+    // Who may not see the private contact (contractors, tokens without the permission: policy.ts
+    // canSeePrivate) cannot reach them either: their notes (links, remote images and all) are not mailed there.
+    const parties = (await jobParties(cipher, job)).filter(
+      (p) => p.role !== "private_contact" || canSeePrivate(caller, "private_contact_email"),
+    );
     const recipients = pickRecipients(parties, caller.email);
     outcome = await sendNoteMail(ctx.services.env, {
       noteUuid: uuid,
@@ -222,6 +225,8 @@ export async function updateNote(ctx: NoteWriter, input: NoteEdit): Promise<Note
     }
   }
   if (input.is_pinned !== undefined && input.is_pinned !== note.isPinned) {
+    // Pinning reorders the job's notes for every party: moderation, as for editing another's note.
+    assertMayChange(ctx, note, input.is_pinned ? "pin" : "unpin");
     values.isPinned = input.is_pinned;
     changes.is_pinned = { before: note.isPinned, after: input.is_pinned };
   }

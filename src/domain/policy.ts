@@ -21,8 +21,6 @@ export type Action =
   | "job.write"
   /** See a job at all (contractors: only the jobs assigned to their contractor record). */
   | "job.see"
-  /** See the private contact's name and email (contractors attend the site: access details only). */
-  | "job.see_private_contact"
   | "amendment.decide"
   | "approval.decide"
   /** Read the audit trail of a job that no longer exists. */
@@ -40,8 +38,6 @@ export function can(caller: Caller, action: Action | Permission, job?: JobScope)
       return MANAGING_SIDE.includes(caller.role);
     case "job.see":
       return caller.role !== "contractor" || (caller.contractorId !== null && caller.contractorId === job?.contractorId);
-    case "job.see_private_contact":
-      return caller.role !== "contractor";
     case "amendment.decide":
     case "approval.decide":
     case "audit.read_deleted":
@@ -52,6 +48,28 @@ export function can(caller: Caller, action: Action | Permission, job?: JobScope)
       // A permission name: the token's (possibly narrowed) set, else the role's.
       return (caller.permissions ?? new Set(ROLE_PERMISSIONS[caller.role])).has(action);
   }
+}
+
+/** A job's private fields: encrypted at rest, decrypted only for who may read them (`canSeePrivate`). */
+export type PrivateField = "access_details" | "private_contact_name" | "private_contact_email";
+
+/**
+ * The permission that grants reading one job's private fields: `api.jobs.manage.manage`, the
+ * reference's permission for everything it does not note otherwise, and so for `action=get` (it
+ * notes `api.jobs.manage.list` for the list alone, which never shows them). A token narrowed to the
+ * list reads a job as the list shows it.
+ */
+export const PRIVATE_FIELDS_PERMISSION: Permission = "api.jobs.manage.manage";
+
+/**
+ * May this caller read this private field of a job it sees? The one rule for every answer that
+ * renders them (the single read; notes mail the private contact only for callers who may see it):
+ * the token must hold PRIVATE_FIELDS_PERMISSION, and contractors, who attend the site, get the access
+ * details but never the private contact.
+ */
+export function canSeePrivate(caller: Caller, field: PrivateField): boolean {
+  if (!can(caller, PRIVATE_FIELDS_PERMISSION)) return false;
+  return field === "access_details" || caller.role !== "contractor";
 }
 
 /** `can`, or a 403 with the reason a person can act on. */

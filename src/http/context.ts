@@ -40,6 +40,11 @@ export class RequestContext {
   /** Set once the caller holds the operation's permission: nothing is answered before. */
   authorized = false;
   permission: Permission | undefined;
+  /**
+   * Runs as soon as the token authenticates, before the permission check and the admission checks:
+   * the per-token rate limit (operation.ts), so every authenticated request counts, whatever it answers.
+   */
+  onAuthenticated: ((caller: Principal) => Promise<void>) | undefined;
 
   constructor(
     readonly env: Env,
@@ -103,6 +108,7 @@ export class RequestContext {
     if (row.disabledAt) throw new ApiError("UNAUTHORIZED", "User account is disabled");
     this.pinsVersion = row.pinsVersion;
     noteTokenUse(this.services, row.tokenId, row.lastUsedAt);
+    // Resolved but not yet admitted: every use of the caller awaits `admitted` (see admit).
     this.resolved = {
       tokenId: row.tokenId,
       userId: row.userId,
@@ -114,25 +120,17 @@ export class RequestContext {
       agentId: row.agentId,
       permissions: effectivePermissions(row.role, row.narrowed),
     };
-    this.authorize();
     return this.resolved;
   }
 
-  private authorize() {
-    const p = this.resolved;
-    if (!p) return;
-    if (this.permission && !can(p, this.permission)) {
-      // Not handed out afterwards either (a handler that caught this must not go on as the caller).
-      this.resolved = undefined;
-      this.refused = new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
-      throw this.refused;
-    }
+  private authorize(caller: Principal) {
+    if (this.permission && !can(caller, this.permission)) throw new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
     this.authorized = true;
   }
 
   /**
-   * A check the caller must pass before it is handed out (a write's rate limit and CSRF, a route's
-   * policy). Checks added before the token is resolved run when the first batch answers; once
+   * A check the caller must pass before it is handed out (a write's CSRF, a route's policy), after
+   * the rate limit and the permission. Checks added before the token is resolved run when the first batch answers; once
    * resolved, at once.
    */
   async admitWith(check: (caller: Principal) => unknown) {
@@ -144,21 +142,32 @@ export class RequestContext {
   }
   private admissions: ((caller: Principal) => unknown)[] = [];
 
-  /** Accepts the token row, then runs the admission check once (concurrent callers share it). */
+  /** Accepts the token row, then runs admission once (concurrent callers share it). */
   private async admit(rows: AuthRow[]): Promise<Principal> {
-    const caller = this.accept(rows);
+    let caller: Principal;
+    try {
+      caller = this.accept(rows);
+    } catch (err) {
+      this.refused = err; // a 401 is final: no second lookup for the same request
+      throw err;
+    }
+    // Set in the same tick as `resolved`: no use of the caller can slip in before admission.
     this.admitted ??= this.runAdmission(caller);
     await this.admitted;
     return caller;
   }
 
   private admitted: Promise<void> | undefined;
+  /** Counted (onAuthenticated), then the permission, then the admission checks, in that order. */
   private async runAdmission(caller: Principal) {
-    const checks = this.admissions;
-    this.admissions = [];
     try {
+      await this.onAuthenticated?.(caller);
+      this.authorize(caller);
+      const checks = this.admissions;
+      this.admissions = [];
       for (const check of checks) await check(caller);
     } catch (err) {
+      // Not handed out afterwards either (a handler that caught this must not go on as the caller).
       this.resolved = undefined;
       this.refused = err;
       throw err;

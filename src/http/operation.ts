@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, type RouteConfig, type RouteConfigToTypedResponse, z } from "@hono/zod-openapi";
 import type { Context, ToSchema } from "hono";
 import type { ZodType } from "zod";
-import { verifyCsrfToken } from "../auth/csrf";
+import { CSRF_TTL_SECONDS, verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
 import { BOOKMARK_HEADER, bookmarkRequestHeader } from "../db/session";
 import type { Principal } from "../domain/caller";
@@ -157,15 +157,13 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
   const ctx = c.var.ctx;
   ctx.permission = op.permission ?? undefined;
   if (!ctx.hasCredentials) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
+  // Every request whose token authenticates counts against the token's limit, before its permission
+  // is checked and whatever it then answers (a 404 counts as much as a 200: probing ids is capped).
+  ctx.onAuthenticated = (principal) => limitCaller(c, principal.tokenId);
 
   if (op.mutating) {
-    // Writes are admitted in this order: token, permission, rate limit, CSRF, then the input.
-    const admit = async (principal: Principal) => {
-      await limitCaller(c, principal.tokenId);
-      const csrf = c.req.header("x-csrf-token") ?? (await readBody(c)).csrf_token;
-      const check = await verifyCsrfToken(c.env.SIGNING_SECRET, principal.tokenId, csrf);
-      if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
-    };
+    // Writes are admitted in this order: token, rate limit, permission, CSRF, then the input.
+    const admit = (principal: Principal) => checkCsrf(c, principal.tokenId);
     // An upload is admitted before its body is read (a forged one is refused unread), and an
     // Idempotency-Key is scoped to the token: both resolve the caller first (one more round trip).
     const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
@@ -196,18 +194,47 @@ async function run(op: Operation, c: AppContext): Promise<Response> {
     await ctx.principal(); // an unauthenticated caller learns nothing about valid input
     throw err;
   }
-  const response = await op.handler(c, input);
-  // The token check rode in the handler's batch: the answer is withheld when the token is over its limit.
-  await limitCaller(c, (await ctx.principal()).tokenId);
-  return response;
+  // The token check rides in the handler's batch and is counted there; the answer waits for it.
+  try {
+    const response = await op.handler(c, input);
+    await ctx.principal(); // no round trip: resolved by the handler's read
+    return response;
+  } catch (err) {
+    await ctx.principal(); // a read that failed before its batch: still authenticated and counted
+    throw err;
+  }
 }
 
 const CSRF_MESSAGES = {
   missing: "Missing CSRF token: send the csrf_token field or the X-CSRF-Token header (GET /api/security/csrf-token)",
   malformed: "Malformed CSRF token",
   expired: "CSRF token has expired: fetch a new one from GET /api/security/csrf-token",
+  too_long: `CSRF token expiry is too far ahead (tokens last ${CSRF_TTL_SECONDS / 3600} hours): fetch a new one from GET /api/security/csrf-token`,
   invalid: "Invalid CSRF token for this API token",
+  conflict: "The X-CSRF-Token header and the csrf_token field differ: send one CSRF token",
 } as const;
+
+/** A value that carries no token: absent, or a string of whitespace (a blank header or form field). */
+const blank = (v: unknown) => v === undefined || v === null || (typeof v === "string" && v.trim() === "");
+
+/**
+ * The CSRF token of a write: the `X-CSRF-Token` header or the `csrf_token` field. A blank header
+ * counts as absent (an empty one must not hide a good field); a header and a field that both carry
+ * a token must carry the same one. The header is checked first, so a forged upload is refused
+ * before its body is read.
+ */
+async function checkCsrf(c: AppContext, tokenId: number) {
+  const header = c.req.header("x-csrf-token");
+  const given = blank(header) ? (await readBody(c)).csrf_token : header;
+  const check = await verifyCsrfToken(c.env.SIGNING_SECRET, tokenId, given);
+  if (check !== "ok") throw new ApiError("CSRF_INVALID", CSRF_MESSAGES[check]);
+  if (given === header) {
+    const field = (await readBody(c)).csrf_token;
+    if (!blank(field) && (typeof field !== "string" || field.trim() !== header?.trim())) {
+      throw new ApiError("CSRF_INVALID", CSRF_MESSAGES.conflict);
+    }
+  }
+}
 
 function validate(op: Operation, c: AppContext, body: BodyRecord) {
   const errors: FieldError[] = [];

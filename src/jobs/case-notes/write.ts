@@ -16,7 +16,7 @@ export const postCaseNotes = operation({
     "as child notes. Answers 201 with `note_uuid`, `note_id` and `email_status` (sent, partial, failed; failures also " +
     "recorded on the note). update: `uuid` plus `message` and/or `is_pinned`. delete: `uuid` (removes its replies and " +
     "files too). attach: `uuid` plus `attachments`. Editing text, deleting and attaching are for the note's author or " +
-    "staff, managers and admins; anyone who sees the job may pin. Archived jobs answer 403.",
+    "staff, managers and admins; so is pinning or unpinning (it reorders the notes for everyone). Archived jobs answer 403.",
   tag: "Case notes",
   permission: "api.jobs.case_notes.manage",
   body: caseNotesBody,

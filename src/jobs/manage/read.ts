@@ -27,7 +27,9 @@ export const getManage = operation({
   description:
     "`action=list` returns a page of jobs matching every filter given, newest first. `count` is the number matched, counted up to " +
     `\`offset + ${COUNT_WINDOW}\`: past that it stops (\`count_capped: true\`, \`count\` a lower bound), so a list never reads every matching job. ` +
-    "`action=get` returns one job with its decrypted private fields (contractors do not see the private contact).",
+    "`action=get` returns one job with its decrypted private fields, which need `api.jobs.manage.manage` as well (a token " +
+    "narrowed to `api.jobs.manage.list` gets them as null, as the list never shows them); contractors get the access details " +
+    "but not the private contact.",
   tag: "Jobs",
   permission: "api.jobs.manage.list",
   query: manageQuery,

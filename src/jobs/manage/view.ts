@@ -198,9 +198,15 @@ export const JobDetail = JobListItem.extend({
   created_by_name: z.string().nullable(),
   works_order_ref: z.string().nullable(),
   invoice_no: z.string().nullable(),
-  access_details: z.string().nullable(),
-  private_contact_name: z.string().nullable().openapi({ description: "Decrypted; null for contractors" }),
-  private_contact_email: z.string().nullable().openapi({ description: "Decrypted; null for contractors" }),
+  access_details: z.string().nullable().openapi({ description: "Decrypted; null unless the token holds api.jobs.manage.manage" }),
+  private_contact_name: z
+    .string()
+    .nullable()
+    .openapi({ description: "Decrypted; null for contractors and for tokens without api.jobs.manage.manage" }),
+  private_contact_email: z
+    .string()
+    .nullable()
+    .openapi({ description: "Decrypted; null for contractors and for tokens without api.jobs.manage.manage" }),
   tenants: z.array(z.object({ id: z.number().int(), name: z.string() })),
   completed_at: z.string().nullable(),
 }).openapi("JobDetail");
