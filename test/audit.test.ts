@@ -1,6 +1,7 @@
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
-import { jobInStatus, send, UNKNOWN_UUID } from "./workflow-helpers";
+import { send, UNKNOWN_UUID } from "./workflow-helpers";
 
 let fx: Fixtures;
 let staff: Actor;
@@ -14,7 +15,9 @@ const trail = (who: { token: string }, query: string) => api("GET", `/api/jobs/a
 
 describe("GET /api/jobs/audit", () => {
   it("returns who, when, what and before/after, newest first, paginated", async () => {
-    const job = await jobInStatus(staff, fx, 6);
+    // A completed job, put there directly: the lifecycle's own steps would add events to this trail.
+    const job = await createJob(staff, fx);
+    await env.DB.prepare("UPDATE jobs SET status_id = 6 WHERE uuid = ?").bind(job.job_uuid).run();
     expectStatus(await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, job_title: "Boiler repair" }), 200);
     expectStatus(await send(staff, "POST", "/api/jobs/recall", { job_uuid: job.job_uuid, recall_reason: "Leak" }), 200);
     const res = await trail(staff, `job_uuid=${job.job_uuid}`);
@@ -58,6 +61,40 @@ describe("GET /api/jobs/audit", () => {
     expectStatus(hidden, 404);
     expect(hidden.body.message).toBe("Job not found");
     expect(hidden.body.data).toBeUndefined();
+  });
+
+  it("never names to a contractor a job they cannot see (remedial links); their own and everyone's for staff", async () => {
+    const contractor = await actor("contractor", { contractorId: fx.contractorId });
+    const mine = await createJob(staff, fx, { contractor_id: fx.contractorId });
+    const alsoMine = await createJob(staff, fx, { contractor_id: fx.contractorId });
+    const foreign = await createJob(staff, fx, { contractor_id: fx.otherContractorId });
+    const foreignRemedial = await createJob(staff, fx, { contractor_id: fx.otherContractorId });
+    const link = (job_uuid: string, remedials_job_uuid: string) =>
+      send(staff, "POST", "/api/jobs/remedials", { action: "link", job_uuid, remedials_job_uuid });
+    // `mine` is a remedial of a foreign job and has a foreign remedial of its own; `alsoMine` of `mine`.
+    expectStatus(await link(foreign.job_uuid, mine.job_uuid), 200);
+    expectStatus(await link(mine.job_uuid, foreignRemedial.job_uuid), 200);
+    expectStatus(await link(mine.job_uuid, alsoMine.job_uuid), 200);
+    expectStatus(await send(staff, "POST", "/api/jobs/remedials", { action: "unlink", job_uuid: mine.job_uuid }), 200);
+
+    const res = await trail(contractor, `job_uuid=${mine.job_uuid}`);
+    expectStatus(res, 200);
+    const text = JSON.stringify(res.body);
+    expect(text).not.toContain(foreign.job_ref);
+    expect(text).not.toContain(foreignRemedial.job_ref);
+    const changes = (action: string) =>
+      res.body.data.filter((e: { action: string }) => e.action === action).map((e: { changes: unknown }) => e.changes);
+    expect(changes("job.remedial_linked")).toEqual([{ remedial_parent: { changed: true } }]);
+    expect(changes("job.remedial_unlinked")).toEqual([{ remedial_parent: { changed: true } }]);
+    // A job the contractor sees is named as before.
+    expect(changes("job.remedial_added")).toEqual([
+      { remedial_job: { before: null, after: alsoMine.job_ref } },
+      { remedial_job: { changed: true } },
+    ]);
+
+    // Staff see every job: the trail names them all.
+    const asStaff = JSON.stringify((await trail(staff, `job_uuid=${mine.job_uuid}`)).body);
+    for (const ref of [foreign.job_ref, foreignRemedial.job_ref, alsoMine.job_ref]) expect(asStaff).toContain(ref);
   });
 
   it("keeps a deleted job's trail readable by management; 404 for other roles and unknown uuids", async () => {

@@ -16,10 +16,12 @@ export type BodyRecord = Record<string, unknown>;
  * multipart), so that one zod schema validates all three. Repeated keys and `key[]` become arrays.
  * The result is cached on the context: the CSRF check and the handler read the same body.
  */
-export async function readBody(c: Context): Promise<BodyRecord> {
-  const cached = c.get("parsedBody" as never) as BodyRecord | undefined;
+export function readBody(c: Context): Promise<BodyRecord> {
+  // The promise is cached, not its result: the CSRF check may ask while the handler's read is still
+  // streaming, and a second reader of the same stream would fail ("locked to a reader").
+  const cached = c.get("parsedBody" as never) as Promise<BodyRecord> | undefined;
   if (cached) return cached;
-  const parsed = await parse(c);
+  const parsed = parse(c);
   c.set("parsedBody" as never, parsed as never);
   return parsed;
 }

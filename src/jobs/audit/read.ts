@@ -1,12 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { and, count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, inArray } from "drizzle-orm";
 import { auditEvents, jobs } from "../../db/schema";
 import { notFound } from "../../domain/errors";
 import { can } from "../../domain/policy";
 import { zPagination, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
-import { jsonResponse, operation } from "../../http/operation";
+import { type AppContext, jsonResponse, operation } from "../../http/operation";
 
 const AuditItem = z
   .object({
@@ -58,6 +58,35 @@ export const getAudit = operation({
       changes: r.changes ? (JSON.parse(r.changes) as Record<string, unknown>) : {},
       created_at: r.createdAt,
     }));
+    await hideForeignJobs(ctx, data);
     return ok(c, data, { count: n });
   },
 });
+
+type Change = { before?: unknown; after?: unknown; changed?: true };
+
+/**
+ * A remedial link names the other job by its reference. A caller who may not see that job (a
+ * contractor, for another contractor's job) gets `{changed: true}` in its place, as for an
+ * encrypted field: the trail never tells them which job it was. One more query, only for a
+ * contractor whose page names other jobs.
+ */
+async function hideForeignJobs(ctx: AppContext["var"]["ctx"], data: { changes: Record<string, unknown> }[]) {
+  if (ctx.caller.role !== "contractor") return;
+  const named = (change: unknown) =>
+    [(change as Change)?.before, (change as Change)?.after].filter((v): v is string => typeof v === "string");
+  const links = data.flatMap((e) => Object.entries(e.changes).filter(([key]) => key.startsWith("remedial")));
+  const refs = [...new Set(links.flatMap(([, change]) => named(change)))];
+  if (refs.length === 0) return;
+  const visible = new Set(
+    (
+      await ctx.db
+        .select({ ref: jobs.jobRef })
+        .from(jobs)
+        .where(and(inArray(jobs.jobRef, refs), await ctx.jobVisible()))
+    ).map((r) => r.ref),
+  );
+  for (const event of data)
+    for (const [key, change] of Object.entries(event.changes))
+      if (key.startsWith("remedial") && named(change).some((ref) => !visible.has(ref))) event.changes[key] = { changed: true };
+}
