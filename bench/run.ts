@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cliArgs } from "../scripts/lib/cli";
+import { cliArgs } from "../scripts/lib/cli.ts";
 
 const benches: Record<string, string> = {
   api: "bench/api.bench.ts",

@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { cliArgs } from "./lib/cli";
+import { cliArgs } from "./lib/cli.ts";
 import { ensureDevVars } from "./lib/local";
 import { openLocalD1 } from "./lib/local-db";
 import { seedIfEmpty } from "./seed";

@@ -16,7 +16,7 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
-import { cliArgs, usageError } from "./lib/cli";
+import { cliArgs, usageError } from "./lib/cli.ts";
 import { BULK_SUSPENDED_TRIGGERS, ESTATE_FIXUPS, ESTATE_TABLES, estateSize, estateStatements } from "./lib/estate";
 import { ensureDevVars, migrateLocal } from "./lib/local";
 

@@ -14,7 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { stripVTControlCharacters } from "node:util";
-import { cliArgs } from "./lib/cli";
+import { cliArgs } from "./lib/cli.ts";
 
 cliArgs("npm run proof:faults: the fault suite in workerd and the transcoder-killed end-to-end test, with one integrity summary", {});
 

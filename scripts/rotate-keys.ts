@@ -7,7 +7,7 @@
  */
 import { FieldCipher, loadKeyRing } from "../src/crypto/fields";
 import { rotateEncryptedFields } from "../src/crypto/rotate";
-import { cliArgs, usageError } from "./lib/cli";
+import { cliArgs, usageError } from "./lib/cli.ts";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 
 const USAGE = `

@@ -4,7 +4,7 @@
  * priorities, …) comes from the migrations. Private fields are encrypted with the .dev.vars key.
  */
 import { FieldCipher, loadKeyRing } from "../src/crypto/fields";
-import { cliArgs } from "./lib/cli";
+import { cliArgs } from "./lib/cli.ts";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 
 export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promise<boolean> {

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type LocalApi, startLocalApi } from "../test/e2e/harness.ts";
-import { cliArgs } from "./lib/cli";
+import { cliArgs } from "./lib/cli.ts";
 import { running, runStep, type StepResult, secs } from "./lib/run-step.ts";
 
 cliArgs(

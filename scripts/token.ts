@@ -10,7 +10,7 @@
 import { effectivePermissions, PERMISSIONS, ROLES, type Role } from "../src/auth/permissions";
 import { generateToken, hashToken } from "../src/auth/tokens";
 import { toIsoSeconds } from "../src/domain/time";
-import { cliArgs, usageError } from "./lib/cli";
+import { cliArgs, usageError } from "./lib/cli.ts";
 import { ensureDevVars } from "./lib/local";
 import { openLocalD1 } from "./lib/local-db";
 import { seedIfEmpty } from "./seed";

@@ -65,6 +65,9 @@ const PARAMETERS: Record<string, string | Record<string, string>> = {
     "/api/jobs/amend-request": "Filter requests to a specific job UUID",
   },
   job_id: "ID of the job",
+  address_id: "The property (address ID, GET /api/jobs/addresses?action=list) whose records to list",
+  role: "Filter by role",
+  active: "Set to true for active records only, false for inactive ones",
   variant: "Which file: the original, or a processed variant (the schema lists them)",
   status: {
     default: "Filter by status",

@@ -152,7 +152,7 @@ describe("signed webhooks end to end (wrangler dev + a verifying receiver)", () 
     });
     assert.equal(created.status, 201, created.text);
     const jobUuid = String(created.json.job_uuid);
-    const updated = await call("POST", "/api/jobs/manage", { action: "update", uuid: jobUuid, status_id: 4, job_title: "Boiler repair" });
+    const updated = await call("POST", "/api/jobs/manage", { action: "update", uuid: jobUuid, status_id: 3, job_title: "Boiler repair" });
     assert.equal(updated.status, 200, updated.text);
 
     const hooks = await waitFor("three events on /hooks", () => {
@@ -173,7 +173,7 @@ describe("signed webhooks end to end (wrangler dev + a verifying receiver)", () 
     for (const e of events) assert.equal(e?.data.job_uuid, jobUuid);
     assert.equal(new Set(hooks.map((r) => r.headers["webhook-id"])).size, 3, "one webhook-id per event");
     const statusChanged = events.find((e) => e?.type === "job.status_changed");
-    assert.deepEqual(statusChanged?.data.status_id, { before: 1, after: 4 });
+    assert.deepEqual(statusChanged?.data.status_id, { before: 1, after: 3 });
 
     // A tampered body fails verification at the receiver: the library really checks.
     const first = hooks[0];
