@@ -1,5 +1,5 @@
 import { createApp } from "./app";
-import { createServices } from "./domain/services";
+import { createServices } from "./platform/services";
 import { fixedClock } from "./domain/time";
 import { handleInboundEmail } from "./email/inbound";
 import { purgeIdempotencyKeys } from "./http/idempotency";
@@ -15,7 +15,7 @@ export { UserPins } from "./pins/user-pins";
 
 const app = createApp();
 
-// Each entry point builds its services once (src/domain/services.ts) and hands them down.
+// Each entry point builds its services once (src/platform/services.ts) and hands them down.
 export default {
   fetch: app.fetch,
   async email(message, env, ctx) {

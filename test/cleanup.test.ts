@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { createServices, type Services } from "../src/domain/services";
+import { createServices, type Services } from "../src/platform/services";
 import { removeJobFiles, removeStored, runCleanup } from "../src/media/cleanup";
 import type { MediaMessage } from "../src/media/messages";
 

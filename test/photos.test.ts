@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { exports } from "cloudflare:workers";
 import { compressImage } from "@propops/media-core/photo-compressor";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createServices } from "../src/domain/services";
+import { createServices } from "../src/platform/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { handlePhotoCompress } from "../src/media/photo-job";

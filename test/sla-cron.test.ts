@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createServices } from "../src/domain/services";
+import { createServices } from "../src/platform/services";
 import type { MimeMessage } from "../src/email/mime";
 import type { SendResult } from "../src/email/send";
 import worker from "../src/index";

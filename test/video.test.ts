@@ -8,7 +8,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { createServices } from "../src/domain/services";
+import { createServices } from "../src/platform/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { consumeDeadLetters } from "../src/media/queue";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createServices } from "../src/domain/services";
+import { createServices } from "../src/platform/services";
 import { relayWebhookEvents } from "../src/webhooks/relay";
 import { actor, createJob, expectStatus, seedFixtures } from "./helpers";
 import { rows, send } from "./workflow-helpers";

@@ -3,7 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { FieldCipher, fieldCipher, loadKeyRing } from "../src/crypto/fields";
 import { rotateEncryptedFields } from "../src/crypto/rotate";
-import { createServices } from "../src/domain/services";
+import { createServices } from "../src/platform/services";
 import worker from "../src/index";
 import { consumeDeadLetters } from "../src/media/queue";
 import { runSlaCheck } from "../src/sla/check";

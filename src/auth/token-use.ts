@@ -1,4 +1,4 @@
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { toIsoSeconds } from "../domain/time";
 
 /** `last_used_at` is kept to within this window: at most one background write per token per window. */

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { auditEvents } from "../db/schema";
 import type { Actor } from "./caller";
 import { ENCRYPTED_JOB_FIELDS } from "./job-fields";
-import type { Db } from "./services";
+import type { Db } from "../db/db";
 
 /**
  * The record of what happened: one audit event per change, written in the same D1 batch as the

@@ -6,7 +6,7 @@ import { aliased } from "../db/select";
 import type { Principal } from "./caller";
 import { ApiError, notFound } from "./errors";
 import { confinedToContractor } from "./policy";
-import type { Db } from "./services";
+import type { Db } from "../db/db";
 
 /**
  * Which jobs a caller sees, and which of those it may change: the one home of "unknown or not

@@ -18,7 +18,7 @@ import {
 import type { Principal } from "./caller";
 import { badRequest, type FieldError } from "./errors";
 import { canSeePrivate, EVERY_ROLE, MANAGING_SIDE, type PrivateField } from "./policy";
-import type { Db } from "./services";
+import type { Db } from "../db/db";
 import { slaDeadlineForPrioritySql } from "./sla";
 import { zDate, zId, zIdList, zMoney, zNullableText, zNumber, zText } from "./values";
 

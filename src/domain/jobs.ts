@@ -7,7 +7,7 @@ import { diff, recordEvent } from "./events";
 import { changeable, type JobReader, jobForChange, jobForChangeQuery, jobForChangeRow } from "./job-access";
 import { checkReferences, columnValues, currentValues, type JobFieldValues, referenceLookups, sentFields } from "./job-fields";
 import { ARCHIVED_STATUS, assertTransition, isLifecycleStatus, transitionColumns } from "./lifecycle";
-import type { Services } from "./services";
+import type { Services } from "../platform/services";
 import { slaDeadlineFrom, slaDeadlineSql } from "./sla";
 
 /**

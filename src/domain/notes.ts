@@ -4,7 +4,7 @@ import { agents, caseNotes, contractors, jobStatuses, jobs, noteAttachments } fr
 import { aliased } from "../db/select";
 import type { PreparedAttachment } from "../media/note-files";
 import { jobFieldContext } from "./job-fields";
-import type { Db } from "./services";
+import type { Db } from "../db/db";
 
 /** Who a note can be mailed to, and who may reply into it. */
 export type PartyRole = "contractor" | "agent" | "private_contact";

@@ -6,7 +6,7 @@ import { recordEvent } from "../domain/events";
 import { whyUnchangeable } from "../domain/job-access";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../domain/notes";
 import { can } from "../domain/policy";
-import type { Db, Services } from "../domain/services";
+import type { Db, Services } from "../platform/services";
 import { nowIso } from "../domain/time";
 import { stripControlChars } from "../domain/values";
 import { readLimited } from "../lib/read-limited";

@@ -12,7 +12,7 @@ import type { Principal } from "../domain/caller";
 import { ApiError } from "../domain/errors";
 import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
 import { can } from "../domain/policy";
-import { createServices, type Db, type Services } from "../domain/services";
+import { createServices, type Db, type Services } from "../platform/services";
 import { nowIso } from "../domain/time";
 import { cachedPins, type PinsSnapshot, rememberPins } from "../pins/pins-cache";
 import { userPins } from "../pins/user-pins";
@@ -22,7 +22,7 @@ type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
 type AuthRow = Awaited<ReturnType<RequestContext["authQuery"]>>[number];
 
 /**
- * One API request: its services (built once, `src/domain/services.ts`) and its caller. The token
+ * One API request: its services (built once, `src/platform/services.ts`) and its caller. The token
  * check rides in the request's first D1 batch (`read`), so a read costs one round trip and a
  * change two (its read, then its write batch). For a write, what must pass before the handler may
  * use the caller (rate limit, CSRF, the route's policy) is handed over as admission checks

@@ -1,4 +1,4 @@
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { jobPrefix } from "./keys";
 import type { MediaMessage } from "./messages";
 

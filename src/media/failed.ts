@@ -1,7 +1,7 @@
 import { and, eq, type SQL } from "drizzle-orm";
 import { photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { removeStored } from "./cleanup";
 import { mediaOutputKeys } from "./keys";
 

@@ -1,5 +1,5 @@
 import { ApiError, badRequest } from "../domain/errors";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { removeStored } from "./cleanup";
 import { objectKey } from "./keys";
 import { hasActiveMarkup, SniffError, sniffDeep } from "./sniff";

@@ -20,7 +20,7 @@ import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHea
 import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { MEDIA_ACTOR, markMediaFailed } from "./failed";
 import { compressedKey } from "./keys";
 import { signObjectUrl } from "./signed-urls";

@@ -1,6 +1,6 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { runCleanup } from "./cleanup";
 import { markMediaFailed } from "./failed";
 import type { MediaMessage } from "./messages";

@@ -1,6 +1,6 @@
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import { photos } from "../db/schema";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { toIsoSeconds } from "../domain/time";
 import type { MediaMessage } from "./messages";
 import { MAX_VIDEO_ATTEMPTS, watchdogSeconds } from "./video-job";

@@ -7,7 +7,7 @@ import { eq } from "drizzle-orm";
 import { auditEvents, type documents, type photos } from "../db/schema";
 import { ApiError, badRequest } from "../domain/errors";
 import { type EventInput, recordEvent } from "../domain/events";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { removeStored } from "./cleanup";
 import { safeFilename } from "./note-files";
 import { parseRange, satisfy } from "./range";

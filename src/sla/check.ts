@@ -1,4 +1,4 @@
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { hoursOverdue, openStatusRawSql, toIsoSeconds } from "../domain/sla";
 import type { MimeMessage } from "../email/mime";
 import type { SendResult } from "../email/send";

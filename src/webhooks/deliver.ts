@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { type FieldCipher, fieldCipher } from "../crypto/fields";
 import { webhookDeliveries, webhookSubscriptions } from "../db/schema";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import type { WebhookMessage } from "./relay";
 import { checkTargetForDelivery } from "./target";
 

@@ -1,7 +1,7 @@
 import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
 import { auditEvents, jobs, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
 import { aliased } from "../db/select";
-import type { Services } from "../domain/services";
+import type { Services } from "../platform/services";
 import { subscribed, webhookEventsFor } from "./events";
 
 /** One delivery to make: the queue message carries only the row id; the row holds the rest. */

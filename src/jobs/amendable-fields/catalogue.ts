@@ -1,7 +1,7 @@
 import { asc, eq } from "drizzle-orm";
 import { jobTypes, paymentStatuses, priorities, timeRanges } from "../../db/schema";
 import type { OptionSource } from "../../domain/job-fields";
-import type { Db } from "../../domain/services";
+import type { Db } from "../../platform/services";
 
 // Which fields are amendable, by whom, and how a value is parsed and applied: the job-field table
 // (src/domain/job-fields.ts). Here: where a choice field's options come from.

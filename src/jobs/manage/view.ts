@@ -13,7 +13,7 @@ import {
   users,
 } from "../../db/schema";
 import { aliased } from "../../db/select";
-import type { Db } from "../../domain/services";
+import type { Db } from "../../platform/services";
 import { openStatus } from "../../domain/sla";
 
 /** The columns a job listing reads: the job, the names joined in, counts. */

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Db } from "../../domain/services";
+import type { Db } from "../../platform/services";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";

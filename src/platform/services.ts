@@ -1,13 +1,14 @@
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import { drizzle } from "drizzle-orm/d1";
 import { FieldCipher, loadKeyRing } from "../crypto/fields";
+import type { Db } from "../db/db";
 import * as schema from "../db/schema";
 import type { MeteredD1 } from "../db/session";
 import type { MimeMessage } from "../email/mime";
 import { type SendResult, sendMail } from "../email/send";
 import type { MediaMessage } from "../media/messages";
-import { type Clock, systemClock } from "./time";
+import { type Clock, systemClock } from "../domain/time";
 
-export type Db = DrizzleD1Database<typeof schema>;
+export type { Db };
 
 export interface Mailer {
   /** One message to each recipient; never throws (failures come back per recipient). */
