@@ -1,11 +1,11 @@
 import { createApp } from "./app";
-import { createServices } from "./platform/services";
 import { fixedClock } from "./domain/time";
 import { handleInboundEmail } from "./email/inbound";
 import { purgeIdempotencyKeys } from "./http/idempotency";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { requeueStalledMedia } from "./media/sweep";
+import { createServices } from "./platform/services";
 import { runSlaCheck } from "./sla/check";
 import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/deliver";
 import { runWebhookCron, scheduleWebhookRelay, type WebhookMessage } from "./webhooks/relay";

@@ -1,5 +1,5 @@
-import type { Services } from "../platform/services";
 import { toIsoSeconds } from "../domain/time";
+import type { Services } from "../platform/services";
 
 /** `last_used_at` is kept to within this window: at most one background write per token per window. */
 export const TOKEN_USE_WINDOW_MS = 5 * 60_000;

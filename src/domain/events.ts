@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
+import type { Db } from "../db/db";
 import { auditEvents } from "../db/schema";
 import type { Actor } from "./caller";
 import { ENCRYPTED_JOB_FIELDS } from "./job-fields";
-import type { Db } from "../db/db";
 
 /**
  * The record of what happened: one audit event per change, written in the same D1 batch as the

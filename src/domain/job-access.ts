@@ -1,12 +1,12 @@
 import { and, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Db } from "../db/db";
 import { jobStatuses, jobs, priorities } from "../db/schema";
 import { aliased } from "../db/select";
 import type { Principal } from "./caller";
 import { ApiError, notFound } from "./errors";
 import { confinedToContractor } from "./policy";
-import type { Db } from "../db/db";
 
 /**
  * Which jobs a caller sees, and which of those it may change: the one home of "unknown or not

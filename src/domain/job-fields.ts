@@ -3,6 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { Role } from "../auth/permissions";
 import type { FieldCipher } from "../crypto/fields";
+import type { Db } from "../db/db";
 import {
   addresses,
   agents,
@@ -18,7 +19,6 @@ import {
 import type { Principal } from "./caller";
 import { badRequest, type FieldError } from "./errors";
 import { canSeePrivate, EVERY_ROLE, MANAGING_SIDE, type PrivateField } from "./policy";
-import type { Db } from "../db/db";
 import { slaDeadlineForPrioritySql } from "./sla";
 import { zDate, zId, zIdList, zMoney, zNullableText, zNumber, zText } from "./values";
 

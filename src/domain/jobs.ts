@@ -1,13 +1,13 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import { jobStatuses, jobs, jobTenants } from "../db/schema";
 import { removeJobFiles } from "../media/cleanup";
+import type { Services } from "../platform/services";
 import type { Principal } from "./caller";
 import { ApiError, badRequest, conflict } from "./errors";
 import { diff, recordEvent } from "./events";
 import { changeable, type JobReader, jobForChange, jobForChangeQuery, jobForChangeRow } from "./job-access";
 import { checkReferences, columnValues, currentValues, type JobFieldValues, referenceLookups, sentFields } from "./job-fields";
 import { ARCHIVED_STATUS, assertTransition, isLifecycleStatus, transitionColumns } from "./lifecycle";
-import type { Services } from "../platform/services";
 import { slaDeadlineFrom, slaDeadlineSql } from "./sla";
 
 /**

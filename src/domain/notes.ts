@@ -1,10 +1,10 @@
 import { eq, sql } from "drizzle-orm";
 import type { FieldCipher } from "../crypto/fields";
+import type { Db } from "../db/db";
 import { agents, caseNotes, contractors, jobStatuses, jobs, noteAttachments } from "../db/schema";
 import { aliased } from "../db/select";
 import type { PreparedAttachment } from "../media/note-files";
 import { jobFieldContext } from "./job-fields";
-import type { Db } from "../db/db";
 
 /** Who a note can be mailed to, and who may reply into it. */
 export type PartyRole = "contractor" | "agent" | "private_contact";

@@ -6,12 +6,12 @@ import { recordEvent } from "../domain/events";
 import { whyUnchangeable } from "../domain/job-access";
 import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../domain/notes";
 import { can } from "../domain/policy";
-import type { Db, Services } from "../platform/services";
 import { nowIso } from "../domain/time";
 import { stripControlChars } from "../domain/values";
 import { readLimited } from "../lib/read-limited";
 import { removeStored } from "../media/cleanup";
 import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../media/note-files";
+import type { Db, Services } from "../platform/services";
 import { parseReplyAddress, verifyReplyTag } from "./note-mail";
 import { prepareNoteBody, sanitizeHtml } from "./sanitize";
 

@@ -12,10 +12,10 @@ import type { Principal } from "../domain/caller";
 import { ApiError } from "../domain/errors";
 import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
 import { can } from "../domain/policy";
-import { createServices, type Db, type Services } from "../platform/services";
 import { nowIso } from "../domain/time";
 import { cachedPins, type PinsSnapshot, rememberPins } from "../pins/pins-cache";
 import { userPins } from "../pins/user-pins";
+import { createServices, type Db, type Services } from "../platform/services";
 
 type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
 

@@ -4,8 +4,8 @@ import { SQLiteDeleteBase, SQLiteInsertBase, SQLiteUpdateBase } from "drizzle-or
 import { bytesToHex, utf8 } from "../crypto/bytes";
 import { idempotencyKeys } from "../db/schema";
 import { ApiError, badRequest } from "../domain/errors";
-import type { Db } from "../platform/services";
 import { nowIso } from "../domain/time";
+import type { Db } from "../platform/services";
 import { readBody } from "./body";
 import type { AppContext } from "./operation";
 

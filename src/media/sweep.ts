@@ -1,7 +1,7 @@
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import { photos } from "../db/schema";
-import type { Services } from "../platform/services";
 import { toIsoSeconds } from "../domain/time";
+import type { Services } from "../platform/services";
 import type { MediaMessage } from "./messages";
 import { MAX_VIDEO_ATTEMPTS, watchdogSeconds } from "./video-job";
 

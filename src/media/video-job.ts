@@ -14,8 +14,8 @@ import { type TranscodeRequest, VideoStatus } from "@propops/media-core/contract
 import { and, desc, eq, sql } from "drizzle-orm";
 import { auditEvents, jobs, photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
-import type { Db, Services } from "../platform/services";
 import { nowIso } from "../domain/time";
+import type { Db, Services } from "../platform/services";
 import { deletePrefix } from "./cleanup";
 import { MEDIA_ACTOR, markMediaFailed } from "./failed";
 import { objectKey, videoOutputKeys } from "./keys";

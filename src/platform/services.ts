@@ -3,10 +3,10 @@ import { FieldCipher, loadKeyRing } from "../crypto/fields";
 import type { Db } from "../db/db";
 import * as schema from "../db/schema";
 import type { MeteredD1 } from "../db/session";
+import { type Clock, systemClock } from "../domain/time";
 import type { MimeMessage } from "../email/mime";
 import { type SendResult, sendMail } from "../email/send";
 import type { MediaMessage } from "../media/messages";
-import { type Clock, systemClock } from "../domain/time";
 
 export type { Db };
 

@@ -1,7 +1,7 @@
-import type { Services } from "../platform/services";
 import { hoursOverdue, openStatusRawSql, toIsoSeconds } from "../domain/sla";
 import type { MimeMessage } from "../email/mime";
 import type { SendResult } from "../email/send";
+import type { Services } from "../platform/services";
 
 /** Sends one message; the default goes through the `send_email` binding and never throws. */
 export type MailSender = (message: MimeMessage) => Promise<SendResult[]>;

@@ -13,8 +13,8 @@ import {
   users,
 } from "../../db/schema";
 import { aliased } from "../../db/select";
-import type { Db } from "../../platform/services";
 import { openStatus } from "../../domain/sla";
+import type { Db } from "../../platform/services";
 
 /** The columns a job listing reads: the job, the names joined in, counts. */
 export const jobColumns = aliased({

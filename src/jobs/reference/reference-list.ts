@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Db } from "../../platform/services";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
+import type { Db } from "../../platform/services";
 
 /**
  * A read-only lookup list for form dropdowns: `GET <path>?action=list`, whole list in one read
