@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { createServices, type Services } from "../src/platform/services";
 import { removeJobFiles, removeStored, runCleanup } from "../src/media/cleanup";
 import type { MediaMessage } from "../src/media/messages";
+import { createServices, type Services } from "../src/platform/services";
 
 const job = "11111111-2222-4333-8444-555555555555";
 const note = "66666666-7777-4888-9999-000000000000";

@@ -2,11 +2,11 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { exports } from "cloudflare:workers";
 import { compressImage } from "@propops/media-core/photo-compressor";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createServices } from "../src/platform/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { handlePhotoCompress } from "../src/media/photo-job";
 import { consumeDeadLetters } from "../src/media/queue";
+import { createServices } from "../src/platform/services";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, makeUser, seedFixtures } from "./helpers";
 import { ascii, concat, contains, EXIF_MARKER, hasExif, makeJpeg, makeMp4, makePng, makeZip, pngBomb, withExif } from "./media-fixtures";
 

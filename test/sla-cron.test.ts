@@ -1,9 +1,9 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createServices } from "../src/platform/services";
 import type { MimeMessage } from "../src/email/mime";
 import type { SendResult } from "../src/email/send";
 import worker from "../src/index";
+import { createServices } from "../src/platform/services";
 import { DUE_JOBS_SQL, type MailSender, runSlaCheck, SLA_CHECK_DEFAULTS } from "../src/sla/check";
 import { type Fixtures, makeUser, seedFixtures, type TestUser } from "./helpers";
 import { HOUR, iso, MINUTE, newAgent, type PlacedJob, PRIORITY, placeJob, STATUS } from "./sla-helpers";

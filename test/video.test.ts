@@ -8,12 +8,12 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { createServices } from "../src/platform/services";
 import worker from "../src/index";
 import type { MediaMessage } from "../src/media/messages";
 import { consumeDeadLetters } from "../src/media/queue";
 import { signCallbackUrl } from "../src/media/video-callback";
 import { MAX_VIDEO_ATTEMPTS } from "../src/media/video-job";
+import { createServices } from "../src/platform/services";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, makeUser, seedFixtures } from "./helpers";
 import { makeJpeg, makeMp4, transcoderCompleted } from "./media-fixtures";
 
