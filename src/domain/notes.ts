@@ -3,6 +3,7 @@ import type { FieldCipher } from "../crypto/fields";
 import type { Db } from "../db/db";
 import { agents, contractors, jobStatuses, jobs } from "../db/schema";
 import { aliased } from "../db/select";
+import { JOB_IDENTITY } from "./job-access";
 import { jobFieldContext } from "./job-fields";
 
 /** Who a note can be mailed to, and who may reply into it. */
@@ -27,10 +28,7 @@ export function selectJobForNotes(db: Db) {
   return db
     .select(
       aliased({
-        id: jobs.id,
-        uuid: jobs.uuid,
-        jobRef: jobs.jobRef,
-        jobTitle: jobs.jobTitle,
+        ...JOB_IDENTITY,
         contractorId: jobs.contractorId,
         agentId: jobs.agentId,
         privateContactEmail: jobs.privateContactEmail,

@@ -11,7 +11,7 @@
 import { describeIssues, ImageCompressRequest } from "@propops/media-core/contract";
 import { compressImage, ImageRejected } from "@propops/media-core/photo-compressor";
 import { errorMessage, JobError } from "./errors.ts";
-import type { RouteHandler, RouteResult } from "./server.ts";
+import type { RouteHandler, RouteResult } from "./http-io.ts";
 
 /** The Worker accepts uploads up to 20 MB; a little slack for nothing else. */
 export const MAX_IMAGE_SOURCE_BYTES = 20 * 1024 * 1024;

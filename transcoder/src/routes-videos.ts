@@ -2,7 +2,7 @@
 // GET /v1/videos/status?job_id= — whether this process holds that job (and which attempt).
 
 import type { VideoStatus } from "@propops/media-core/contract";
-import type { RouteHandler } from "./server.ts";
+import type { RouteHandler } from "./http-io.ts";
 import { runTranscodeJob, validateTranscodeRequest } from "./transcode.ts";
 
 export const transcodeVideo: RouteHandler = (ctx, req) => {
