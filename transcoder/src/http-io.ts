@@ -143,3 +143,18 @@ export interface RouteResult {
 }
 
 export type RouteHandler = (ctx: RouteContext, req: RouteRequest) => RouteResult | Promise<RouteResult>;
+
+/** The request's JSON body as `validate` accepts it, or the 400 answer that says why not. */
+export function jsonBody<T>(
+  req: RouteRequest,
+  validate: (body: unknown) => { ok: true; value: T } | { ok: false; error: string },
+): { ok: true; value: T } | { ok: false; answer: RouteResult } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body.toString("utf8"));
+  } catch {
+    return { ok: false, answer: { status: 400, body: { error: "body is not valid JSON" } } };
+  }
+  const v = validate(parsed);
+  return v.ok ? v : { ok: false, answer: { status: 400, body: { error: v.error } } };
+}
