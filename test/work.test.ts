@@ -147,7 +147,7 @@ describe("POST /api/jobs/work", () => {
   it("the office sends completed work back with a reason; the SLA clock restarts", async () => {
     const job = await jobInStatus(staff, fx, 6);
     // Started long ago, so a restart is visible whatever second the test runs in.
-    await env.DB.prepare("UPDATE jobs SET sla_started_at = '2026-01-05T09:00:00Z' WHERE uuid = ?").bind(job.job_uuid).run();
+    await env.DB.prepare("UPDATE jobs SET sla_started_at = '2026-01-05T09:00:00Z', sla_deadline = '2026-01-06T09:00:00Z' WHERE uuid = ?").bind(job.job_uuid).run();
     const noReason = await work(staff, { action: "send_back", job_uuid: job.job_uuid });
     expectStatus(noReason, 400);
     const byContractor = await work(contractor, { action: "send_back", job_uuid: job.job_uuid, reason: "x" });
