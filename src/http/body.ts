@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { ApiError, badRequest } from "../domain/errors";
 import { readLimited } from "../lib/read-limited";
+import type { AppContext } from "./app-env";
 
 /** Largest non-file request body we read (JSON or form); uploads have their own limit. */
 const MAX_TEXT_BODY = 1024 * 1024;
@@ -16,13 +17,13 @@ export type BodyRecord = Record<string, unknown>;
  * multipart), so that one zod schema validates all three. Repeated keys and `key[]` become arrays.
  * The result is cached on the context: the CSRF check and the handler read the same body.
  */
-export function readBody(c: Context): Promise<BodyRecord> {
+export function readBody(c: AppContext): Promise<BodyRecord> {
   // The promise is cached, not its result: the CSRF check may ask while the handler's read is still
   // streaming, and a second reader of the same stream would fail ("locked to a reader").
-  const cached = c.get("parsedBody" as never) as Promise<BodyRecord> | undefined;
+  const cached = c.var.parsedBody;
   if (cached) return cached;
   const parsed = parse(c);
-  c.set("parsedBody" as never, parsed as never);
+  c.set("parsedBody", parsed);
   return parsed;
 }
 
