@@ -231,13 +231,14 @@ export class RequestContext {
   private pinsInFlight: { uuid: string; snapshot: Promise<PinsSnapshot> } | undefined;
 
   /**
-   * The caller's pins: this isolate's copy while D1 holds its version (read by this request), else
-   * the Durable Object's (a version from the token cache may be old: never trusted for this).
+   * The caller's pins: this isolate's copy while D1 holds its version, else the Durable Object's.
+   * After a batch the version is the one it read; asked before any (the `pinned` filter), it is the
+   * token cache's, at most its TTL old: a toggle through another isolate shows here within 30 s.
    */
   async pins(): Promise<Set<string>> {
     const caller = this.caller;
     const copy = cachedPins(caller.userUuid);
-    if (copy && this.pinsVersionRead && copy.version === this.pinsVersion) return new Set(copy.pins);
+    if (copy && copy.version === this.pinsVersion) return new Set(copy.pins);
     const inFlight = this.pinsInFlight;
     const snapshot =
       inFlight && inFlight.uuid === caller.userUuid ? await inFlight.snapshot : await userPins(this.env, caller.userUuid).snapshot();
