@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
-import type { BodyRecord } from "./body";
 import type { RequestContext } from "./context";
+
+/** A request body as one plain record, whatever its encoding (src/http/body.ts). */
+export type BodyRecord = Record<string, unknown>;
 
 /**
  * The Hono environment of every API route, on its own so that operation.ts, idempotency.ts,

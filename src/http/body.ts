@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { ApiError, badRequest } from "../domain/errors";
 import { readLimited } from "../lib/read-limited";
-import type { AppContext } from "./app-env";
+import type { AppContext, BodyRecord } from "./app-env";
 
 /** Largest non-file request body we read (JSON or form); uploads have their own limit. */
 const MAX_TEXT_BODY = 1024 * 1024;
@@ -10,7 +10,7 @@ export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 const MAX_MULTIPART_BODY = MAX_UPLOAD_BYTES + 256 * 1024;
 
 export type BodyValue = string | File | BodyValue[] | number | boolean | null | Record<string, unknown>;
-export type BodyRecord = Record<string, unknown>;
+export type { BodyRecord } from "./app-env";
 
 /**
  * Reads a request body into one plain record, whatever its encoding (JSON, form-urlencoded,
