@@ -19,13 +19,15 @@ import { postMarkRecallCompleted } from "./jobs/mark-recall-completed/write";
 import { getPhotoFile, getPhotos } from "./jobs/photos/read";
 import { deletePhotos, postPhotos } from "./jobs/photos/write";
 import { postRecall } from "./jobs/recall/write";
-import { listAddresses } from "./jobs/reference/addresses";
-import { listFileTypes } from "./jobs/reference/file-types";
-import { listPaymentStatuses } from "./jobs/reference/payment-statuses";
-import { listPriorities } from "./jobs/reference/priorities";
-import { listStatuses } from "./jobs/reference/statuses";
-import { listTimeRanges } from "./jobs/reference/time-ranges";
-import { listTypes } from "./jobs/reference/types";
+import {
+  getAddresses,
+  getFileTypes,
+  getJobTypes,
+  getPaymentStatuses,
+  getPriorities,
+  getStatuses,
+  getTimeRanges,
+} from "./jobs/reference/read";
 import { getRemedials } from "./jobs/remedials/read";
 import { postRemedials } from "./jobs/remedials/write";
 import { getSlaStatus } from "./jobs/sla-status/read";
@@ -56,13 +58,13 @@ export const operations = [
   patchAmendRequest,
   getSlaStatus,
   postApprovalGate,
-  listStatuses,
-  listTypes,
-  listPriorities,
-  listPaymentStatuses,
-  listTimeRanges,
-  listAddresses,
-  listFileTypes,
+  getStatuses,
+  getJobTypes,
+  getPriorities,
+  getPaymentStatuses,
+  getTimeRanges,
+  getAddresses,
+  getFileTypes,
   // Directories (not in the reference): who a job can be assigned to.
   listContractors,
   listAgents,
