@@ -4,10 +4,11 @@ import { type NoteMailOutcome, pickRecipients, sendNoteMail } from "../email/not
 import { prepareNoteBody } from "../email/sanitize";
 import { removeStored } from "../media/cleanup";
 import { fileInputs, prepareAttachments, putAttachments } from "../media/note-files";
+import type { Services } from "../platform/services";
+import type { Principal } from "./caller";
 import { ApiError, badRequest, notFound } from "./errors";
 import { recordEvent } from "./events";
-import { changeable } from "./job-access";
-import type { JobWriter } from "./jobs";
+import { changeable, type JobReader } from "./job-access";
 import { attachmentInserts, encryptNote, jobParties, noteContext, selectJobForNotes } from "./notes";
 import { assertCan, canSeePrivate } from "./policy";
 import { nowIso } from "./time";
@@ -19,7 +20,12 @@ import { nowIso } from "./time";
  * builds the envelope from the answer.
  */
 
-export type NoteWriter = JobWriter;
+/** Who is changing a note: the services and the resolved caller (a Scope, src/app/scope.ts, is one). */
+export interface NoteWriter extends JobReader {
+  readonly services: Services;
+  /** Read only once resolved: after `principal()` or the first `read`. */
+  readonly caller: Principal;
+}
 
 export interface NewNote {
   job_uuid: string;

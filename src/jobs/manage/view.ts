@@ -107,7 +107,7 @@ export type SlaState = "within" | "overdue" | "breached" | "not_applicable";
 /** The SLA rule (src/domain/sla.ts): breached once past the deadline; overdue when past the scheduled end date; else within. */
 export function slaState(
   row: { statusClosed: number; slaDeadline: string | null; dateWorksEndDate: string | null },
-  nowMs = Date.now(),
+  nowMs: number,
 ): SlaState {
   if (row.statusClosed || !row.slaDeadline) return "not_applicable";
   if (Date.parse(row.slaDeadline) < nowMs) return "breached";
@@ -115,8 +115,8 @@ export function slaState(
   return "within";
 }
 
-/** The reference's job listing item. */
-export function toListItem(r: JobRow, pinned: Set<string>) {
+/** The reference's job listing item; `nowMs` (the scope's clock) decides its SLA state. */
+export function toListItem(r: JobRow, pinned: Set<string>, nowMs: number) {
   const contractorBudget = r.contractorBudget;
   const vat = r.vatPercentage;
   return {
@@ -147,7 +147,7 @@ export function toListItem(r: JobRow, pinned: Set<string>) {
     is_pinned: pinned.has(r.uuid),
     is_recall: Number(r.isRecall),
     sla_deadline: r.slaDeadline,
-    sla_state: slaState(r),
+    sla_state: slaState(r, nowMs),
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   };
