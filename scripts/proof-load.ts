@@ -60,7 +60,7 @@ function open(ring: Ring, ctx: FieldCtx, stored: string): string {
   return new TextDecoder().decode(xsalsa20poly1305(fieldKey(master, ctx), bytes.subarray(0, 24)).decrypt(bytes.subarray(24)));
 }
 
-/** The encrypted columns, by table (src/crypto/rotate.ts ENCRYPTED_COLUMNS). */
+/** The encrypted columns, by table (src/domain/encrypted-columns.ts). */
 const ENCRYPTED: Record<string, string[]> = {
   jobs: ["access_details", "private_contact_name", "private_contact_email"],
   tenants: ["email", "phone"],

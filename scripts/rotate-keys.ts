@@ -7,6 +7,7 @@
  */
 import { FieldCipher, loadKeyRing } from "../src/crypto/fields";
 import { rotateEncryptedFields } from "../src/crypto/rotate";
+import { ENCRYPTED_COLUMNS } from "../src/domain/encrypted-columns";
 import { cliArgs, usageError } from "./lib/cli.ts";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 
@@ -46,7 +47,7 @@ if (values.url) {
     const cipher = new FieldCipher(await loadKeyRing(vars.ENCRYPTION_KEYS ?? ""));
     let total = 0;
     for (;;) {
-      const { rotated, complete } = await rotateEncryptedFields(proxy.env.DB, cipher);
+      const { rotated, complete } = await rotateEncryptedFields(proxy.env.DB, cipher, ENCRYPTED_COLUMNS);
       total += rotated;
       if (complete) break;
     }

@@ -1,6 +1,6 @@
 /**
  * `npm test`: every check a change must pass — binding types in sync with wrangler.toml, the
- * type checks, lint, a dry-run deploy, the Worker suite inside workerd, the transcoder's own
+ * type checks, lint, the layering rules (`npm run check:layers`), a dry-run deploy, the Worker suite inside workerd, the transcoder's own
  * suite with real ffmpeg, and the end-to-end suites (video pipeline, docs page in chromium,
  * OpenAPI lint). Three independent lanes run at once (most of the e2e time is waiting on the
  * video watchdog); each lane's output is printed whole when it ends, then a summary naming every
@@ -19,7 +19,7 @@ import { cliArgs } from "./lib/cli.ts";
 import { running, runStep, type StepResult, secs } from "./lib/run-step.ts";
 
 cliArgs(
-  "npm test: every check and suite (types, lint, dry-run deploy, the Worker suite in workerd, the transcoder suite, end-to-end and browser suites); one file: npm run vitest -- test/<file>.test.ts",
+  "npm test: every check and suite (types, lint, layering, dry-run deploy, the Worker suite in workerd, the transcoder suite, end-to-end and browser suites); one file: npm run vitest -- test/<file>.test.ts",
   {},
 );
 const tmp = mkdtempSync(join(tmpdir(), "propops-test-"));
@@ -86,6 +86,12 @@ async function workerLane(log: string[]) {
       ? [["type check transcoder (tsc)", "tsc", ["--noEmit", "-p", "transcoder"]] as [string, string, string[]]]
       : []),
     ["lint (biome)", "biome", ["check", "."]],
+    [
+      "layering: no import circles, a pure src/domain (dependency-cruiser)",
+      "depcruise",
+      ["src", "transcoder/src", "dashboard/src", "--config", ".dependency-cruiser.cjs"],
+    ],
+    ["layering: env bindings and the clock only in src/platform/services.ts (check-layers)", "tsx", ["scripts/check-layers.ts"]],
     [
       "dry-run deploy (wrangler deploy --dry-run)",
       "wrangler",

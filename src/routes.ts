@@ -33,6 +33,7 @@ import { listStaff } from "./jobs/staff/read";
 import { listTenants } from "./jobs/tenants/read";
 import { postTogglePin } from "./jobs/toggle-pin/write";
 import { getVideoVariantFile, getVideoVariants } from "./jobs/video-variants/read";
+import { postWork } from "./jobs/work/write";
 import { getCsrfToken } from "./security/csrf-token";
 import { getTokens } from "./security/tokens/read";
 import { postTokens } from "./security/tokens/write";
@@ -56,6 +57,7 @@ export const operations = [
   patchAmendRequest,
   getSlaStatus,
   postApprovalGate,
+  postWork,
   listStatuses,
   listTypes,
   listPriorities,

@@ -1,9 +1,16 @@
 import { env } from "cloudflare:test";
 import PostalMime from "postal-mime";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { scopeFor } from "../src/app/scope";
+import type { Permission } from "../src/auth/permissions";
+import { ROLE_PERMISSIONS } from "../src/auth/permissions";
 import { fieldCipher } from "../src/crypto/fields";
+import type { Principal } from "../src/domain/caller";
+import { ApiError } from "../src/domain/errors";
 import { encryptNote } from "../src/domain/notes";
 import { noteReplyAddress } from "../src/email/note-mail";
+import { createNote } from "../src/jobs/case-notes/service";
+import { createServices } from "../src/platform/services";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 import { makePng } from "./media-fixtures";
 
@@ -586,5 +593,59 @@ describe("openapi", () => {
     expect(get.description).toContain("Every note of the job unless `limit` is given (at most 500 per answer");
     const limit = (get.parameters as { name: string; description?: string }[]).find((p) => p.name === "limit");
     expect(limit?.description).toBe("At most this many notes (1–500). Absent: every note of the job, up to 500");
+  });
+});
+
+describe("the case-note use cases, called without HTTP", () => {
+  /** The caller as the token check would resolve it, for a scope of another channel. */
+  async function principalOf(who: Actor, permissions?: Permission[]): Promise<Principal> {
+    const u = await env.DB.prepare("SELECT name, email, agent_id FROM users WHERE id = ?")
+      .bind(who.userId)
+      .first<{ name: string; email: string; agent_id: number | null }>();
+    return {
+      tokenId: who.tokenId,
+      userId: who.userId,
+      userUuid: who.userUuid,
+      name: u?.name ?? "",
+      email: u?.email ?? "",
+      role: who.role,
+      contractorId: who.contractorId,
+      agentId: u?.agent_id ?? null,
+      permissions: new Set(permissions ?? ROLE_PERMISSIONS[who.role]),
+    };
+  }
+  /** The status and message a use case refuses with (or 201 when it creates the note). */
+  const direct = async (caller: Principal, jobUuid: string) => {
+    try {
+      await createNote(scopeFor(createServices(env), caller), {
+        job_uuid: jobUuid,
+        message: "Direct",
+        send_email: false,
+        is_pinned: false,
+      });
+      return { status: 201, message: "Case note created" };
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return { status: err.status as number, message: err.message };
+    }
+  };
+
+  it("refuses and admits each role as the HTTP route does", async () => {
+    const narrowed = await actor("staff", { permissions: ["api.jobs.manage.list"] });
+    const cases: [string, Actor, string, Permission[]?][] = [
+      ["staff", staff, job.job_uuid],
+      ["manager", await actor("manager"), job.job_uuid],
+      ["admin", await actor("admin"), job.job_uuid],
+      ["agent", await actor("agent", { agentId: fx.agentId }), job.job_uuid],
+      ["contractor, own job", contractor, job.job_uuid],
+      ["contractor, another's job", otherContractor, job.job_uuid],
+      ["token without the permission", narrowed, job.job_uuid, ["api.jobs.manage.list"]],
+      ["unknown job", staff, crypto.randomUUID()],
+    ];
+    for (const [label, who, jobUuid, permissions] of cases) {
+      const http = await create(who, { job_uuid: jobUuid, message: "Over HTTP" });
+      const got = await direct(await principalOf(who, permissions), jobUuid);
+      expect(got, label).toEqual({ status: http.status, message: http.body.message });
+    }
   });
 });

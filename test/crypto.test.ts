@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DecryptionError, FieldCipher, loadKeyRing } from "../src/crypto/fields";
 import { rotateEncryptedFields } from "../src/crypto/rotate";
+import { ENCRYPTED_COLUMNS } from "../src/domain/encrypted-columns";
 import { actor, api, createJob, expectStatus, getJob, seedFixtures } from "./helpers";
 
 const K1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -64,9 +65,9 @@ describe("field encryption", () => {
     expect((await getJob(staff, created.job_uuid)).private_contact_name).toBe("Old Key Person");
 
     const current = new FieldCipher(await loadKeyRing(env.ENCRYPTION_KEYS));
-    const result = await rotateEncryptedFields(env.DB, current, 1);
+    const result = await rotateEncryptedFields(env.DB, current, ENCRYPTED_COLUMNS, 1);
     expect(result).toEqual({ rotated: 1, complete: false });
-    const rest = await rotateEncryptedFields(env.DB, current);
+    const rest = await rotateEncryptedFields(env.DB, current, ENCRYPTED_COLUMNS);
     expect(rest.complete).toBe(true);
     const row = await env.DB.prepare("SELECT private_contact_name, access_details FROM jobs WHERE uuid = ?")
       .bind(created.job_uuid)

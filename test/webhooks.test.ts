@@ -3,6 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { FieldCipher, fieldCipher, loadKeyRing } from "../src/crypto/fields";
 import { rotateEncryptedFields } from "../src/crypto/rotate";
+import { ENCRYPTED_COLUMNS } from "../src/domain/encrypted-columns";
 import worker from "../src/index";
 import { consumeDeadLetters } from "../src/media/queue";
 import { createServices } from "../src/platform/services";
@@ -234,7 +235,7 @@ describe("key rotation", () => {
       .bind(await k1.encrypt(context, sub.secret), sub.uuid)
       .run();
     const current = await fieldCipher(env);
-    expect((await rotateEncryptedFields(env.DB, current)).complete).toBe(true);
+    expect((await rotateEncryptedFields(env.DB, current, ENCRYPTED_COLUMNS)).complete).toBe(true);
     const [row] = await rows<{ secret: string }>("SELECT secret FROM webhook_subscriptions WHERE uuid = ?", sub.uuid);
     expect(row?.secret).toMatch(/^v1\.k2\./);
     expect(await current.decrypt(context, String(row?.secret))).toBe(sub.secret);

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { rotateEncryptedFields } from "../crypto/rotate";
+import { ENCRYPTED_COLUMNS } from "../domain/encrypted-columns";
 import { done } from "../http/envelope";
 import { jsonResponse, operation } from "../http/operation";
 
@@ -31,7 +32,7 @@ export const rotateKeys = operation({
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
     const cipher = await ctx.cipher();
-    const result = await rotateEncryptedFields(c.env.DB, cipher, body.limit);
+    const result = await rotateEncryptedFields(c.env.DB, cipher, ENCRYPTED_COLUMNS, body.limit);
     return done(c, result.complete ? "All encrypted fields use the active key" : "Rotation in progress: call again", {
       rotated: result.rotated,
       complete: result.complete,

@@ -12,6 +12,8 @@ export const PERMISSIONS = [
   "api.jobs.amendable_fields.manage",
   "api.jobs.toggle_pin.manage",
   "api.jobs.remedials.manage",
+  // Not in the reference: the work on a job (POST /api/jobs/work), named in its form.
+  "api.jobs.work.manage",
   // Not in the reference: a user's own API tokens (src/security/tokens/), every role.
   "api.security.tokens.manage",
   // Not in the reference (which has no directories): GET /api/jobs/contractors, agents, staff,
@@ -61,6 +63,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "api.jobs.amend_request.manage",
     "api.jobs.amendable_fields.manage",
     "api.jobs.toggle_pin.manage",
+    "api.jobs.work.manage",
     "api.security.tokens.manage",
     "api.jobs.contractors.manage",
   ],

@@ -1,16 +1,7 @@
-import { JOB_ENCRYPTED_COLUMNS } from "../domain/job-fields";
 import { FieldCipher } from "./fields";
 
-/**
- * Every encrypted column, by table. Each table has a `uuid` column (the key derivation context).
- * A job's are the encrypted fields of the job-field table (domain/job-fields.ts).
- */
-export const ENCRYPTED_COLUMNS: Record<string, readonly string[]> = {
-  jobs: JOB_ENCRYPTED_COLUMNS,
-  tenants: ["email", "phone"],
-  case_notes: ["message", "message_text", "from_email"],
-  webhook_subscriptions: ["secret"],
-};
+/** Encrypted columns by table (the caller's list: src/domain/encrypted-columns.ts); each table has a `uuid` column. */
+export type EncryptedColumns = Readonly<Record<string, readonly string[]>>;
 
 export interface RotationResult {
   rotated: number;
@@ -23,11 +14,16 @@ export interface RotationResult {
  * call (a Worker request or script run stays bounded; call again until `complete`). Each update
  * is guarded on the old ciphertext, so a value written meanwhile is never overwritten.
  */
-export async function rotateEncryptedFields(db: D1Database, cipher: FieldCipher, limit = 500): Promise<RotationResult> {
+export async function rotateEncryptedFields(
+  db: D1Database,
+  cipher: FieldCipher,
+  columns: EncryptedColumns,
+  limit = 500,
+): Promise<RotationResult> {
   const activePrefix = `v1.${cipher.activeKeyId}.`;
   let rotated = 0;
-  for (const [table, columns] of Object.entries(ENCRYPTED_COLUMNS)) {
-    for (const column of columns) {
+  for (const [table, names] of Object.entries(columns)) {
+    for (const column of names) {
       while (rotated < limit) {
         const { results } = await db
           .prepare(`SELECT id, uuid, ${column} AS value FROM ${table} WHERE ${column} IS NOT NULL AND substr(${column}, 1, ?) <> ? LIMIT ?`)
@@ -46,14 +42,14 @@ export async function rotateEncryptedFields(db: D1Database, cipher: FieldCipher,
       }
     }
   }
-  return { rotated, complete: rotated < limit || (await remainingUnderOldKeys(db, cipher)) === 0 };
+  return { rotated, complete: rotated < limit || (await remainingUnderOldKeys(db, cipher, columns)) === 0 };
 }
 
-async function remainingUnderOldKeys(db: D1Database, cipher: FieldCipher): Promise<number> {
+async function remainingUnderOldKeys(db: D1Database, cipher: FieldCipher, columns: EncryptedColumns): Promise<number> {
   const activePrefix = `v1.${cipher.activeKeyId}.`;
   let total = 0;
-  for (const [table, columns] of Object.entries(ENCRYPTED_COLUMNS)) {
-    for (const column of columns) {
+  for (const [table, names] of Object.entries(columns)) {
+    for (const column of names) {
       const row = await db
         .prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} IS NOT NULL AND substr(${column}, 1, ?) <> ?`)
         .bind(activePrefix.length, activePrefix)

@@ -109,6 +109,9 @@ export function jobForChangeRow(rows: Record<string, unknown>[]) {
   return { job, status, slaHours: row.slaHours as number | null, isArchived: status.isArchived };
 }
 
+/** What names a job in an answer or a message: its ids, reference and title. */
+export const JOB_IDENTITY = { id: jobs.id, uuid: jobs.uuid, jobRef: jobs.jobRef, jobTitle: jobs.jobTitle } as const;
+
 /**
  * The job's state as a flat query, to run inside a D1 batch next to the lookups a change needs
  * (one round trip); check its answer with `changeable`. `visible` is `await reader.jobVisible()`
@@ -118,10 +121,7 @@ export function jobStateQuery(db: Db, uuid: string, visible: SQL) {
   return db
     .select(
       aliased({
-        id: jobs.id,
-        uuid: jobs.uuid,
-        jobRef: jobs.jobRef,
-        jobTitle: jobs.jobTitle,
+        ...JOB_IDENTITY,
         statusId: jobs.statusId,
         contractorId: jobs.contractorId,
         isRecall: jobs.isRecall,

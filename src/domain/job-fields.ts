@@ -25,8 +25,9 @@ import { zDate, zId, zIdList, zMoney, zNullableText, zNumber, zText } from "./va
 /**
  * A job's fields, once: API name → column, validation, encryption, whether create requires it,
  * the record it references, and whether (and by whom) an amendment may propose it. Create,
- * update, the change diff, the amendment catalogue, key rotation and audit masking all read
- * this table; nothing else maps a job field to a column.
+ * update, the change diff, the amendment catalogue, key rotation (src/domain/encrypted-columns.ts)
+ * and audit masking all read this table. Answers map columns back to the reference's names in
+ * src/jobs/manage/view.ts (read side only); nothing else maps a job field to a column for writing.
  */
 
 type JobRow = typeof jobs.$inferSelect;
@@ -386,14 +387,8 @@ export function referenceLookups(db: Db, f: JobFieldValues) {
 export type Parsed = { ok: true; value: Value | null; text: string | null } | { ok: false; message: string };
 
 /** One amendable job field: how to read, validate and apply it. */
-export interface AmendableField {
+export interface AmendableField extends Pick<AmendSpec, "label" | "type" | "required" | "description" | "roles" | "options"> {
   key: JobFieldKey;
-  label: string;
-  type: FieldType;
-  required: boolean;
-  description: string;
-  roles: readonly Role[];
-  options?: OptionSource;
   read: (job: JobRow) => Value | null;
   currentText: (job: JobRow) => string | null;
   /** Validates a requested value (text; "" clears a field whose column may be empty). */
@@ -403,19 +398,14 @@ export interface AmendableField {
 }
 
 function amendable(f: Entry & { amend: AmendSpec; column: Column }): AmendableField {
-  const spec = f.amend;
-  const column = f.column;
+  const { amend: spec, column } = f;
+  const { label, type, required, description, roles, options } = spec;
   const clearable = !jobs[column].notNull;
   const toText = (v: Value | null) => (v === null ? null : spec.text ? spec.text(v) : String(v));
   const read = (job: JobRow) => job[column] as Value | null;
   return {
     key: f.key,
-    label: spec.label,
-    type: spec.type,
-    required: spec.required,
-    description: spec.description,
-    roles: spec.roles,
-    options: spec.options,
+    ...{ label, type, required, description, roles, options },
     read,
     currentText: (job) => toText(read(job)),
     parse: (input) => {

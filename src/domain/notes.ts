@@ -1,9 +1,9 @@
 import { eq, sql } from "drizzle-orm";
 import type { FieldCipher } from "../crypto/fields";
 import type { Db } from "../db/db";
-import { agents, caseNotes, contractors, jobStatuses, jobs, noteAttachments } from "../db/schema";
+import { agents, contractors, jobStatuses, jobs } from "../db/schema";
 import { aliased } from "../db/select";
-import type { PreparedAttachment } from "../media/note-files";
+import { JOB_IDENTITY } from "./job-access";
 import { jobFieldContext } from "./job-fields";
 
 /** Who a note can be mailed to, and who may reply into it. */
@@ -28,10 +28,7 @@ export function selectJobForNotes(db: Db) {
   return db
     .select(
       aliased({
-        id: jobs.id,
-        uuid: jobs.uuid,
-        jobRef: jobs.jobRef,
-        jobTitle: jobs.jobTitle,
+        ...JOB_IDENTITY,
         contractorId: jobs.contractorId,
         agentId: jobs.agentId,
         privateContactEmail: jobs.privateContactEmail,
@@ -59,22 +56,4 @@ export async function jobParties(cipher: FieldCipher, job: JobForNotes) {
     // The private contact's name is encrypted: notes name the party, not the person.
     { role: "private_contact" as PartyRole, email: privateEmail, name: "Private contact" },
   ];
-}
-
-/**
- * Inserts for a note's attachment rows, finding the note by uuid so they can share its batch.
- * (Raw `db.run` statements with parameters cannot ride in a drizzle D1 batch, hence builders.)
- */
-export function attachmentInserts(db: Db, noteUuid: string, jobId: number, files: PreparedAttachment[]) {
-  return files.map((f) =>
-    db.insert(noteAttachments).values({
-      uuid: f.uuid,
-      noteId: sql`(SELECT ${caseNotes.id} FROM ${caseNotes} WHERE ${caseNotes.uuid} = ${noteUuid})`,
-      jobId,
-      r2Key: f.key,
-      filename: f.filename,
-      contentType: f.contentType,
-      size: f.size,
-    }),
-  );
 }

@@ -2,18 +2,16 @@ import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import PostalMime, { addressParser, type Email } from "postal-mime";
 import { caseNotes, jobs, users } from "../db/schema";
 import { ApiError } from "../domain/errors";
-import { recordEvent } from "../domain/events";
 import { whyUnchangeable } from "../domain/job-access";
-import { attachmentInserts, encryptNote, jobParties, selectJobForNotes } from "../domain/notes";
+import { jobParties, selectJobForNotes } from "../domain/notes";
 import { can } from "../domain/policy";
-import { nowIso } from "../domain/time";
 import { stripControlChars } from "../domain/values";
+import { addEmailReply, replyStored } from "../jobs/case-notes/service";
 import { readLimited } from "../lib/read-limited";
-import { removeStored } from "../media/cleanup";
-import { NOTE_LIMITS, type PreparedAttachment, prepareAttachments, putAttachments } from "../media/note-files";
+import { NOTE_LIMITS } from "../media/note-files";
 import type { Db, Services } from "../platform/services";
 import { parseReplyAddress, verifyReplyTag } from "./note-mail";
-import { prepareNoteBody, sanitizeHtml } from "./sanitize";
+import { sanitizeHtml } from "./sanitize";
 
 /**
  * The Worker's email() handler: threads replies to case-note emails back as child notes.
@@ -69,85 +67,36 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
   const note = target.note;
 
   // A redelivery (same Message-ID) is acknowledged without storing it again.
-  const seen = await db.select({ id: caseNotes.id }).from(caseNotes).where(eq(caseNotes.inboundMessageId, messageId)).get();
-  if (seen) return { kind: "duplicate" };
+  if (await replyStored(db, messageId)) return { kind: "duplicate" };
 
   const job = await selectJobForNotes(db).where(eq(jobs.id, note.jobId)).get();
   if (!job) return reject("Unknown case note");
   if (whyUnchangeable(job)) return reject("The job is archived and takes no more notes");
 
-  const cipher = await services.cipher();
-  const author = await identifySender(db, sender, job, await jobParties(cipher, job));
+  const author = await identifySender(db, sender, job, await jobParties(await services.cipher(), job));
   if (!author) return reject("Sender is not a party to this job");
 
-  const body = await replyText(email);
-  if (body.length > NOTE_LIMITS.maxMessageChars) return reject(`Reply text too long (limit ${NOTE_LIMITS.maxMessageChars} characters)`);
-  const uuid = crypto.randomUUID();
-  let files: PreparedAttachment[];
+  const text = await replyText(email);
+  if (text.length > NOTE_LIMITS.maxMessageChars) return reject(`Reply text too long (limit ${NOTE_LIMITS.maxMessageChars} characters)`);
   try {
-    files = await prepareAttachments(
-      job.uuid,
-      uuid,
-      email.attachments
-        // Inline parts with a Content-ID are pictures inside the HTML (signature logos), not files.
+    // The note rules (file intake, sanitising, encryption, one batch with its event) are the case notes' own.
+    return await addEmailReply(services, {
+      job,
+      parent: note,
+      author: { userId: author.userId, name: author.name },
+      party: author.party,
+      text,
+      // Inline parts with a Content-ID are pictures inside the HTML (signature logos), not files.
+      attachments: email.attachments
         .filter((a) => !(a.disposition === "inline" && a.contentId))
         .map((a) => ({ filename: a.filename, bytes: toBytes(a.content) })),
-    );
+      messageId,
+      sender,
+    });
   } catch (err) {
     if (err instanceof ApiError) return reject(err.message.replace(/^attachments: /, "Attachment rejected: "));
     throw err;
   }
-  if (body === "" && files.length === 0) return reject("Empty reply: no text once quoted history is removed, and no attachments");
-
-  // The text part is as untrusted as HTML: it goes through the same sanitising step as API notes.
-  const prepared = await prepareNoteBody(body === "" ? "(attachments only)" : body);
-  const sealed = await encryptNote(cipher, uuid, { message: prepared.message, text: prepared.text, fromEmail: sender });
-  const now = nowIso();
-  await putAttachments(services, files);
-  try {
-    await db.batch([
-      db.insert(caseNotes).values({
-        uuid,
-        jobId: job.id,
-        parentId: note.id,
-        message: sealed.message,
-        messageText: sealed.messageText,
-        isHtml: prepared.isHtml,
-        source: "email",
-        inboundMessageId: messageId,
-        fromEmail: sealed.fromEmail,
-        createdBy: author.userId,
-        createdByName: author.name,
-        createdAt: now,
-        updatedAt: now,
-      }),
-      ...attachmentInserts(db, uuid, job.id, files),
-      recordEvent(db, {
-        jobId: job.id,
-        jobUuid: job.uuid,
-        actor: { userId: author.userId, name: author.name },
-        action: "case_note.reply_received",
-        changes: {
-          note_uuid: uuid,
-          parent_uuid: note.uuid,
-          sender: author.party,
-          message: { changed: true },
-          attachments: files.map((f) => f.filename),
-        },
-      }),
-    ]);
-  } catch (err) {
-    // Nothing half-stored: the batch rolled back, so its files go too.
-    await removeStored(
-      services,
-      files.map((f) => f.key),
-    );
-    // Two deliveries racing: the unique inbound index kept the other one.
-    const raced = await db.select({ id: caseNotes.id }).from(caseNotes).where(eq(caseNotes.inboundMessageId, messageId)).get();
-    if (raced) return { kind: "duplicate" };
-    throw err;
-  }
-  return { kind: "stored", noteUuid: uuid };
 }
 
 type NoteRow = typeof caseNotes.$inferSelect;

@@ -23,7 +23,8 @@ export interface MimeMessage {
   references?: string[];
   headers?: Record<string, string>;
   attachments?: MimeAttachment[];
-  date?: Date;
+  /** The Date header: the sender's clock (services.clock), so a fixed clock gives a fixed message. */
+  date: Date;
 }
 
 const ADDRESS_RE = /^[^\s@<>()",;:\\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
@@ -97,7 +98,7 @@ export function buildMime(m: MimeMessage): string {
     ["From", m.fromName ? `"${encodeWord(m.fromName.replaceAll('"', "'"))}" <${m.from}>` : m.from],
     ["To", m.to.join(", ")],
     ["Subject", encodeWord(m.subject)],
-    ["Date", (m.date ?? new Date()).toUTCString().replace("GMT", "+0000")],
+    ["Date", m.date.toUTCString().replace("GMT", "+0000")],
     ["Message-ID", m.messageId],
     ["MIME-Version", "1.0"],
   ];

@@ -1,8 +1,9 @@
+import { base32nopad } from "@scure/base";
 import { hmac, timingSafeEqual, utf8 } from "../crypto/bytes";
 import type { PartyRole } from "../domain/notes";
+import type { Services } from "../platform/services";
 import type { MimeMessage } from "./mime";
 import { escapeHtml } from "./sanitize";
-import { sendMail } from "./send";
 
 /** A party of the job a case note is emailed to. */
 export type { PartyRole };
@@ -28,24 +29,9 @@ export const noteMessageId = (noteUuid: string, domain: string) => `<note-${note
 const REPLY_PURPOSE = "note-reply-address";
 /** 12 bytes of the MAC: 96 bits, 20 base32 characters, so the local part stays within 64 characters. */
 const TAG_BYTES = 12;
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
 /** RFC 4648 base32 without padding, lower case (mail systems may lowercase local parts). */
-function base32(bytes: Uint8Array): string {
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
+const base32 = (bytes: Uint8Array) => base32nopad.encode(bytes).toLowerCase();
 
 /** The MAC binding a note to the one address it was mailed to. */
 async function replyTag(secret: string, noteUuid: string, recipient: string): Promise<string> {
@@ -113,7 +99,7 @@ export async function composeNoteMail(
   env: Pick<Env, "EMAIL_FROM" | "EMAIL_DOMAIN" | "SIGNING_SECRET">,
   m: NoteMail,
   recipient: Recipient,
-  date = new Date(),
+  date: Date,
 ): Promise<MimeMessage> {
   const subject = `[${m.jobRef}] ${m.jobTitle}`.replace(/[\r\n]+/g, " ").slice(0, 200);
   const footer = `Reply to this email to add your answer to the case notes of job ${m.jobRef}.`;
@@ -134,10 +120,8 @@ export async function composeNoteMail(
 }
 
 /** Sends a note's email to each recipient separately and sums up the outcome for the note's row. */
-export async function sendNoteMail(
-  env: Pick<Env, "EMAIL" | "EMAIL_FROM" | "EMAIL_DOMAIN" | "SIGNING_SECRET">,
-  m: NoteMail,
-): Promise<NoteMailOutcome> {
+export async function sendNoteMail(services: Pick<Services, "env" | "mailer" | "clock">, m: NoteMail): Promise<NoteMailOutcome> {
+  const { env, mailer } = services;
   const messageId = noteMessageId(m.noteUuid, env.EMAIL_DOMAIN);
   if (m.recipients.length === 0) {
     return {
@@ -148,8 +132,8 @@ export async function sendNoteMail(
     };
   }
   // One message per recipient: each carries its own Reply-To (same Message-ID, as Bcc copies would).
-  const date = new Date();
-  const results = await Promise.all(m.recipients.map(async (r) => (await sendMail(env.EMAIL, await composeNoteMail(env, m, r, date)))[0]));
+  const date = services.clock.now();
+  const results = await Promise.all(m.recipients.map(async (r) => (await mailer.send(await composeNoteMail(env, m, r, date)))[0]));
   const recipients = m.recipients.map((r, i) => ({ role: r.role, ok: results[i]?.ok === true }));
   const failures = m.recipients.flatMap((r, i) => {
     const res = results[i];

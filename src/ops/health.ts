@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { systemClock } from "../domain/time";
 import { errorFields, log } from "../http/log";
 import { COMMON_HEADERS } from "../http/openapi-examples";
 import { ErrorBody } from "../http/openapi-shapes";
@@ -25,7 +26,8 @@ export async function health(c: Context<{ Bindings: Env }>) {
     status: healthy ? "ok" : "degraded",
     checks: { database, media_service: media },
     ...(backlog === undefined ? {} : { queue: { media_pending: backlog } }),
-    time: new Date().toISOString(),
+    // Milliseconds kept (monitors compare clocks); the route has no request scope to carry a clock.
+    time: systemClock.now().toISOString(),
   };
   if (!healthy) log("warn", "health_degraded", { checks: body.checks });
   return c.json(body, healthy ? 200 : 503, { "Cache-Control": "no-store" });

@@ -131,7 +131,7 @@ export async function runSlaCheck(services: Services, now: Date, options: SlaChe
       rows = (await details.all<BreachRow>()).results;
     }
     const to = managers;
-    const outcomes = await mapPool(rows, SEND_CONCURRENCY, (row) => notify(env, send, row, recipientsFor(row, to), now));
+    const outcomes = await mapPool(rows, SEND_CONCURRENCY, (row) => notify(services, send, row, recipientsFor(row, to), now));
     const updates = outcomes.map((o) =>
       env.DB.prepare("UPDATE sla_breaches SET notified_at = ?, notify_error = ? WHERE id = ?").bind(o.notifiedAt, o.error, o.breachId),
     );
@@ -187,9 +187,9 @@ interface Outcome {
 }
 
 /** One message per recipient, so a bad address fails alone and nobody sees the others' addresses. */
-async function notify(env: Env, send: MailSender, row: BreachRow, to: string[], now: Date): Promise<Outcome> {
+async function notify(services: Services, send: MailSender, row: BreachRow, to: string[], now: Date): Promise<Outcome> {
   if (to.length === 0) return { breachId: row.breach_id, notifiedAt: null, error: "no recipients: no agent email and no active manager" };
-  const message = breachMessage(env, row, now);
+  const message = breachMessage(services.env, row, now);
   const results: SendResult[] = [];
   // In turn: the pool over breaches already keeps SEND_CONCURRENCY messages in flight.
   for (const address of to) {
@@ -203,7 +203,7 @@ async function notify(env: Env, send: MailSender, row: BreachRow, to: string[], 
   const failures = results.filter((r) => !r.ok);
   return {
     breachId: row.breach_id,
-    notifiedAt: failures.length < results.length ? toIsoSeconds(Date.now()) : null,
+    notifiedAt: failures.length < results.length ? services.clock.iso() : null,
     error:
       failures.length > 0
         ? failures
@@ -246,6 +246,7 @@ export function breachMessage(env: Pick<Env, "EMAIL_FROM" | "EMAIL_DOMAIN">, row
     messageId: `<sla-${row.uuid}-${Math.floor(Date.parse(row.sla_deadline) / 1000)}@${env.EMAIL_DOMAIN}>`,
     // RFC 3834: an automatic notice; auto-responders should not answer it.
     headers: { "Auto-Submitted": "auto-generated" },
+    date: now,
   };
 }
 

@@ -46,8 +46,6 @@ export interface DeliverOptions {
   cipher?: FieldCipher;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-
 /**
  * One attempt at one delivery: checks the target again, signs the stored payload, POSTs it without
  * following redirects, and records the attempt on the delivery row (the delivery log). "retry"
@@ -70,7 +68,7 @@ export async function deliverWebhook(services: Services, deliveryId: number, opt
     outcome: "delivered" | "retry" | "failed",
     fields: { responseStatus?: number | null; latencyMs?: number | null; error?: string | null; attempted: boolean },
   ) => {
-    const now = iso(Date.now());
+    const now = services.clock.iso();
     await db
       .update(webhookDeliveries)
       .set({
@@ -97,7 +95,7 @@ export async function deliverWebhook(services: Services, deliveryId: number, opt
   try {
     res = await fetcher(target.url.toString(), {
       method: "POST",
-      headers: signedHeaders(secret, delivery.uuid, delivery.payload, new Date()),
+      headers: signedHeaders(secret, delivery.uuid, delivery.payload, services.clock.now()),
       body: delivery.payload,
       redirect: "manual",
       signal: AbortSignal.timeout(TIMEOUT_MS),

@@ -1,6 +1,7 @@
 import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
 import { auditEvents, jobs, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
 import { aliased } from "../db/select";
+import { toIsoSeconds } from "../domain/time";
 import type { Services } from "../platform/services";
 import { subscribed, webhookEventsFor } from "./events";
 
@@ -17,8 +18,6 @@ const MAX_STEPS = 10;
 const ROWS_PER_INSERT = 50;
 /** A delivery never attempted this long after it was made lost its queue message: send it again. */
 const STALLED_AFTER_MS = 10 * 60_000;
-
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export interface RelayResult {
   /** Audit events this run claimed (moved the cursor past). */
@@ -67,7 +66,7 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
         .set({
           lastEventId: sql`(SELECT coalesce(max(${auditEvents.id}), ${from}) FROM ${auditEvents})`,
           claim: null,
-          updatedAt: iso(Date.now()),
+          updatedAt: services.clock.iso(),
         })
         .where(and(eq(webhookRelayCursor.id, 1), eq(webhookRelayCursor.lastEventId, from)));
       if (skipped.meta.changes > 0) result.claimed += events.length;
@@ -88,7 +87,7 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
 
     const claim = crypto.randomUUID();
     const won = sql`(SELECT ${webhookRelayCursor.claim} FROM ${webhookRelayCursor} WHERE ${webhookRelayCursor.id} = 1) = ${claim}`;
-    const now = iso(Date.now());
+    const now = services.clock.iso();
     const inserts = chunk(rows, ROWS_PER_INSERT).map((part) =>
       db
         .insert(webhookDeliveries)
@@ -131,7 +130,7 @@ export async function enqueue(services: Services, ids: readonly number[]): Promi
 }
 
 /** Catch-all for the cron: deliveries made but never attempted long after (their enqueue failed). */
-export async function requeueStalled(services: Services, now = Date.now()): Promise<number> {
+export async function requeueStalled(services: Services, now = services.clock.now().getTime()): Promise<number> {
   const stalled = await services.db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
@@ -139,7 +138,7 @@ export async function requeueStalled(services: Services, now = Date.now()): Prom
       and(
         eq(webhookDeliveries.status, "pending"),
         eq(webhookDeliveries.attempts, 0),
-        sql`${webhookDeliveries.createdAt} < ${iso(now - STALLED_AFTER_MS)}`,
+        sql`${webhookDeliveries.createdAt} < ${toIsoSeconds(now - STALLED_AFTER_MS)}`,
       ),
     )
     .limit(100);

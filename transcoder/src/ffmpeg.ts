@@ -111,11 +111,12 @@ export interface ProbeResult {
   format: ProbeFormat;
 }
 
+/** ffprobe could not read a file; `stderr` is what it printed (transcode.ts `probeFailure` explains it). */
 export class ProbeError extends Error {
+  override readonly name = "ProbeError";
   readonly stderr: string;
   constructor(message: string, stderr: string) {
     super(message);
-    this.name = "ProbeError";
     this.stderr = stderr;
   }
 }

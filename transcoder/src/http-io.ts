@@ -1,6 +1,9 @@
 // HTTP I/O for jobs: size-limited source download, output upload (PUT), result callback (POST).
 import { open, readFile } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import type { Config } from "./config.ts";
 import { errorMessage, JobError } from "./errors.ts";
+import type { JobSlots } from "./jobs.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -113,4 +116,45 @@ export async function postCallback(
     }
   }
   return { delivered: false, status: lastStatus, attempts: opts.attempts, error: lastError };
+}
+
+/* The route types every route module shares (here, not in server.ts, which imports the routes). */
+
+export interface RouteContext {
+  config: Config;
+  slots: JobSlots;
+  /** Aborted when the server shuts down; running jobs kill ffmpeg and clean up. */
+  shutdownSignal: AbortSignal;
+  ffmpegVersion: string | null;
+}
+
+export interface RouteRequest {
+  method: string;
+  url: URL;
+  headers: IncomingMessage["headers"];
+  /** Raw body (empty for GET/HEAD), at most MAX_BODY_BYTES. */
+  body: Buffer;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export type RouteHandler = (ctx: RouteContext, req: RouteRequest) => RouteResult | Promise<RouteResult>;
+
+/** The request's JSON body as `validate` accepts it, or the 400 answer that says why not. */
+export function jsonBody<T>(
+  req: RouteRequest,
+  validate: (body: unknown) => { ok: true; value: T } | { ok: false; error: string },
+): { ok: true; value: T } | { ok: false; answer: RouteResult } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.body.toString("utf8"));
+  } catch {
+    return { ok: false, answer: { status: 400, body: { error: "body is not valid JSON" } } };
+  }
+  const v = validate(parsed);
+  return v.ok ? v : { ok: false, answer: { status: 400, body: { error: v.error } } };
 }

@@ -11,7 +11,7 @@
 import { describeIssues, ImageCompressRequest } from "@propops/media-core/contract";
 import { compressImage, ImageRejected } from "@propops/media-core/photo-compressor";
 import { errorMessage, JobError } from "./errors.ts";
-import type { RouteHandler, RouteResult } from "./server.ts";
+import { jsonBody, type RouteHandler, type RouteResult } from "./http-io.ts";
 
 /** The Worker accepts uploads up to 20 MB; a little slack for nothing else. */
 export const MAX_IMAGE_SOURCE_BYTES = 20 * 1024 * 1024;
@@ -100,15 +100,9 @@ export async function runImageJob(req: ImageRequest, signal: AbortSignal): Promi
 }
 
 export const compressImageRoute: RouteHandler = async (ctx, req) => {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(req.body.toString("utf8"));
-  } catch {
-    return { status: 400, body: { error: "body is not valid JSON" } };
-  }
-  const v = validateImageRequest(parsed);
-  if (!v.ok) return { status: 400, body: { error: v.error } };
-  const job = v.value;
+  const body = jsonBody(req, validateImageRequest);
+  if (!body.ok) return body.answer;
+  const job = body.value;
   // Shares the server's job slots with videos: photon needs hundreds of MB for a 48 MP photo.
   let answer: (r: RouteResult) => void = () => {};
   const done = new Promise<RouteResult>((resolve) => {

@@ -2,19 +2,13 @@
 // GET /v1/videos/status?job_id= — whether this process holds that job (and which attempt).
 
 import type { VideoStatus } from "@propops/media-core/contract";
-import type { RouteHandler } from "./server.ts";
+import { jsonBody, type RouteHandler } from "./http-io.ts";
 import { runTranscodeJob, validateTranscodeRequest } from "./transcode.ts";
 
 export const transcodeVideo: RouteHandler = (ctx, req) => {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(req.body.toString("utf8"));
-  } catch {
-    return { status: 400, body: { error: "body is not valid JSON" } };
-  }
-  const v = validateTranscodeRequest(parsed);
-  if (!v.ok) return { status: 400, body: { error: v.error } };
-  const job = v.value;
+  const body = jsonBody(req, validateTranscodeRequest);
+  if (!body.ok) return body.answer;
+  const job = body.value;
   const outcome = ctx.slots.tryStart(
     `video:${job.job_id}`,
     (release) => runTranscodeJob(job, ctx.config, ctx.shutdownSignal, release),

@@ -9,34 +9,11 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "./config.ts";
 import { loadConfig } from "./config.ts";
 import { ffmpegVersion, killAllChildren } from "./ffmpeg.ts";
+import type { RouteContext, RouteHandler, RouteResult } from "./http-io.ts";
 import { compressImageRoute } from "./images.ts";
 import { JobSlots } from "./jobs.ts";
 import { transcodeVideo, videoStatus } from "./routes-videos.ts";
 import { sweepStaleTempDirs } from "./transcode.ts";
-
-export interface RouteContext {
-  config: Config;
-  slots: JobSlots;
-  /** Aborted when the server shuts down; running jobs kill ffmpeg and clean up. */
-  shutdownSignal: AbortSignal;
-  ffmpegVersion: string | null;
-}
-
-export interface RouteRequest {
-  method: string;
-  url: URL;
-  headers: IncomingMessage["headers"];
-  /** Raw body (empty for GET/HEAD), at most MAX_BODY_BYTES. */
-  body: Buffer;
-}
-
-export interface RouteResult {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
-
-export type RouteHandler = (ctx: RouteContext, req: RouteRequest) => RouteResult | Promise<RouteResult>;
 
 export interface Route {
   method: "GET" | "POST" | "PUT" | "DELETE";

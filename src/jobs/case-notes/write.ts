@@ -1,9 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { attachFiles, createNote, deleteNote, updateNote } from "../../domain/note-changes";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
+import { fileInputs } from "../../media/note-files";
 import { caseNotesBody } from "./schemas";
+import { addNoteFiles, createNote, deleteNote, editNote, type NoteAnswer } from "./service";
+
 export const postCaseNotes = operation({
   method: "post",
   path: "/api/jobs/case-notes",
@@ -18,7 +20,7 @@ export const postCaseNotes = operation({
     "files too). attach: `uuid` plus `attachments`. Editing text, deleting and attaching are for the note's author or " +
     "staff, managers and admins; so is pinning or unpinning (it reorders the notes for everyone). Archived jobs answer 403.",
   tag: "Case notes",
-  permission: "api.jobs.case_notes.manage",
+  permission: createNote.admission.permission,
   body: caseNotesBody,
   actions: ["create", "update", "delete", "attach"],
   responses: {
@@ -41,14 +43,18 @@ export const postCaseNotes = operation({
   },
   admitInFirstRead: true,
   handler: async (c, { body }) => {
-    const ctx = c.var.ctx;
-    const out = await (body.action === "create"
-      ? createNote(ctx, body)
-      : body.action === "update"
-        ? updateNote(ctx, body)
-        : body.action === "delete"
-          ? deleteNote(ctx, body.uuid)
-          : attachFiles(ctx, body));
-    return done(c, out.message, out.fields, out.status);
+    const scope = c.var.ctx;
+    // One use case per action; multipart files are handed over as bytes.
+    const answer = (out: NoteAnswer, status?: 201) => done(c, out.message, out.fields, status);
+    switch (body.action) {
+      case "create":
+        return answer(await createNote(scope, { ...body, attachments: await fileInputs(body.attachments ?? []) }), 201);
+      case "update":
+        return answer(await editNote(scope, body));
+      case "delete":
+        return answer(await deleteNote(scope, body));
+      case "attach":
+        return answer(await addNoteFiles(scope, { uuid: body.uuid, attachments: await fileInputs(body.attachments) }));
+    }
   },
 });
