@@ -76,13 +76,13 @@ beforeAll(async () => {
 
 const newJob = (fields: Record<string, unknown> = {}) =>
   createJob(admin, {
-    job_title: "Boiler Service - Unit 001",
-    job_description: "Annual boiler service required for property unit 001.",
-    priority_id: 2,
-    status_id: 1,
-    job_type_id: 3,
     address_id: fx.addressId,
     contractor_id: fx.contractorId,
+    job_type_id: 3,
+    priority_id: 2,
+    status_id: 1,
+    job_title: "Boiler Service - Unit 001",
+    job_description: "Annual boiler service required for property unit 001.",
     ...fields,
   } as Parameters<typeof createJob>[1]);
 

@@ -5,6 +5,12 @@ import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { decideApprovalGate } from "./service";
 
+const gateDecisionBody = z.strictObject({
+  job_uuid: zUuid(),
+  decision: z.enum(["approve", "reject"], { error: "must be approve or reject" }),
+  notes: zNullableText(2_000).optional(),
+});
+
 export const postApprovalGate = operation({
   method: "post",
   path: "/api/jobs/approval-gate",
@@ -17,11 +23,7 @@ export const postApprovalGate = operation({
     "A job not at a gate answers 409; archived jobs 403.",
   tag: "Workflow",
   permission: decideApprovalGate.admission.permission,
-  body: z.strictObject({
-    job_uuid: zUuid(),
-    decision: z.enum(["approve", "reject"], { error: "must be approve or reject" }),
-    notes: zNullableText(2_000).optional(),
-  }),
+  body: gateDecisionBody,
   responses: { 200: jsonResponse("Decision recorded", MessageOnly) },
   admitInFirstRead: true,
   handler: async (c, { body }) => {

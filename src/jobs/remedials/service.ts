@@ -145,22 +145,23 @@ export const unlinkRemedial = useCase(REMEDIALS, async (ctx: Scope, { job_uuid: 
   }
 });
 
+/** A remedial as the list shows it, in the reference's names. */
+const remedialItem = aliased({
+  ID: jobs.id,
+  uuid: jobs.uuid,
+  job_ref: jobs.jobRef,
+  job_title: jobs.jobTitle,
+  status_name: jobStatuses.name,
+  created_on: jobs.createdAt,
+});
+
 /** The jobs linked as remedials of a visible job, oldest link first, in the reference's shape. */
 export const listRemedials = useCase(REMEDIALS, async (ctx: Scope, { job_uuid: jobUuid }: { job_uuid: string }) => {
   const visible = await ctx.jobVisible();
   const [parents, rows] = await ctx.read([
     jobStateQuery(ctx.db, jobUuid, visible),
     ctx.db
-      .select(
-        aliased({
-          ID: jobs.id,
-          uuid: jobs.uuid,
-          job_ref: jobs.jobRef,
-          job_title: jobs.jobTitle,
-          status_name: jobStatuses.name,
-          created_on: jobs.createdAt,
-        }),
-      )
+      .select(remedialItem)
       .from(remedialLinks)
       .innerJoin(jobs, eq(jobs.id, remedialLinks.remedialJobId))
       .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
