@@ -28,7 +28,6 @@ export const postAmendRequest = operation({
     reason: zText(2_000),
   }),
   responses: { 201: jsonResponse("Request submitted", MessageOnly.extend({ uuid: z.string() })) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     return done(c, "Amendment request submitted", await requestAmendment(c.var.ctx, body), 201);
   },
@@ -45,13 +44,13 @@ export const patchAmendRequest = operation({
     "`decision_notes` is optional.",
   tag: "Workflow",
   permission: decideAmendment.admission.permission,
+  policy: decideAmendment.admission.policy,
   body: z.strictObject({
     uuid: zUuid(),
     status: z.enum(["approved", "rejected"], { error: "must be approved or rejected" }),
     decision_notes: zNullableText(2_000).optional(),
   }),
   responses: { 200: jsonResponse("Request decided", MessageOnly) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const { status } = await decideAmendment(c.var.ctx, body);
     return done(c, status === "approved" ? "Amendment request approved" : "Amendment request rejected");

@@ -23,9 +23,9 @@ export const postApprovalGate = operation({
     "A job not at a gate answers 409; archived jobs 403.",
   tag: "Workflow",
   permission: decideApprovalGate.admission.permission,
+  policy: decideApprovalGate.admission.policy,
   body: gateDecisionBody,
   responses: { 200: jsonResponse("Decision recorded", MessageOnly) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const { to } = await decideApprovalGate(c.var.ctx, body);
     return done(c, body.decision === "approve" ? "Job approved and progressed to next status" : `Job rejected and returned to ${to.name}`);

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
-import { jsonResponse, operation } from "../../http/operation";
+import { IF_MATCH_DESCRIPTION, jsonResponse, operation } from "../../http/operation";
 import { setJobEtag } from "./etag";
 import { manageBody } from "./schemas";
 import { createJob, deleteJob, JOB_WRITE, updateJob } from "./service";
@@ -16,6 +16,8 @@ export const postManage = operation({
     "delete removes the job with its notes, photos, documents and their stored files. Contractors propose changes through amendment requests instead.",
   tag: "Jobs",
   permission: JOB_WRITE.permission,
+  policy: JOB_WRITE.policy,
+  headers: { "If-Match": IF_MATCH_DESCRIPTION },
   body: manageBody,
   actions: ["create", "update", "delete"],
   responses: {
@@ -28,7 +30,6 @@ export const postManage = operation({
       MessageOnly.extend({ job_uuid: z.string().optional(), changed_fields: z.array(z.string()).optional() }),
     ),
   },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
     const ifMatch = c.req.header("if-match");

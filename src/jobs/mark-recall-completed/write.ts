@@ -26,7 +26,6 @@ export const postMarkRecallCompleted = operation({
       }),
     ),
   },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     return done(c, "Recall marked as completed successfully", { data: await completeRecall(c.var.ctx, body) });
   },

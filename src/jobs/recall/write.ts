@@ -44,7 +44,6 @@ export const postRecall = operation({
   permission: raiseRecall.admission.permission,
   body: recallBody,
   responses: { 200: jsonResponse("Recall opened or closed", RecallAnswer) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     if (body.is_recall === 1) {
       const job = await raiseRecall(c.var.ctx, { job_uuid: body.job_uuid, reason: body.recall_reason ?? "" });

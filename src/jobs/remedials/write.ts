@@ -24,7 +24,6 @@ export const postRemedials = operation({
   body: remedialsBody,
   actions: ["link", "unlink"],
   responses: { 200: jsonResponse("Linked or unlinked", MessageOnly) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     if (body.action === "link") {
       await linkRemedial(c.var.ctx, body);
