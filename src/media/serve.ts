@@ -4,7 +4,8 @@
  * gets. The use case answers a `ServedFile` (data: body, size, type, name, range); the route
  * turns it into a Response with `fileResponse`, so another channel can stream the same bytes.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Scope } from "../app/scope";
 import { type documents, jobs, type noteAttachments, type photos } from "../db/schema";
 import { ApiError, notFound } from "../domain/errors";
@@ -50,6 +51,27 @@ export async function visibleRow<T extends FileTable>(scope: Scope, table: T, uu
       .where(and(eq(t.uuid, uuid), await scope.jobVisible())),
   ]);
   return rows[0]?.row as T["$inferSelect"] | undefined;
+}
+
+/**
+ * A job's file rows (`rows`, given the visibility condition), with the job's own visibility in the
+ * same read: 404 "Job not found" when the caller may not see the job, rather than an empty list.
+ */
+export async function jobFileRows<Q extends BatchItem<"sqlite">>(
+  scope: Scope,
+  jobId: number,
+  rows: (visible: SQL) => Q,
+): Promise<Q["_"]["result"]> {
+  const visible = await scope.jobVisible();
+  const [job, found] = await scope.read([
+    scope.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.id, jobId), visible)),
+    rows(visible),
+  ]);
+  if (job.length === 0) throw notFound("Job");
+  return found;
 }
 
 /**

@@ -2,26 +2,19 @@
 import { and, asc, eq } from "drizzle-orm";
 import { type Admission, useCase } from "../../app/use-case";
 import { documents, fileTypes, jobs } from "../../db/schema";
-import { aliased } from "../../db/select";
-import { badRequest, notFound } from "../../domain/errors";
+import { badRequest } from "../../domain/errors";
 import { jobForChange } from "../../domain/job-access";
 import { INTAKE_POLICIES, intake, type UploadInput } from "../../media/intake";
 import type { RangeRequest } from "../../media/range";
-import { visibleFile } from "../../media/serve";
+import { jobFileRows, visibleFile } from "../../media/serve";
 import { deleteUpload, storeUpload } from "../../media/store";
 
 const MANAGE: Admission = { permission: "api.jobs.documents.manage" };
 
 const downloadUrl = (uuid: string) => `/api/jobs/documents?action=download&uuid=${uuid}`;
 
-export interface NewDocument {
-  job_id: number;
-  file_type_id: number;
-  file: UploadInput;
-}
-
 /** Stores a document of a known file type and records it. */
-export const uploadDocument = useCase(MANAGE, async (scope, input: NewDocument) => {
+export const uploadDocument = useCase(MANAGE, async (scope, input: { job_id: number; file_type_id: number; file: UploadInput }) => {
   const { job } = await jobForChange(scope, { id: input.job_id });
   const fileType = await scope.db
     .select({ id: fileTypes.id, name: fileTypes.name })
@@ -62,40 +55,22 @@ export const deleteDocument = useCase(MANAGE, async (scope, input: { document_id
 
 /** A job's documents, oldest first. */
 export const listDocuments = useCase(MANAGE, async (scope, input: { job_id: number }) => {
-  const visible = await scope.jobVisible();
-  const [jobRows, rows] = await scope.read([
+  const rows = await jobFileRows(scope, input.job_id, (visible) =>
     scope.db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(eq(jobs.id, input.job_id), visible)),
-    scope.db
-      .select(
-        aliased({
-          id: documents.id,
-          uuid: documents.uuid,
-          jobId: documents.jobId,
-          fileTypeId: documents.fileTypeId,
-          fileTypeName: fileTypes.name,
-          filename: documents.filename,
-          contentType: documents.contentType,
-          size: documents.size,
-          uploadedBy: documents.uploadedBy,
-          createdAt: documents.createdAt,
-        }),
-      )
+      // No column of documents is called `name`: the file type's does not collide (D1 answers objects).
+      .select({ doc: documents, fileTypeName: fileTypes.name })
       .from(documents)
       .innerJoin(jobs, eq(jobs.id, documents.jobId))
       .innerJoin(fileTypes, eq(fileTypes.id, documents.fileTypeId))
       .where(and(eq(jobs.id, input.job_id), visible))
       .orderBy(asc(documents.id)),
-  ]);
-  if (jobRows.length === 0) throw notFound("Job");
-  return rows.map((doc) => ({
+  );
+  return rows.map(({ doc, fileTypeName }) => ({
     ID: doc.id,
     uuid: doc.uuid,
     job_id: doc.jobId,
     file_type_id: doc.fileTypeId,
-    file_type_name: doc.fileTypeName,
+    file_type_name: fileTypeName,
     filename: doc.filename,
     content_type: doc.contentType,
     size: doc.size,

@@ -6,26 +6,20 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Admission } from "../../app/use-case";
 import { useCase } from "../../app/use-case";
 import { jobs, photos } from "../../db/schema";
-import { ApiError, notFound } from "../../domain/errors";
+import { ApiError } from "../../domain/errors";
 import { jobForChange } from "../../domain/job-access";
 import { INTAKE_POLICIES, intake, type UploadInput } from "../../media/intake";
 import type { MediaMessage } from "../../media/messages";
 import type { RangeRequest } from "../../media/range";
-import { visibleFile } from "../../media/serve";
+import { jobFileRows, visibleFile } from "../../media/serve";
 import { deleteUpload, storeUpload } from "../../media/store";
 import { type GroupedPhotos, type PhotoType, photoFileUrl } from "./schemas";
 
 const MANAGE: Admission = { permission: "api.jobs.photos.manage" };
 export const VIEW_PHOTOS: Admission = { permission: "api.jobs.photos.view" };
 
-export interface NewPhoto {
-  job_id: number;
-  photo_type: PhotoType;
-  file: UploadInput;
-}
-
 /** Stores a photo or video, records it, and queues its processing (compression or transcoding). */
-export const uploadPhoto = useCase(MANAGE, async (scope, input: NewPhoto) => {
+export const uploadPhoto = useCase(MANAGE, async (scope, input: { job_id: number; photo_type: PhotoType; file: UploadInput }) => {
   const { job } = await jobForChange(scope, { id: input.job_id });
   const file = await intake(INTAKE_POLICIES.photo, input.file);
   const kind = file.type === "mp4" ? "video" : "image";
@@ -62,20 +56,14 @@ export const deletePhoto = useCase(MANAGE, async (scope, input: { id: number }) 
 
 /** A job's photos and videos by type, oldest first. */
 export const listPhotos = useCase(MANAGE, async (scope, input: { job_id: number }) => {
-  const visible = await scope.jobVisible();
-  const [jobRows, rows] = await scope.read([
-    scope.db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(eq(jobs.id, input.job_id), visible)),
+  const rows = await jobFileRows(scope, input.job_id, (visible) =>
     scope.db
       .select({ photo: photos })
       .from(photos)
       .innerJoin(jobs, eq(jobs.id, photos.jobId))
       .where(and(eq(jobs.id, input.job_id), visible))
       .orderBy(asc(photos.id)),
-  ]);
-  if (jobRows.length === 0) throw notFound("Job");
+  );
   const data: GroupedPhotos = { before: [], during: [], after: [], other: [] };
   for (const { photo: p } of rows) {
     data[p.photoType].push({
