@@ -6,7 +6,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Scope } from "../app/scope";
-import { auditEvents, type documents, jobs, type photos } from "../db/schema";
+import { auditEvents, documents, jobs, photos } from "../db/schema";
 import { ApiError, notFound } from "../domain/errors";
 import { recordEvent } from "../domain/events";
 import { jobForChange } from "../domain/job-access";
@@ -69,9 +69,32 @@ export async function storeCommitEnqueue<T>(
   return committed;
 }
 
-/** The tables of a job's uploaded files, each row's files under `jobs/<job>/<folder>/<uuid>/`. */
 type UploadTable = typeof photos | typeof documents;
-type Folder = "photos" | "documents";
+
+/** A kind of job file uploaded one at a time: its table, where its files live, its events. */
+interface UploadKind<T extends UploadTable> {
+  readonly table: T;
+  /** Its files live under `jobs/<job>/<folder>/<uuid>/`. */
+  readonly folder: "photos" | "documents";
+  /** The stored file's name, before the extension of what its bytes are. */
+  readonly name: string;
+  /** The 404's subject. */
+  readonly what: string;
+  readonly uploaded: string;
+  readonly deleted: string;
+}
+
+export const UPLOADS: { photo: UploadKind<typeof photos>; document: UploadKind<typeof documents> } = {
+  photo: { table: photos, folder: "photos", name: "original", what: "Photo", uploaded: "photo.uploaded", deleted: "photo.deleted" },
+  document: {
+    table: documents,
+    folder: "documents",
+    name: "file",
+    what: "Document",
+    uploaded: "document.uploaded",
+    deleted: "document.deleted",
+  },
+};
 type Job = { id: number; uuid: string };
 
 /** What every upload row holds; each table adds its own columns. */
@@ -92,14 +115,11 @@ interface UploadColumns {
  */
 export async function storeUpload<T extends UploadTable>(
   scope: Scope,
+  kind: UploadKind<T>,
   upload: {
-    table: T;
-    folder: Folder;
-    name: string;
     job: Job;
     file: TakenFile;
     row: (base: UploadColumns) => T["$inferInsert"];
-    action: string;
     changes: (uuid: string) => Record<string, unknown>;
     enqueue?: (id: number) => Promise<unknown>;
   },
@@ -107,10 +127,10 @@ export async function storeUpload<T extends UploadTable>(
   const { db } = scope;
   const { job, file } = upload;
   // A row of either table: drizzle cannot type an insert over a union of tables.
-  const table = upload.table as typeof photos;
+  const table = kind.table as typeof photos;
   const uuid = crypto.randomUUID();
   const auditUuid = crypto.randomUUID();
-  const key = objectKey(job.uuid, upload.folder, uuid, `${upload.name}.${extensionOf(file)}`);
+  const key = objectKey(job.uuid, kind.folder, uuid, `${kind.name}.${extensionOf(file)}`);
   const base: UploadColumns = {
     uuid,
     jobId: job.id,
@@ -133,7 +153,7 @@ export async function storeUpload<T extends UploadTable>(
           jobId: job.id,
           jobUuid: job.uuid,
           actor: scope.caller,
-          action: upload.action,
+          action: kind.uploaded,
           changes: upload.changes(uuid),
         }),
       ]);
@@ -154,30 +174,25 @@ export async function storeUpload<T extends UploadTable>(
  */
 export async function deleteUpload<T extends UploadTable>(
   scope: Scope,
-  target: {
-    table: T;
-    folder: Folder;
-    id: number;
-    what: string;
-    action: string;
-    changes: (row: T["$inferSelect"]) => Record<string, unknown>;
-  },
+  kind: UploadKind<T>,
+  id: number,
+  changes: (row: T["$inferSelect"]) => Record<string, unknown>,
 ): Promise<T["$inferSelect"]> {
   const { db } = scope;
-  const table = target.table as typeof photos;
+  const table = kind.table as typeof photos;
   const row = await db
     .select({ row: table })
     .from(table)
     .innerJoin(jobs, eq(jobs.id, table.jobId))
-    .where(and(eq(table.id, target.id), await scope.jobVisible()))
+    .where(and(eq(table.id, id), await scope.jobVisible()))
     .get();
-  if (!row) throw notFound(target.what);
+  if (!row) throw notFound(kind.what);
   const found = row.row as T["$inferSelect"];
   const { job } = await jobForChange(scope, { id: found.jobId });
   await db.batch([
     db.delete(table).where(eq(table.id, found.id)),
-    recordEvent(db, { jobId: job.id, jobUuid: job.uuid, actor: scope.caller, action: target.action, changes: target.changes(found) }),
+    recordEvent(db, { jobId: job.id, jobUuid: job.uuid, actor: scope.caller, action: kind.deleted, changes: changes(found) }),
   ]);
-  await removeStored(scope.services, objectKey(job.uuid, target.folder, found.uuid, ""));
+  await removeStored(scope.services, objectKey(job.uuid, kind.folder, found.uuid, ""));
   return found;
 }

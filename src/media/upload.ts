@@ -1,6 +1,7 @@
 /**
- * The HTTP side of a file upload: the multipart field's schema and its translation to the plain
- * input every channel hands the intake (src/media/intake.ts), so a use case never sees a `File`.
+ * The HTTP side of files: the multipart field's schema and its translation to the plain input
+ * every channel hands the intake (src/media/intake.ts), so a use case never sees a `File`; and
+ * the OpenAPI description of a download's answer.
  */
 import { z } from "@hono/zod-openapi";
 import type { UploadInput } from "./intake";
@@ -20,3 +21,15 @@ export async function fileInput(file: File): Promise<UploadInput> {
 }
 
 export const fileInputs = (files: File[]): Promise<UploadInput[]> => Promise.all(files.map(fileInput));
+
+const binary = () => ({ schema: z.string().openapi({ format: "binary" }) });
+
+/** A download's 200: the file's bytes, in each type it may have. */
+export const fileResponses = (description: string, types: readonly string[]) => ({
+  200: { description, content: Object.fromEntries(types.map((t) => [t, binary()])) },
+});
+
+/** The 200 of an operation that lists (JSON) or downloads one file (`action=download`). */
+export const listOrFileResponses = (description: string, list: z.ZodType) => ({
+  200: { description, content: { "application/json": { schema: list }, "application/octet-stream": binary() } },
+});

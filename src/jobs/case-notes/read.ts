@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import type { z } from "@hono/zod-openapi";
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
 import { notFound } from "../../domain/errors";
@@ -10,6 +10,7 @@ import { type AppContext, operation } from "../../http/operation";
 import { downloadUrl } from "../../media/note-files";
 import { rangeOf } from "../../media/range";
 import { fileResponse } from "../../media/serve";
+import { listOrFileResponses } from "../../media/upload";
 import { downloadNoteFile } from "./files";
 import { CaseNoteItem, caseNotesQuery, type ListNotesQuery, MAX_NOTES_PER_PAGE } from "./schemas";
 
@@ -28,15 +29,7 @@ export const getCaseNotes = operation({
   permission: "api.jobs.case_notes.manage",
   query: caseNotesQuery,
   actions: ["list", "download"],
-  responses: {
-    200: {
-      description: "The notes, or the attachment's bytes",
-      content: {
-        "application/json": { schema: listEnvelope(CaseNoteItem) },
-        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
-  },
+  responses: listOrFileResponses("The notes, or the attachment's bytes", listEnvelope(CaseNoteItem)),
   handler: async (c, { query }) =>
     query.action === "list"
       ? listNotes(c, query)

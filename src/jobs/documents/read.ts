@@ -5,6 +5,7 @@ import { listEnvelope } from "../../http/openapi-shapes";
 import { operation } from "../../http/operation";
 import { rangeOf } from "../../media/range";
 import { fileResponse } from "../../media/serve";
+import { listOrFileResponses } from "../../media/upload";
 import { downloadDocument, listDocuments } from "./service";
 
 const DocumentItem = z.object({
@@ -21,11 +22,6 @@ const DocumentItem = z.object({
   download_url: z.string(),
 });
 
-const documentsQuery = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("list"), job_id: zId() }),
-  z.object({ action: z.literal("download"), uuid: zUuid() }),
-]);
-
 export const getDocuments = operation({
   method: "get",
   path: "/api/jobs/documents",
@@ -36,17 +32,12 @@ export const getDocuments = operation({
     "`X-Content-Type-Options: nosniff`. Contractors reach only their jobs' documents.",
   tag: "Documents",
   permission: listDocuments.admission.permission,
-  query: documentsQuery,
+  query: z.discriminatedUnion("action", [
+    z.object({ action: z.literal("list"), job_id: zId() }),
+    z.object({ action: z.literal("download"), uuid: zUuid() }),
+  ]),
   actions: ["list", "download"],
-  responses: {
-    200: {
-      description: "The documents, or one document's bytes",
-      content: {
-        "application/json": { schema: listEnvelope(DocumentItem) },
-        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
-  },
+  responses: listOrFileResponses("The documents, or one document's bytes", listEnvelope(DocumentItem)),
   handler: async (c, { query }) => {
     if (query.action === "download")
       return fileResponse(await downloadDocument(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) }));

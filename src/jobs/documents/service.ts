@@ -7,7 +7,7 @@ import { jobForChange } from "../../domain/job-access";
 import { INTAKE_POLICIES, intake, type UploadInput } from "../../media/intake";
 import type { RangeRequest } from "../../media/range";
 import { jobFileRows, visibleFile } from "../../media/serve";
-import { deleteUpload, storeUpload } from "../../media/store";
+import { deleteUpload, storeUpload, UPLOADS } from "../../media/store";
 
 const MANAGE: Admission = { permission: "api.jobs.documents.manage" };
 
@@ -27,14 +27,10 @@ export const uploadDocument = useCase(MANAGE, async (scope, input: { job_id: num
     ]);
   }
   const file = await intake(INTAKE_POLICIES.document, input.file);
-  const stored = await storeUpload(scope, {
-    table: documents,
-    folder: "documents",
-    name: "file",
+  const stored = await storeUpload(scope, UPLOADS.document, {
     job,
     file,
     row: (base) => ({ ...base, fileTypeId: fileType.id }),
-    action: "document.uploaded",
     changes: (uuid) => ({ document_uuid: uuid, file_type: fileType.name, filename: file.filename, size: file.size }),
   });
   return { document_id: stored.id, document_uuid: stored.uuid };
@@ -42,14 +38,7 @@ export const uploadDocument = useCase(MANAGE, async (scope, input: { job_id: num
 
 /** Removes a document's row and its stored file. */
 export const deleteDocument = useCase(MANAGE, async (scope, input: { document_id: number }) => {
-  const doc = await deleteUpload(scope, {
-    table: documents,
-    folder: "documents",
-    id: input.document_id,
-    what: "Document",
-    action: "document.deleted",
-    changes: (d) => ({ document_uuid: d.uuid, filename: d.filename }),
-  });
+  const doc = await deleteUpload(scope, UPLOADS.document, input.document_id, (d) => ({ document_uuid: d.uuid, filename: d.filename }));
   return { document_uuid: doc.uuid };
 });
 

@@ -4,6 +4,7 @@ import { ok } from "../../http/envelope";
 import { jsonResponse, operation } from "../../http/operation";
 import { rangeOf } from "../../media/range";
 import { fileResponse } from "../../media/serve";
+import { fileResponses } from "../../media/upload";
 import { GroupedPhotos, PHOTO_FILE_PATH } from "./schemas";
 import { downloadPhoto, listPhotos } from "./service";
 
@@ -45,15 +46,6 @@ export const getPhotoFile = operation({
     uuid: zUuid(),
     variant: z.enum(["original", "compressed"], { error: "must be original or compressed" }).default("original"),
   }),
-  responses: {
-    200: {
-      description: "The file's bytes",
-      content: {
-        "image/jpeg": { schema: z.string().openapi({ format: "binary" }) },
-        "image/png": { schema: z.string().openapi({ format: "binary" }) },
-        "video/mp4": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
-  },
+  responses: fileResponses("The file's bytes", ["image/jpeg", "image/png", "video/mp4"]),
   handler: async (c, { query }) => fileResponse(await downloadPhoto(c.var.ctx, { ...query, range: rangeOf(c.req.raw) })),
 });

@@ -12,7 +12,7 @@ import { INTAKE_POLICIES, intake, type UploadInput } from "../../media/intake";
 import type { MediaMessage } from "../../media/messages";
 import type { RangeRequest } from "../../media/range";
 import { jobFileRows, visibleFile } from "../../media/serve";
-import { deleteUpload, storeUpload } from "../../media/store";
+import { deleteUpload, storeUpload, UPLOADS } from "../../media/store";
 import { type GroupedPhotos, type PhotoType, photoFileUrl } from "./schemas";
 
 const MANAGE: Admission = { permission: "api.jobs.photos.manage" };
@@ -23,14 +23,10 @@ export const uploadPhoto = useCase(MANAGE, async (scope, input: { job_id: number
   const { job } = await jobForChange(scope, { id: input.job_id });
   const file = await intake(INTAKE_POLICIES.photo, input.file);
   const kind = file.type === "mp4" ? "video" : "image";
-  const stored = await storeUpload(scope, {
-    table: photos,
-    folder: "photos",
-    name: "original",
+  const stored = await storeUpload(scope, UPLOADS.photo, {
     job,
     file,
     row: (base) => ({ ...base, photoType: input.photo_type, kind, width: file.width ?? null, height: file.height ?? null }),
-    action: "photo.uploaded",
     changes: (uuid) => ({ photo_uuid: uuid, photo_type: input.photo_type, kind, filename: file.filename, size: file.size }),
     enqueue: (photoId) => {
       // Videos go to the transcoder (src/media/video-job.ts), images to the photon compressor.
@@ -43,14 +39,11 @@ export const uploadPhoto = useCase(MANAGE, async (scope, input: { job_id: number
 
 /** Removes a photo's row and every stored file of it (original, compressed copy, video variants). */
 export const deletePhoto = useCase(MANAGE, async (scope, input: { id: number }) => {
-  const photo = await deleteUpload(scope, {
-    table: photos,
-    folder: "photos",
-    id: input.id,
-    what: "Photo",
-    action: "photo.deleted",
-    changes: (p) => ({ photo_uuid: p.uuid, photo_type: p.photoType, filename: p.filename }),
-  });
+  const photo = await deleteUpload(scope, UPLOADS.photo, input.id, (p) => ({
+    photo_uuid: p.uuid,
+    photo_type: p.photoType,
+    filename: p.filename,
+  }));
   return { photo_uuid: photo.uuid };
 });
 

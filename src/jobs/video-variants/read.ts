@@ -3,6 +3,7 @@ import { zUuid } from "../../domain/values";
 import { jsonResponse, operation } from "../../http/operation";
 import { rangeOf } from "../../media/range";
 import { fileResponse } from "../../media/serve";
+import { fileResponses } from "../../media/upload";
 import { downloadVideoVariant, FILE_KINDS, listVideoVariants, VARIANT_FILE_PATH } from "./service";
 
 const Variant = z.object({
@@ -64,14 +65,6 @@ export const getVideoVariantFile = operation({
   tag: "Photos",
   permission: downloadVideoVariant.admission.permission,
   query: z.object({ uuid: zUuid(), variant: z.enum(FILE_KINDS, { error: `must be one of: ${FILE_KINDS.join(", ")}` }) }),
-  responses: {
-    200: {
-      description: "The file's bytes",
-      content: {
-        "video/mp4": { schema: z.string().openapi({ format: "binary" }) },
-        "image/jpeg": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
-  },
+  responses: fileResponses("The file's bytes", ["video/mp4", "image/jpeg"]),
   handler: async (c, { query }) => fileResponse(await downloadVideoVariant(c.var.ctx, { ...query, range: rangeOf(c.req.raw) })),
 });
