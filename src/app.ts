@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { version } from "../package.json";
 import { DecryptionError } from "./crypto/fields";
@@ -28,18 +29,15 @@ export function createApp(ops: readonly Operation[] = operations) {
 
   // nosniff, no referrer, no framing, HSTS and the cross-origin isolation defaults of hono/secure-headers.
   app.use("*", secureHeaders({ referrerPolicy: "no-referrer", crossOriginResourcePolicy: false }));
+  // An incoming X-Request-Id kept when it is a plain token (requestIdFrom's rule, not the
+  // middleware's own); the answer's header is set below, after everything else ran.
+  app.use("*", requestId({ headerName: "", generator: (c) => requestIdFrom(c.req.header("x-request-id")) }));
   app.use("*", async (c, next) => {
     const started = Date.now();
     const auth = c.req.header("authorization");
     // The scheme is case-insensitive and any run of whitespace separates it (RFC 9110 §11.1).
     const match = auth ? /^\s*Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-    const ctx = new RequestContext(
-      c.env,
-      safeExecutionCtx(c),
-      match?.[1],
-      requestIdFrom(c.req.header("x-request-id")),
-      requestD1(c.env, c.req.raw),
-    );
+    const ctx = new RequestContext(c.env, safeExecutionCtx(c), match?.[1], c.var.requestId, requestD1(c.env, c.req.raw));
     c.set("ctx", ctx);
     await next();
     ctx.d1?.stamp(c.res.headers);

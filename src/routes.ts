@@ -2,7 +2,7 @@ import { rotateKeys } from "./admin/rotate-keys";
 import { getWebhookDeliveries, getWebhooks } from "./admin/webhooks/read";
 import { postWebhookDeliveries, postWebhooks } from "./admin/webhooks/write";
 import type { SchemaOfOperations } from "./http/operation";
-import { listAgents } from "./jobs/agents/read";
+import { getAgents } from "./jobs/agents/read";
 import { getAmendRequests } from "./jobs/amend-request/read";
 import { patchAmendRequest, postAmendRequest } from "./jobs/amend-request/write";
 import { getAmendableFields } from "./jobs/amendable-fields/read";
@@ -10,7 +10,7 @@ import { postApprovalGate } from "./jobs/approval-gate/write";
 import { getAudit } from "./jobs/audit/read";
 import { getCaseNotes } from "./jobs/case-notes/read";
 import { postCaseNotes } from "./jobs/case-notes/write";
-import { listContractors } from "./jobs/contractors/read";
+import { getContractors } from "./jobs/contractors/read";
 import { getDocuments } from "./jobs/documents/read";
 import { deleteDocuments, postDocuments } from "./jobs/documents/write";
 import { getManage } from "./jobs/manage/read";
@@ -19,18 +19,20 @@ import { postMarkRecallCompleted } from "./jobs/mark-recall-completed/write";
 import { getPhotoFile, getPhotos } from "./jobs/photos/read";
 import { deletePhotos, postPhotos } from "./jobs/photos/write";
 import { postRecall } from "./jobs/recall/write";
-import { listAddresses } from "./jobs/reference/addresses";
-import { listFileTypes } from "./jobs/reference/file-types";
-import { listPaymentStatuses } from "./jobs/reference/payment-statuses";
-import { listPriorities } from "./jobs/reference/priorities";
-import { listStatuses } from "./jobs/reference/statuses";
-import { listTimeRanges } from "./jobs/reference/time-ranges";
-import { listTypes } from "./jobs/reference/types";
+import {
+  getAddresses,
+  getFileTypes,
+  getJobTypes,
+  getPaymentStatuses,
+  getPriorities,
+  getStatuses,
+  getTimeRanges,
+} from "./jobs/reference/read";
 import { getRemedials } from "./jobs/remedials/read";
 import { postRemedials } from "./jobs/remedials/write";
 import { getSlaStatus } from "./jobs/sla-status/read";
-import { listStaff } from "./jobs/staff/read";
-import { listTenants } from "./jobs/tenants/read";
+import { getStaff } from "./jobs/staff/read";
+import { getTenants } from "./jobs/tenants/read";
 import { postTogglePin } from "./jobs/toggle-pin/write";
 import { getVideoVariantFile, getVideoVariants } from "./jobs/video-variants/read";
 import { postWork } from "./jobs/work/write";
@@ -58,18 +60,18 @@ export const operations = [
   getSlaStatus,
   postApprovalGate,
   postWork,
-  listStatuses,
-  listTypes,
-  listPriorities,
-  listPaymentStatuses,
-  listTimeRanges,
-  listAddresses,
-  listFileTypes,
+  getStatuses,
+  getJobTypes,
+  getPriorities,
+  getPaymentStatuses,
+  getTimeRanges,
+  getAddresses,
+  getFileTypes,
   // Directories (not in the reference): who a job can be assigned to.
-  listContractors,
-  listAgents,
-  listStaff,
-  listTenants,
+  getContractors,
+  getAgents,
+  getStaff,
+  getTenants,
   postTogglePin,
   getRemedials,
   postRemedials,

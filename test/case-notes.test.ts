@@ -11,7 +11,7 @@ import { encryptNote } from "../src/domain/notes";
 import { noteReplyAddress } from "../src/email/note-mail";
 import { createNote } from "../src/jobs/case-notes/service";
 import { createServices } from "../src/platform/services";
-import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
+import { type Actor, actor, api, createJob, csrfFor, expectStatus, type Fixtures, makeUser, seedFixtures } from "./helpers";
 import { makePng } from "./media-fixtures";
 
 let fx: Fixtures;
@@ -317,8 +317,11 @@ describe("send_email", () => {
     // The contractor user's own address differs from the contractor record's; the private contact,
     // whom contractors cannot see, is not mailed their notes (uploads-hardening.test.ts).
     expect(to.sort()).toEqual(["agent1@example.test", "contractor1@example.test"]);
-    const same = await actor("staff");
-    await env.DB.prepare("UPDATE users SET email = 'agent1@example.test' WHERE id = ?").bind(same.userId).run();
+    // The address changed before the token's first use: once used, its caller (email included) is
+    // cached in this isolate for up to 30 s (src/auth/token-cache.ts).
+    const user = await makeUser("staff");
+    await env.DB.prepare("UPDATE users SET email = 'agent1@example.test' WHERE id = ?").bind(user.userId).run();
+    const same = { ...user, csrf: await csrfFor(user.token) };
     send.mockClear();
     expectStatus(await create(same, { job_uuid: job.job_uuid, message: "Done", send_email: true }), 201);
     expect(send.mock.calls.map((c) => (c[0] as unknown as { to: string }).to)).not.toContain("agent1@example.test");

@@ -59,8 +59,10 @@ describe("D1 rows read and round trips at 100 000 jobs", () => {
     expect(boiler.body.count).toBe(ownBoiler.results.length);
   });
 
-  // The token check, then one batch that checks the references as it writes (src/domain/jobs.ts).
-  it("creates a job in two round trips", async () => {
+  // One batch that checks the references as it writes (src/domain/jobs.ts); the token from this
+  // isolate's cache, warmed first (the cases above may outlast its 30 s), or one round trip more.
+  it("creates a job in one round trip, the token known", async () => {
+    expectStatus(await api("GET", "/api/security/csrf-token", { token: admin.token }), 200);
     const res = await api("POST", "/api/jobs/manage", {
       token: admin.token,
       csrf: admin.csrf,
@@ -75,6 +77,6 @@ describe("D1 rows read and round trips at 100 000 jobs", () => {
       },
     });
     expectStatus(res, 201);
-    expect(usage(res).roundTrips).toBe(2);
+    expect(usage(res).roundTrips).toBe(1);
   });
 });

@@ -514,10 +514,23 @@ describe("event mapping (through the real workflows)", () => {
       "recall.cancelled",
       "job.status_changed",
     ]);
-    for (const action of ["photo.uploaded", "document.deleted", "case_note.updated", "photo.video_dispatched"]) {
+    for (const action of ["photo.uploaded", "case_note.updated", "photo.video_dispatched"]) {
       expect(webhookEventsFor(row(action, {}))).toEqual([]);
     }
-    expect(WEBHOOK_EVENT_TYPES).toHaveLength(14);
+    // The work on a job and media deletions are named events (issue 20).
+    expect(webhookEventsFor(row("document.deleted", { document_uuid: "d-1" }))[0]?.data).toMatchObject({
+      kind: "document",
+      document_uuid: "d-1",
+    });
+    const declined = webhookEventsFor(
+      row("job.declined", { contractor_id: { before: 4, after: null }, decline_reason: { before: null, after: "Booked up" } }),
+    );
+    expect(declined.map((e) => e.type)).toEqual(["job.declined"]);
+    expect(declined[0]?.data).toMatchObject({ reason: "Booked up", contractor_id: 4 });
+    const completed = webhookEventsFor(row("job.completed", { status_id: { before: 4, after: 6 } }));
+    expect(completed.map((e) => e.type)).toEqual(["job.completed", "job.status_changed"]);
+    expect(completed[1]?.data.status).toEqual({ before: "In Progress", after: "Completed" });
+    expect(WEBHOOK_EVENT_TYPES).toHaveLength(21);
   });
 });
 

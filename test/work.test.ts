@@ -1,5 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createServices } from "../src/platform/services";
+import { relayWebhookEvents } from "../src/webhooks/relay";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";
 import { makeJpeg } from "./media-fixtures";
 import { auditActions, jobInStatus, jobRow, rows, send } from "./workflow-helpers";
@@ -12,11 +14,13 @@ let staff: Actor;
 let manager: Actor;
 let contractor: Actor;
 let otherContractor: Actor;
+let admin: Actor;
 
 beforeAll(async () => {
   fx = await seedFixtures();
   staff = await actor("staff");
   manager = await actor("manager");
+  admin = await actor("admin");
   contractor = await actor("contractor", { contractorId: fx.contractorId });
   otherContractor = await actor("contractor", { contractorId: fx.otherContractorId });
 });
@@ -33,7 +37,9 @@ function uploadAfterPhoto(who: Actor, jobId: number) {
 }
 
 describe("POST /api/jobs/work", () => {
-  it("a contractor accepts, starts and completes with evidence; a manager signs off; every step is audited", async () => {
+  it("a contractor accepts, starts and completes with evidence; a manager signs off; every step is audited and sent", async () => {
+    const hook = await send(admin, "POST", "/api/admin/webhooks", { action: "create", url: "http://127.0.0.1:9/hooks" });
+    expectStatus(hook, 201);
     const job = await jobInStatus(staff, fx, 3); // Approved
     const accept = await work(contractor, { action: "accept", job_uuid: job.job_uuid });
     expectStatus(accept, 200);
@@ -92,6 +98,31 @@ describe("POST /api/jobs/work", () => {
     expectStatus(trail, 200);
     const completed = trail.body.data.find((e: { action: string }) => e.action === "job.completed");
     expect(completed.changes.status).toEqual({ before: "In Progress", after: "Completed" });
+
+    // Webhooks name every step, with the job's reference and the status names.
+    await relayWebhookEvents(createServices(env));
+    const sent = (
+      await rows<{ event_type: string; payload: string }>(
+        `SELECT d.event_type, d.payload FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+         WHERE s.uuid = ? ORDER BY d.audit_event_id, d.id`,
+        hook.body.subscription.uuid,
+      )
+    )
+      .map((d) => ({ type: d.event_type, data: JSON.parse(d.payload).data }))
+      .filter((e) => e.data.job_uuid === job.job_uuid);
+    expect(sent.map((e) => e.type)).toEqual([
+      "job.created",
+      "job.accepted",
+      "job.started",
+      "job.status_changed",
+      "job.completed",
+      "job.status_changed",
+      "note.added",
+      "job.signed_off",
+      "job.status_changed",
+    ]);
+    for (const e of sent) expect(e.data.job_ref).toBe(job.job_ref);
+    expect(sent.at(-1)?.data.status).toEqual({ before: "Completed", after: "Closed" });
   });
 
   it("starting needs the contractor's acceptance first (the office may start without it)", async () => {
@@ -147,7 +178,9 @@ describe("POST /api/jobs/work", () => {
   it("the office sends completed work back with a reason; the SLA clock restarts", async () => {
     const job = await jobInStatus(staff, fx, 6);
     // Started long ago, so a restart is visible whatever second the test runs in.
-    await env.DB.prepare("UPDATE jobs SET sla_started_at = '2026-01-05T09:00:00Z', sla_deadline = '2026-01-06T09:00:00Z' WHERE uuid = ?").bind(job.job_uuid).run();
+    await env.DB.prepare("UPDATE jobs SET sla_started_at = '2026-01-05T09:00:00Z', sla_deadline = '2026-01-06T09:00:00Z' WHERE uuid = ?")
+      .bind(job.job_uuid)
+      .run();
     const noReason = await work(staff, { action: "send_back", job_uuid: job.job_uuid });
     expectStatus(noReason, 400);
     const byContractor = await work(contractor, { action: "send_back", job_uuid: job.job_uuid, reason: "x" });

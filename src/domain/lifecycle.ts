@@ -121,14 +121,10 @@ export const TRANSITIONS: readonly Transition[] = [
   t(APPROVED, IN_PROGRESS, "start", OFFICE, [], ["started_at"]),
   t(APPROVED, IN_PROGRESS, "update", OFFICE, [], ["started_at"]),
   t(APPROVED, CANCELLED, "update", MANAGING_SIDE),
+  // Completion needs its evidence and sign-off its own operation: an update cannot reach either.
   t(IN_PROGRESS, COMPLETED, "complete", ["contractor", ...OFFICE], ["after_photos", "completion_note"], ["completed_at"]),
-  // Until the contractor's operations (POST /api/jobs/work) ship, the office completes and signs
-  // off through the reference's update, as before: without these rows a job could never reach
-  // Completed or Closed through the API (and recalls, which start from Completed, never happen).
-  t(IN_PROGRESS, COMPLETED, "update", OFFICE, [], ["completed_at"]),
   t(IN_PROGRESS, CANCELLED, "update", MANAGEMENT),
   t(COMPLETED, CLOSED, "sign_off", OFFICE, [], ["signed_off"]),
-  t(COMPLETED, CLOSED, "update", OFFICE, [], ["signed_off"]),
   t(COMPLETED, IN_PROGRESS, "send_back", OFFICE, ["reason"], ["sla_restart", "notify_contractor"]),
   t(COMPLETED, RECALLED, "recall", MANAGING_SIDE, ["reason"], ["sla_restart", "notify_contractor"]),
   t(RECALLED, COMPLETED, "recall_completion", MANAGING_SIDE, [], ["completed_at"]),

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { ApiError, badRequest } from "../domain/errors";
 import { readLimited } from "../lib/read-limited";
+import type { AppContext, BodyRecord } from "./app-env";
 
 /** Largest non-file request body we read (JSON or form); uploads have their own limit. */
 const MAX_TEXT_BODY = 1024 * 1024;
@@ -9,20 +10,20 @@ export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 const MAX_MULTIPART_BODY = MAX_UPLOAD_BYTES + 256 * 1024;
 
 export type BodyValue = string | File | BodyValue[] | number | boolean | null | Record<string, unknown>;
-export type BodyRecord = Record<string, unknown>;
+export type { BodyRecord } from "./app-env";
 
 /**
  * Reads a request body into one plain record, whatever its encoding (JSON, form-urlencoded,
  * multipart), so that one zod schema validates all three. Repeated keys and `key[]` become arrays.
  * The result is cached on the context: the CSRF check and the handler read the same body.
  */
-export function readBody(c: Context): Promise<BodyRecord> {
+export function readBody(c: AppContext): Promise<BodyRecord> {
   // The promise is cached, not its result: the CSRF check may ask while the handler's read is still
   // streaming, and a second reader of the same stream would fail ("locked to a reader").
-  const cached = c.get("parsedBody" as never) as Promise<BodyRecord> | undefined;
+  const cached = c.var.parsedBody;
   if (cached) return cached;
   const parsed = parse(c);
-  c.set("parsedBody" as never, parsed as never);
+  c.set("parsedBody", parsed);
   return parsed;
 }
 

@@ -2,6 +2,7 @@ import { eq, type SQL } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { effectivePermissions, type Permission } from "../auth/permissions";
+import { cachedToken, rememberToken, type VerifiedToken } from "../auth/token-cache";
 import { noteTokenUse } from "../auth/token-use";
 import { claimedUserUuid, hashToken } from "../auth/tokens";
 import type { FieldCipher } from "../crypto/fields";
@@ -11,8 +12,6 @@ import type { MeteredD1 } from "../db/session";
 import type { Principal } from "../domain/caller";
 import { ApiError } from "../domain/errors";
 import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
-import { can } from "../domain/policy";
-import { nowIso } from "../domain/time";
 import { cachedPins, type PinsSnapshot, rememberPins } from "../pins/pins-cache";
 import { userPins } from "../pins/user-pins";
 import { createServices, type Db, type Services } from "../platform/services";
@@ -22,29 +21,24 @@ type Batch = Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>;
 type AuthRow = Awaited<ReturnType<RequestContext["authQuery"]>>[number];
 
 /**
- * One API request: its services (built once, `src/platform/services.ts`) and its caller. The token
- * check rides in the request's first D1 batch (`read`), so a read costs one round trip and a
- * change two (its read, then its write batch). For a write, what must pass before the handler may
- * use the caller (rate limit, CSRF, the route's policy) is handed over as admission checks
- * (`admitWith`), which run as soon as the token is resolved, by whichever call resolves it.
+ * One API request: its services (built once, `src/platform/services.ts`) and its caller. The
+ * caller is resolved once, first (src/http/operation.ts): from this isolate's cache of verified
+ * tokens (src/auth/token-cache.ts, no round trip) or from D1 (one round trip, then cached). So a
+ * read costs one round trip and a change two with a known token; a token new to this isolate costs
+ * exactly one more. A batch run before the caller is resolved (`read`) still carries the token
+ * check itself, for callers outside operation().
  */
 export class RequestContext {
   readonly services: Services;
   readonly db: Db;
   readonly requestId: string;
   private resolved: Principal | undefined;
-  /** users.pins_version, read with the token check (src/pins/pins-cache.ts). */
+  /** users.pins_version (src/pins/pins-cache.ts), and whether this request read it from D1. */
   private pinsVersion: number | undefined;
+  private pinsVersionRead = false;
   /** Why the caller was not admitted: every later use of the caller fails with it. */
   private refused: unknown;
-  /** Set once the caller holds the operation's permission: nothing is answered before. */
-  authorized = false;
   permission: Permission | undefined;
-  /**
-   * Runs as soon as the token authenticates, before the permission check and the admission checks:
-   * the per-token rate limit (operation.ts), so every authenticated request counts, whatever it answers.
-   */
-  onAuthenticated: ((caller: Principal) => Promise<void>) | undefined;
 
   constructor(
     readonly env: Env,
@@ -100,88 +94,76 @@ export class RequestContext {
       .limit(1);
   }
 
-  private accept(rows: AuthRow[]): Principal {
-    const row = rows[0];
-    if (!row) throw new ApiError("UNAUTHORIZED", "Invalid bearer token");
-    if (row.revokedAt) throw new ApiError("UNAUTHORIZED", "Bearer token has been revoked");
-    if (row.expiresAt && row.expiresAt <= nowIso()) throw new ApiError("UNAUTHORIZED", "Bearer token has expired");
-    if (row.disabledAt) throw new ApiError("UNAUTHORIZED", "User account is disabled");
-    this.pinsVersion = row.pinsVersion;
-    noteTokenUse(this.services, row.tokenId, row.lastUsedAt);
-    // Resolved but not yet admitted: every use of the caller awaits `admitted` (see admit).
-    this.resolved = {
-      tokenId: row.tokenId,
-      userId: row.userId,
-      userUuid: row.userUuid,
-      name: row.name,
-      email: row.email,
-      role: row.role,
-      contractorId: row.contractorId,
-      agentId: row.agentId,
-      permissions: effectivePermissions(row.role, row.narrowed),
-    };
-    return this.resolved;
+  private now() {
+    return this.services.clock.now().getTime();
   }
 
-  private authorize(caller: Principal) {
-    if (this.permission && !can(caller, this.permission)) throw new ApiError("FORBIDDEN", `Missing permission: ${this.permission}`);
-    this.authorized = true;
+  /** D1's answer for the token: refused (401, final for this request) or verified and cached. */
+  private async accept(rows: AuthRow[]): Promise<Principal> {
+    const row = rows[0];
+    try {
+      if (!row) throw new ApiError("UNAUTHORIZED", "Invalid bearer token");
+      if (row.revokedAt) throw new ApiError("UNAUTHORIZED", "Bearer token has been revoked");
+      if (row.expiresAt && Date.parse(row.expiresAt) <= this.now()) throw new ApiError("UNAUTHORIZED", "Bearer token has expired");
+      if (row.disabledAt) throw new ApiError("UNAUTHORIZED", "User account is disabled");
+    } catch (err) {
+      this.refused = err; // no second lookup for the same request
+      throw err;
+    }
+    const verified: VerifiedToken = {
+      caller: {
+        tokenId: row.tokenId,
+        userId: row.userId,
+        userUuid: row.userUuid,
+        name: row.name,
+        email: row.email,
+        role: row.role,
+        contractorId: row.contractorId,
+        agentId: row.agentId,
+        permissions: effectivePermissions(row.role, row.narrowed),
+      },
+      expiresAt: row.expiresAt,
+      lastUsedAt: row.lastUsedAt,
+      pinsVersion: row.pinsVersion,
+    };
+    rememberToken(await this.tokenHash(), verified, this.now());
+    this.pinsVersionRead = true;
+    return this.use(verified);
+  }
+
+  private async use(verified: VerifiedToken): Promise<Principal> {
+    this.pinsVersion = verified.pinsVersion;
+    noteTokenUse(this.services, verified.caller.tokenId, verified.lastUsedAt, await this.tokenHash());
+    this.resolved = verified.caller;
+    return verified.caller;
+  }
+
+  /** The verified caller from this isolate's cache (no round trip), if the token is there and unexpired. */
+  private async fromCache(): Promise<Principal | undefined> {
+    const hit = cachedToken(await this.tokenHash(), this.now());
+    return hit ? this.use(hit) : undefined;
   }
 
   /**
-   * A check the caller must pass before it is handed out (a write's CSRF, a route's policy), after
-   * the rate limit and the permission. Checks added before the token is resolved run when the first batch answers; once
-   * resolved, at once.
+   * @deprecated The route's policy is data now (`policy` on operation(), checked by the pipeline);
+   * kept while route files still call it: runs `check` on the caller.
    */
   async admitWith(check: (caller: Principal) => unknown) {
-    if (this.refused) throw this.refused;
-    if (this.resolved) {
-      await this.admitted;
-      await check(this.resolved);
-    } else this.admissions.push(check);
-  }
-  private admissions: ((caller: Principal) => unknown)[] = [];
-
-  /** Accepts the token row, then runs admission once (concurrent callers share it). */
-  private async admit(rows: AuthRow[]): Promise<Principal> {
-    let caller: Principal;
-    try {
-      caller = this.accept(rows);
-    } catch (err) {
-      this.refused = err; // a 401 is final: no second lookup for the same request
-      throw err;
-    }
-    // Set in the same tick as `resolved`: no use of the caller can slip in before admission.
-    this.admitted ??= this.runAdmission(caller);
-    await this.admitted;
-    return caller;
+    await check(await this.principal());
   }
 
-  private admitted: Promise<void> | undefined;
-  /** Counted (onAuthenticated), then the permission, then the admission checks, in that order. */
-  private async runAdmission(caller: Principal) {
-    try {
-      await this.onAuthenticated?.(caller);
-      this.authorize(caller);
-      const checks = this.admissions;
-      this.admissions = [];
-      for (const check of checks) await check(caller);
-    } catch (err) {
-      // Not handed out afterwards either (a handler that caught this must not go on as the caller).
-      this.resolved = undefined;
-      this.refused = err;
-      throw err;
-    }
+  /** Refuses the caller for good (the pipeline's 403s): a handler must not go on as it. */
+  refuse(err: unknown): never {
+    this.resolved = undefined;
+    this.refused = err;
+    throw err;
   }
 
-  /** The caller, resolving the token with its own round trip if no batch has done it yet. */
+  /** The caller: from the token cache, else with its own round trip. */
   async principal(): Promise<Principal> {
     if (this.refused) throw this.refused;
-    if (this.resolved) {
-      await this.admitted;
-      return this.resolved;
-    }
-    return this.admit(await this.authQuery(await this.tokenHash()));
+    if (this.resolved) return this.resolved;
+    return (await this.fromCache()) ?? this.accept(await this.authQuery(await this.tokenHash()));
   }
 
   /** The caller if already resolved, else undefined (no lookup). */
@@ -196,16 +178,25 @@ export class RequestContext {
     return this.resolved;
   }
 
-  /** Runs read queries in one D1 batch together with the token check; answers only if it passes. */
+  /**
+   * Runs read queries in one D1 batch. Before the caller is resolved (and not cached), the token
+   * check rides in the same batch and the answer is given only if it passes. A caller from the
+   * cache gets its pins version read in the batch when the pins are wanted (`startPins`).
+   */
   async read<T extends Batch>(queries: T): Promise<BatchResponse<T>> {
     if (this.refused) throw this.refused;
-    if (this.resolved) {
-      await this.admitted;
-      return this.db.batch(queries);
+    const caller = this.resolved ?? (await this.fromCache());
+    if (caller && (this.pinsVersionRead || !this.pinsWanted)) return this.db.batch(queries);
+    if (caller) {
+      const version = this.db.select({ v: schema.users.pinsVersion }).from(schema.users).where(eq(schema.users.id, caller.userId));
+      const [rows, ...rest] = (await this.db.batch([version, ...queries] as unknown as T)) as unknown as [{ v: number }[], ...unknown[]];
+      this.pinsVersion = rows[0]?.v;
+      this.pinsVersionRead = true;
+      return rest as unknown as BatchResponse<T>;
     }
     const auth = this.authQuery(await this.tokenHash());
     const [rows, ...rest] = (await this.db.batch([auth, ...queries] as unknown as T)) as unknown as [AuthRow[], ...unknown[]];
-    await this.admit(rows);
+    await this.accept(rows);
     return rest as unknown as BatchResponse<T>;
   }
 
@@ -219,12 +210,15 @@ export class RequestContext {
     return jobVisibleToToken(await this.tokenHash(), contractorColumn);
   }
 
+  private pinsWanted = false;
+
   /**
    * The caller's pinned job uuids, fetched in parallel with the D1 batch: the Durable Object is
    * addressed by the user uuid the token carries, before the token is verified. Await the answer
    * with `pins()` after the batch, which keeps it only if the verified caller is that user.
    */
   startPins(): void {
+    this.pinsWanted = true;
     const uuid = this.resolved?.userUuid ?? (this.bearer ? claimedUserUuid(this.bearer) : undefined);
     if (!uuid) return;
     // A copy in this isolate is checked against D1's version after the batch (pins()): no call yet.
@@ -236,7 +230,11 @@ export class RequestContext {
 
   private pinsInFlight: { uuid: string; snapshot: Promise<PinsSnapshot> } | undefined;
 
-  /** The caller's pins: this isolate's copy while D1 holds its version, else the Durable Object's. */
+  /**
+   * The caller's pins: this isolate's copy while D1 holds its version, else the Durable Object's.
+   * After a batch the version is the one it read; asked before any (the `pinned` filter), it is the
+   * token cache's, at most its TTL old: a toggle through another isolate shows here within 30 s.
+   */
   async pins(): Promise<Set<string>> {
     const caller = this.caller;
     const copy = cachedPins(caller.userUuid);

@@ -6,8 +6,8 @@ import { idempotencyKeys } from "../db/schema";
 import { ApiError, badRequest } from "../domain/errors";
 import { nowIso } from "../domain/time";
 import type { Db } from "../platform/services";
+import type { AppContext } from "./app-env";
 import { readBody } from "./body";
-import type { AppContext } from "./operation";
 
 /**
  * Safe retries with `Idempotency-Key` (IETF httpapi idempotency-key draft), on every mutating

@@ -1,3 +1,5 @@
+import { systemClock } from "../domain/time";
+
 /**
  * Structured logs: one JSON object per line, so Workers Logs (observability) indexes the fields.
  * Never field values of requests or records: methods, paths, statuses, ids and error messages.
@@ -5,7 +7,8 @@
 type Level = "info" | "warn" | "error";
 
 export function log(level: Level, event: string, fields: Record<string, unknown> = {}) {
-  const line = JSON.stringify({ level, event, time: new Date().toISOString(), ...fields });
+  // The system clock (millisecond log times): log lines are written where no services exist.
+  const line = JSON.stringify({ level, event, time: systemClock.now().toISOString(), ...fields });
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

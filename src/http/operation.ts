@@ -1,20 +1,20 @@
 import { createRoute, type OpenAPIHono, type RouteConfig, type RouteConfigToTypedResponse, z } from "@hono/zod-openapi";
-import type { Context, ToSchema } from "hono";
+import type { ToSchema } from "hono";
 import type { ZodType } from "zod";
+import { type Admission, admitCaller } from "../app/use-case";
 import { CSRF_TTL_SECONDS, verifyCsrfToken } from "../auth/csrf";
 import type { Permission } from "../auth/permissions";
 import { BOOKMARK_HEADER, bookmarkRequestHeader } from "../db/session";
-import type { Principal } from "../domain/caller";
 import { ApiError, type FieldError } from "../domain/errors";
+import type { AppContext, AppEnv } from "./app-env";
 import { type BodyRecord, readBody } from "./body";
-import type { RequestContext } from "./context";
 import { idempotent } from "./idempotency";
 import { documented } from "./openapi-examples";
 import { errorResponses } from "./openapi-shapes";
 import { limitCaller } from "./rate-limit";
 
-export type AppEnv = { Bindings: Env; Variables: { ctx: RequestContext } };
-export type AppContext = Context<AppEnv>;
+export type { AppContext, AppEnv } from "./app-env";
+
 type Method = "get" | "post" | "patch" | "put" | "delete";
 
 type Responses = RouteConfig["responses"];
@@ -37,10 +37,16 @@ export interface OperationDef<QS, BS, M extends Method = Method, P extends strin
   /** Success responses for the OpenAPI document; error responses are added to every route. */
   responses: R;
   /**
-   * A write whose handler reads before it changes anything, through `ctx.read` or a loader built
-   * on it (`jobForChange`, `visibleJob`), or calls `ctx.principal()` first: the token check then
-   * rides in that read (two round trips in all, not three). The handler must not touch D1, R2 or
-   * a Durable Object before; without this flag the caller is admitted before the handler runs.
+   * The route's own rule, beyond the permission (a use case's `admission.policy`): checked with
+   * `admitCaller` right after the permission, before CSRF and the input, so HTTP refuses with the
+   * same message as every other channel.
+   */
+  policy?: Admission["policy"];
+  /** Request headers the operation reads, documented in OpenAPI (name → description). */
+  headers?: { "If-Match"?: string };
+  /**
+   * @deprecated Ignored: the caller is always admitted first (from the token cache, usually
+   * without a round trip). The lead removes it with the route files' last uses.
    */
   admitInFirstRead?: boolean;
   handler: (c: AppContext, input: { query: Out<QS>; body: Out<BS> }) => Promise<Response>;
@@ -113,14 +119,9 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
                 }),
               }
             : {}),
-          ...(op.operationId === "createUpdateDeleteJob"
-            ? {
-                "If-Match": z
-                  .string()
-                  .optional()
-                  .openapi({ description: "The job's ETag (update, delete): 412 when it is no longer current" }),
-              }
-            : {}),
+          ...Object.fromEntries(
+            Object.entries(documentedHeaders(op)).map(([name, description]) => [name, z.string().optional().openapi({ description })]),
+          ),
           [BOOKMARK_HEADER]: z.string().optional().openapi(bookmarkRequestHeader[BOOKMARK_HEADER]),
         }),
         body: op.body
@@ -132,6 +133,12 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
     app.openAPIRegistry.registerPath(documented(route, op));
     app.on(op.method.toUpperCase(), op.path, (c) => run(op, c));
   }
+}
+
+/** The If-Match header of the job writes (src/jobs/manage/write.ts declares it). */
+export const IF_MATCH_DESCRIPTION = "The job's ETag (update, delete): 412 when it is no longer current";
+function documentedHeaders(op: Operation): Record<string, string> {
+  return op.headers ?? {};
 }
 
 /**
@@ -153,56 +160,28 @@ function documentedQuery(schema: ZodType, actions?: readonly string[]): ZodType 
   return z.object({ action: action.openapi({ description: "Which operation to run" }), ...shape });
 }
 
+/**
+ * One linear pipeline per operation: authenticate → rate limit → permission → route policy →
+ * CSRF → validate → idempotency → handler. The per-token rate limit runs right after the token
+ * authenticates, before the permission and the policy: every authenticated request counts,
+ * whatever it then answers (a 403 or 404 counts as much as a 200: probing is capped;
+ * test/rate-limit.test.ts holds it). A forged write is refused before its body is read (the CSRF
+ * header is checked first); the body is read once, for validation and the idempotency hash.
+ */
 async function run(op: Operation, c: AppContext): Promise<Response> {
   const ctx = c.var.ctx;
-  ctx.permission = op.permission ?? undefined;
   if (!ctx.hasCredentials) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
-  // Every request whose token authenticates counts against the token's limit, before its permission
-  // is checked and whatever it then answers (a 404 counts as much as a 200: probing ids is capped).
-  ctx.onAuthenticated = (principal) => limitCaller(c, principal.tokenId);
-
-  if (op.mutating) {
-    // Writes are admitted in this order: token, rate limit, permission, CSRF, then the input.
-    const admit = (principal: Principal) => checkCsrf(c, principal.tokenId);
-    // An upload is admitted before its body is read (a forged one is refused unread), and an
-    // Idempotency-Key is scoped to the token: both resolve the caller first (one more round trip).
-    const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
-    if (!op.admitInFirstRead || multipart || c.req.header("idempotency-key") !== undefined) {
-      const principal = await ctx.principal();
-      await admit(principal);
-      const input = validate(op, c, await readBody(c));
-      return idempotent(c, principal.tokenId, () => op.handler(c, input));
-    }
-    // Otherwise the token check rides in the handler's first D1 batch and admission runs as soon
-    // as it answers, before the handler can use the caller (RequestContext.admitWith).
-    await ctx.admitWith(admit);
-    try {
-      const response = await op.handler(c, validate(op, c, await readBody(c)));
-      await ctx.principal(); // every answer waits for admission (a handler that read nothing)
-      return response;
-    } catch (err) {
-      await ctx.principal(); // a refused caller learns nothing about its input or the records
-      throw err;
-    }
-  }
-
-  // Reads: the handler's batch carries the token check (one round trip).
-  let input: { query: unknown; body: unknown };
+  const caller = await ctx.principal();
+  await limitCaller(c, caller.tokenId);
   try {
-    input = validate(op, c, {});
+    admitCaller(caller, { permission: op.permission, policy: op.policy });
+    if (op.mutating) await checkCsrf(c, caller.tokenId);
   } catch (err) {
-    await ctx.principal(); // an unauthenticated caller learns nothing about valid input
-    throw err;
+    ctx.refuse(err);
   }
-  // The token check rides in the handler's batch and is counted there; the answer waits for it.
-  try {
-    const response = await op.handler(c, input);
-    await ctx.principal(); // no round trip: resolved by the handler's read
-    return response;
-  } catch (err) {
-    await ctx.principal(); // a read that failed before its batch: still authenticated and counted
-    throw err;
-  }
+  if (!op.mutating) return op.handler(c, validate(op, c, {}));
+  const input = validate(op, c, await readBody(c));
+  return idempotent(c, caller.tokenId, () => op.handler(c, input));
 }
 
 const CSRF_MESSAGES = {

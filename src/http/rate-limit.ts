@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { ApiError } from "../domain/errors";
-import type { AppContext, AppEnv } from "./operation";
+import type { AppContext, AppEnv } from "./app-env";
 
 /**
  * Rate limits, three policies on Workers rate-limit bindings (wrangler.toml `[[ratelimits]]`):
@@ -60,9 +60,6 @@ export function rememberVerified(tokenHash: string) {
 }
 
 async function check(c: Context<AppEnv>, policy: Policy, key: string) {
-  // Local throughput benchmarks only (`npm run bench:api` passes --var RATE_LIMITS:off): from one
-  // address the per-address limit would cap them far below what they measure. Never set in production.
-  if ((c.env as { RATE_LIMITS?: string }).RATE_LIMITS === "off") return;
   const { success } = await policy.binding.limit({ key: `${policy.name}:${key}` });
   if (success) return;
   // Windows are aligned to the wall clock (as the local implementation does): the wait is what is left of this one.

@@ -20,6 +20,15 @@ export const WEBHOOK_EVENT_TYPES = [
   "media.processed",
   "media.failed",
   "note.added",
+  // The work on a job (POST /api/jobs/work), each with job_ref and the status names.
+  "job.accepted",
+  "job.declined",
+  "job.started",
+  "job.completed",
+  "job.signed_off",
+  "job.sent_back",
+  // A photo or document removed (who removed what).
+  "media.deleted",
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -64,6 +73,14 @@ export const ACTION_EVENT_TYPES: Readonly<Record<string, WebhookEventType>> = {
   "photo.compress_failed": "media.failed",
   "case_note.created": "note.added",
   "case_note.reply_received": "note.added",
+  "job.accepted": "job.accepted",
+  "job.declined": "job.declined",
+  "job.started": "job.started",
+  "job.completed": "job.completed",
+  "job.signed_off": "job.signed_off",
+  "job.sent_back": "job.sent_back",
+  "photo.deleted": "media.deleted",
+  "document.deleted": "media.deleted",
 };
 
 /** Keys whose values are private (encrypted at rest, or message text): sent as {changed: true} only. */
@@ -87,6 +104,10 @@ export function publicChanges(changes: Record<string, unknown>): Record<string, 
 }
 
 const isChange = (v: unknown): v is Change => v !== null && typeof v === "object" && !Array.isArray(v);
+const beforeOf = (changes: Record<string, unknown>, key: string): unknown => {
+  const v = changes[key];
+  return isChange(v) ? v.before : undefined;
+};
 const afterOf = (changes: Record<string, unknown>, key: string): unknown => {
   const v = changes[key];
   return isChange(v) ? v.after : v;
@@ -168,6 +189,20 @@ function details(type: WebhookEventType, action: string, changes: Record<string,
         note_uuid: changes.note_uuid ?? null,
         parent_uuid: changes.parent_uuid ?? null,
         source: action === "case_note.reply_received" ? "email" : "api",
+      };
+    case "job.declined":
+      return { reason: afterOf(changes, "decline_reason") ?? null, contractor_id: beforeOf(changes, "contractor_id") ?? null };
+    case "job.sent_back":
+      return { reason: afterOf(changes, "reason") ?? null };
+    case "job.completed":
+      return { completion_note_uuid: changes.completion_note_uuid ?? null };
+    case "job.accepted":
+      return { contractor_id: changes.contractor_id ?? null };
+    case "media.deleted":
+      return {
+        kind: action === "document.deleted" ? "document" : "photo",
+        photo_uuid: changes.photo_uuid ?? null,
+        document_uuid: changes.document_uuid ?? null,
       };
     default:
       return {};

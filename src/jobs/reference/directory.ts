@@ -1,15 +1,20 @@
 import { z } from "@hono/zod-openapi";
-import { type SQL, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { asc, count, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Scope } from "../../app/scope";
+import type { UseCase } from "../../app/use-case";
 import type { Role } from "../../auth/permissions";
+import type { Principal } from "../../domain/caller";
 import { zBool, zPagination } from "../../domain/values";
-import type { RequestContext } from "../../http/context";
+import { OK_MESSAGE } from "../../http/envelope";
+import { jsonResponse, operation } from "../../http/operation";
 
 /**
  * What the directories (GET /api/jobs/contractors, agents, staff, tenants) share: the query
  * schema of the reference's lookups (`action=list`, `search`, `limit`/`offset`), the name search
- * as an index range, the bounded count, and "a contractor (or agent) sees only its own record"
- * in a form that rides in the token check's batch (one D1 round trip).
+ * as an index range, the bounded count in the page's own read, "a contractor (or agent) sees only
+ * its own record", and the route built from a directory's use case.
  */
 
 /**
@@ -67,34 +72,87 @@ export const directoryEnvelope = <T extends z.ZodType>(item: T) =>
     message: z.string(),
   });
 
-/** A way of listing for this request: `limit` is 0 when the branch does not apply. */
-export interface ScopeBranch {
-  /** SQL LIMIT multiplier: the page's limit, or 0 when this branch does not apply to the caller. */
-  limit: (n: number) => number;
-  /** The condition confining the caller to its own record (`column` holds the record's id), if any. */
-  own: (column: SQLiteColumn) => SQL | undefined;
+/**
+ * A caller of `role` (contractor, agent) sees only its own record (`users.contractor_id` /
+ * `users.agent_id` = the record's id, held in `column`); every other role sees all. The use case
+ * runs after admission, so the caller is known and the condition is a plain comparison.
+ */
+export function ownRecord(caller: Principal, role: Role & ("contractor" | "agent"), column: SQLiteColumn): SQL | undefined {
+  if (caller.role !== role) return undefined;
+  return sql`${column} = ${(role === "contractor" ? caller.contractorId : caller.agentId) ?? 0}`;
+}
+
+/** Name order, as the NOCASE name indexes hold it (ties by id). */
+export const byName = (name: SQLiteColumn | SQL, id: SQLiteColumn) => [sql`${name} COLLATE NOCASE`, asc(id)] as const;
+
+/** What every directory takes: the name's start and the page. */
+export interface DirectoryInput {
+  search?: string;
+  limit: number;
+  offset: number;
+}
+
+/** A page of a directory and its bounded count (see DIRECTORY_COUNT_WINDOW). */
+export interface DirectoryPage<Item> {
+  data: Item[];
+  count: number;
+  count_capped: boolean;
 }
 
 /**
- * A caller of `role` (contractor, agent) sees only its own record (`users.contractor_id` /
- * `users.agent_id` = the record's id); every other role sees all. Before the token is resolved (a read
- * checks it inside its own batch), two branches, run as two statements of that batch: the one
- * that does not apply gets LIMIT 0 (evaluated once, before the scan), so only one reads rows.
+ * One page of a directory in one read: `rows` (filtered and ordered, the page's LIMIT/OFFSET added
+ * here) and the matches counted up to the cap on `matched` (its table and condition: the count
+ * reads no more index entries than the cap).
  */
-export async function ownRecordBranches(ctx: RequestContext, role: Role & ("contractor" | "agent")): Promise<ScopeBranch[]> {
-  const link = role === "contractor" ? sql.raw("u.contractor_id") : sql.raw("u.agent_id");
-  const caller = ctx.resolvedCaller;
-  if (caller) {
-    const id = role === "contractor" ? caller.contractorId : caller.agentId;
-    return [{ limit: (n) => n, own: (column) => (caller.role === role ? sql`${column} = ${id ?? 0}` : undefined) }];
-  }
-  const hash = await ctx.tokenHash();
-  const ofRole = sql`FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ${hash} AND u.role = ${role}`;
-  const when = (applies: SQL) => (n: number) => sql`(CASE WHEN ${applies} THEN ${n} ELSE 0 END)` as unknown as number;
-  return [
-    { limit: when(sql`NOT EXISTS (SELECT 1 ${ofRole})`), own: () => undefined },
-    { limit: when(sql`EXISTS (SELECT 1 ${ofRole})`), own: (column) => sql`${column} = (SELECT ${link} ${ofRole})` },
-  ];
+export async function directoryPage<Row>(
+  scope: Scope,
+  page: DirectoryInput,
+  rows: { limit(n: number): { offset(n: number): BatchItem<"sqlite"> & PromiseLike<Row[]> } },
+  matched: { from: SQLiteTable; where: SQL | undefined },
+): Promise<{ rows: Row[]; count: number; count_capped: boolean }> {
+  const db = scope.db;
+  const cap = countCap(page);
+  const [found, [counted]] = await scope.read([
+    rows.limit(page.limit).offset(page.offset),
+    db.select({ n: count() }).from(
+      db
+        .select({ one: sql`1` })
+        .from(matched.from)
+        .where(matched.where)
+        .limit(cap + 1)
+        .as("matched"),
+    ),
+  ]);
+  return { rows: found as Row[], ...countFields(counted?.n ?? 0, cap) };
+}
+
+/** `GET <path>?action=list` of a directory: its query (the shared one plus `extra`), its use case, its envelope. */
+export function directoryOperation<const P extends string, X extends z.ZodRawShape, I extends z.ZodType>(def: {
+  path: P;
+  operationId: string;
+  summary: string;
+  description: string;
+  extra: X;
+  answer: string;
+  item: I;
+  run: UseCase<z.output<ReturnType<typeof directoryQuery<X>>>, DirectoryPage<z.input<I>>>;
+}) {
+  return operation({
+    method: "get",
+    path: def.path,
+    operationId: def.operationId,
+    summary: def.summary,
+    description: def.description,
+    tag: "Reference",
+    permission: def.run.admission.permission,
+    query: directoryQuery(def.extra),
+    actions: ["list"],
+    responses: { 200: jsonResponse(def.answer, directoryEnvelope(def.item)) },
+    handler: async (c, { query }) => {
+      const { data, count, count_capped } = await def.run(c.var.ctx, query);
+      return c.json({ success: true as const, data, count, count_capped, message: OK_MESSAGE });
+    },
+  });
 }
 
 /** A tenant's contact, masked: enough to recognise it (`j•••@example.com`, `•••• 123`), never the value. */

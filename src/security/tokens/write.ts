@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, count, eq, sql } from "drizzle-orm";
 import { type Permission, ROLE_PERMISSIONS } from "../../auth/permissions";
+import { forgetToken } from "../../auth/token-cache";
 import { generateToken, hashToken } from "../../auth/tokens";
 import { apiTokens } from "../../db/schema";
 import { badRequest, conflict, notFound } from "../../domain/errors";
@@ -107,6 +108,7 @@ async function revokeToken(c: AppContext, uuid: string) {
     .returning();
   // Another user's token is "not found" to a non-administrator, as an unknown one is.
   if (!row) throw notFound("Token");
+  forgetToken({ tokenId: row.id }); // this isolate's next request checks D1 (src/auth/token-cache.ts)
   const role = row.userId === caller.userId ? caller.role : await roleOf(c, row.userId);
   return done(c, "Token revoked", { token_info: toTokenInfo(row, role, caller.tokenId) });
 }
