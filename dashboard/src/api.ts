@@ -5,13 +5,7 @@
  * before it expires or when the API says it is no longer valid).
  */
 
-/** The reference's error envelope. */
-export interface ErrorBody {
-  success: false;
-  message: string;
-  code?: string;
-  errors?: { field: string; message: string }[];
-}
+import type { CsrfToken, ErrorBody } from "./types";
 
 /** A request the API refused (or that never reached it: status 0). */
 export class ApiError extends Error {
@@ -115,7 +109,7 @@ export class Api {
   private async csrfToken(): Promise<string> {
     // Renewed a minute before it lapses so a slow form never sends a stale one.
     if (this.csrf && this.csrf.expires - 60_000 > Date.now()) return this.csrf.token;
-    const res = await this.send<{ csrf_token: string; expires_at: string }>("GET", "/api/security/csrf-token");
+    const res = await this.send<CsrfToken>("GET", "/api/security/csrf-token");
     this.csrf = { token: res.csrf_token, expires: Date.parse(res.expires_at) || Date.now() + 3_600_000 };
     return res.csrf_token;
   }

@@ -1,7 +1,7 @@
 /** Home: the Pinned Jobs widget, the SLA widget and the searchable, filterable, paged job list. */
 import { announce, busy, errorBox, field, h, replace, s } from "./dom";
 import type { Session } from "./session";
-import type { Job, List, Sla, SlaState } from "./types";
+import type { Answer, Job, JobList, Read, Sla, SlaState } from "./types";
 
 const PAGE = 20;
 const SLA_LABEL: Record<SlaState, string> = { within: "Within SLA", overdue: "Overdue", breached: "Breached", not_applicable: "No SLA" };
@@ -27,7 +27,7 @@ export function pinButton(session: Session, job: Pick<Job, "uuid" | "job_ref" | 
   btn.addEventListener("click", () =>
     busy(btn, status, "pin or unpin this job", async () => {
       try {
-        const res = await session.api.write<{ is_pinned: boolean; message: string }>("POST", "/api/jobs/toggle-pin", {
+        const res = await session.api.write<Answer<"toggle-pin", "$post">>("POST", "/api/jobs/toggle-pin", {
           job_uuid: job.uuid,
         });
         onChange(res.is_pinned);
@@ -60,7 +60,7 @@ export async function renderHome(session: Session, main: HTMLElement) {
 async function loadPinned(session: Session, box: HTMLElement, changed: () => Promise<void>) {
   const title = h("h2", { id: "pinned-title" }, "Pinned Jobs");
   try {
-    const res = await session.api.get<List<Job>>("/api/jobs/manage", { action: "list", pinned: true, limit: 50 });
+    const res = await session.api.get<JobList>("/api/jobs/manage", { action: "list", pinned: true, limit: 50 });
     const items = res.data.map((job) =>
       h(
         "li",
@@ -111,7 +111,7 @@ export function slaChart(data: Sla) {
 async function loadSla(session: Session, box: HTMLElement) {
   const title = h("h2", { id: "sla-title" }, "SLA");
   try {
-    const res = await session.api.get<{ data: Sla }>("/api/jobs/sla-status");
+    const res = await session.api.get<Read<"sla-status">>("/api/jobs/sla-status");
     const d = res.data;
     replace(
       box,
@@ -185,7 +185,7 @@ async function jobList(session: Session, box: HTMLElement, changed: () => Promis
     const q: Record<string, string | number> = { action: "list", limit: PAGE, offset };
     for (const [k, v] of new FormData(form).entries()) if (typeof v === "string" && v.trim()) q[k] = v.trim();
     try {
-      const res = await session.api.get<List<Job>>("/api/jobs/manage", q);
+      const res = await session.api.get<JobList>("/api/jobs/manage", q);
       const from = res.count === 0 ? 0 : offset + 1;
       const to = offset + res.data.length;
       const prev = h("button", { type: "button", disabled: offset === 0 }, "← Previous");

@@ -3,32 +3,22 @@ import { ApiError } from "./api";
 import { busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
 import { pinButton, slaBadge } from "./home";
 import { documentsSection, photosSection } from "./media";
+import type { JobPage } from "./page";
 import type { Session } from "./session";
-import type { Amendable, Amendment, AuditEvent, Done, JobDetail, List, Note, One, Remedial, Status } from "./types";
-
-export interface JobPage {
-  session: Session;
-  job: JobDetail;
-  /** What amendable-fields says the caller is: the managing side ("staff") or a contractor. */
-  userType: "staff" | "contractor" | "unknown";
-  amendable: Amendable | undefined;
-  /** Reloads the job and redraws the page after a write that changes it, showing the API's message. */
-  reload: (message: string) => Promise<void>;
-}
-
+import type { Amendable, Answer, JobDetail, JobList, JobOne, Note, NoteCreated, Read, Status } from "./types";
 export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string) {
   document.title = "Job · PropOps";
   replace(main, h("p", { class: "muted" }, "Loading the job…"));
   let job: JobDetail;
   try {
-    job = (await session.api.get<One<JobDetail>>("/api/jobs/manage", { action: "get", uuid })).data;
+    job = (await session.api.get<JobOne>("/api/jobs/manage", { action: "get", uuid })).data;
   } catch (err) {
     replace(main, h("h1", {}, "Job"), errorBox(err, "open this job"), h("p", {}, h("a", { href: "#/" }, "Back to the dashboard")));
     return;
   }
   let amendable: Amendable | undefined;
   try {
-    amendable = (await session.api.get<One<Amendable>>("/api/jobs/amendable-fields", { job_uuid: uuid })).data;
+    amendable = (await session.api.get<Read<"amendable-fields">>("/api/jobs/amendable-fields", { job_uuid: uuid })).data;
   } catch {
     amendable = undefined; // no permission: the amendments section says so itself
   }
@@ -140,7 +130,7 @@ async function workflowSection(page: JobPage) {
     const decide = (decision: "approve" | "reject") => (e: Event) =>
       busy(e.currentTarget as HTMLButtonElement, out, `${decision} this job`, async () => {
         try {
-          const res = await session.api.write<Done>("POST", "/api/jobs/approval-gate", {
+          const res = await session.api.write<Answer<"approval-gate", "$post">>("POST", "/api/jobs/approval-gate", {
             job_uuid: job.uuid,
             decision,
             notes: notes.value || null,
@@ -178,7 +168,7 @@ async function workflowSection(page: JobPage) {
       e.preventDefault();
       void busy(form.querySelector("button"), out, "recall this job", async () => {
         try {
-          const res = await session.api.write<Done>("POST", "/api/jobs/recall", {
+          const res = await session.api.write<Answer<"recall", "$post">>("POST", "/api/jobs/recall", {
             job_uuid: job.uuid,
             recall_reason: reason.value,
             is_recall: 1,
@@ -202,7 +192,9 @@ async function workflowSection(page: JobPage) {
       button("Mark recall completed", (e) =>
         busy(e.currentTarget as HTMLButtonElement, out, "complete the recall", async () => {
           try {
-            const res = await session.api.write<Done>("POST", "/api/jobs/mark-recall-completed", { job_uuid: job.uuid });
+            const res = await session.api.write<Answer<"mark-recall-completed", "$post">>("POST", "/api/jobs/mark-recall-completed", {
+              job_uuid: job.uuid,
+            });
             await page.reload(res.message);
             return res.message;
           } catch (err) {
@@ -253,7 +245,7 @@ async function notesSection(page: JobPage) {
   const list = h("div", {});
   const load = async () => {
     try {
-      const res = await session.api.get<List<Note>>("/api/jobs/case-notes", { action: "list", job_uuid: job.uuid, limit: 200 });
+      const res = await session.api.get<Read<"case-notes">>("/api/jobs/case-notes", { action: "list", job_uuid: job.uuid, limit: 200 });
       const replies = new Map<string, Note[]>();
       const known = new Set(res.data.map((n) => n.uuid));
       const top: Note[] = [];
@@ -290,7 +282,7 @@ async function notesSection(page: JobPage) {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     void busy(form.querySelector("button"), out, "add the note", async () => {
-      const res = await session.api.write<{ message: string; email_status: string }>("POST", "/api/jobs/case-notes", {
+      const res = await session.api.write<NoteCreated>("POST", "/api/jobs/case-notes", {
         action: "create",
         job_uuid: job.uuid,
         message: message.value,
@@ -314,7 +306,7 @@ async function amendmentsSection(page: JobPage) {
   const list = h("div", {});
   const load = async () => {
     try {
-      const res = await session.api.get<List<Amendment>>("/api/jobs/amend-request", { job_uuid: job.uuid, limit: 50 });
+      const res = await session.api.get<Read<"amend-request">>("/api/jobs/amend-request", { job_uuid: job.uuid, limit: 50 });
       const canDecide = page.userType === "staff" && session.allowed("amend-decide");
       replace(
         list,
@@ -331,7 +323,10 @@ async function amendmentsSection(page: JobPage) {
                     `${status === "approved" ? "approve" : "reject"} the amendment`,
                     async () => {
                       try {
-                        const r = await session.api.write<Done>("PATCH", "/api/jobs/amend-request", { uuid: a.uuid, status });
+                        const r = await session.api.write<Answer<"amend-request", "$patch">>("PATCH", "/api/jobs/amend-request", {
+                          uuid: a.uuid,
+                          status,
+                        });
                         await page.reload(r.message);
                         return r.message;
                       } catch (err) {
@@ -423,7 +418,7 @@ async function amendmentsSection(page: JobPage) {
       e.preventDefault();
       const value = (valueWrap.querySelector("[name=requested_value]") as HTMLInputElement | null)?.value ?? "";
       void busy(f.querySelector("button"), out, "submit the proposal", async () => {
-        const r = await session.api.write<Done>("POST", "/api/jobs/amend-request", {
+        const r = await session.api.write<Answer<"amend-request", "$post">>("POST", "/api/jobs/amend-request", {
           job_uuid: job.uuid,
           field_name: fieldSel.value,
           requested_value: value,
@@ -448,7 +443,7 @@ async function remedialsSection(page: JobPage) {
   const box = h("section", { class: "card", "aria-labelledby": "rem-title" });
   const title = h("h2", { id: "rem-title" }, "Remedial jobs");
   try {
-    const res = await session.api.get<List<Remedial>>("/api/jobs/remedials", { action: "list", job_uuid: job.uuid });
+    const res = await session.api.get<Read<"remedials">>("/api/jobs/remedials", { action: "list", job_uuid: job.uuid });
     const out = h("p", { class: "status", role: "status" });
     const target = h("input", { name: "remedial", required: true, placeholder: "JOB-012" });
     const form = h("form", { class: "inline" }, field("Link a remedial job (reference)", target), h("button", { type: "submit" }, "Link"));
@@ -456,14 +451,14 @@ async function remedialsSection(page: JobPage) {
       e.preventDefault();
       void busy(form.querySelector("button"), out, "link the remedial job", async () => {
         const ref = target.value.trim();
-        const found = await session.api.get<List<{ uuid: string; job_ref: string }>>("/api/jobs/manage", {
+        const found = await session.api.get<JobList>("/api/jobs/manage", {
           action: "list",
           search: ref,
           limit: 20,
         });
         const match = found.data.find((j) => j.job_ref.toLowerCase() === ref.toLowerCase());
         if (!match) throw new ApiError(404, `no job with reference ${ref}`);
-        const r = await session.api.write<Done>("POST", "/api/jobs/remedials", {
+        const r = await session.api.write<Answer<"remedials", "$post">>("POST", "/api/jobs/remedials", {
           action: "link",
           job_uuid: job.uuid,
           remedials_job_uuid: match.uuid,
@@ -487,7 +482,10 @@ async function remedialsSection(page: JobPage) {
                 ` (${r.status_name}) `,
                 button(`Unlink ${r.job_ref}`, (e) =>
                   busy(e.currentTarget as HTMLButtonElement, out, "unlink the remedial job", async () => {
-                    const x = await session.api.write<Done>("POST", "/api/jobs/remedials", { action: "unlink", job_uuid: r.uuid });
+                    const x = await session.api.write<Answer<"remedials", "$post">>("POST", "/api/jobs/remedials", {
+                      action: "unlink",
+                      job_uuid: r.uuid,
+                    });
                     await page.reload(x.message);
                     return x.message;
                   }),
@@ -524,7 +522,7 @@ async function auditSection(page: JobPage) {
       })
       .join("; ");
   const load = async () => {
-    const res = await session.api.get<List<AuditEvent>>("/api/jobs/audit", { job_uuid: job.uuid, limit: 20, offset });
+    const res = await session.api.get<Read<"audit">>("/api/jobs/audit", { job_uuid: job.uuid, limit: 20, offset });
     for (const e of res.data) {
       list.append(
         h(

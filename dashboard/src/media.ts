@@ -1,8 +1,8 @@
 /** Photos and videos (grouped, with upload progress, compression and transcoding states) and documents. */
 import { ApiError } from "./api";
 import { announce, busy, button, bytes, errorBox, field, h, replace, when } from "./dom";
-import type { JobPage } from "./job";
-import { type Doc, type List, PHOTO_TYPES, type Photo, type PhotoType, type VideoVariants } from "./types";
+import type { JobPage } from "./page";
+import { type Answer, PHOTO_TYPES, type Photo, type PhotoType, type Read } from "./types";
 
 const GROUP_LABEL: Record<PhotoType, string> = { before: "Before", during: "During", after: "After", other: "Other" };
 const POLL_MS = 2000;
@@ -50,22 +50,27 @@ function uploadForm(
   return form;
 }
 
+/** "Delete <file>": asks first, then runs the removal with the button disabled, reporting in `out`. */
+function deleteButton(filename: string, out: HTMLElement, what: string, cls: string, remove: () => Promise<string>) {
+  return button(
+    `Delete ${filename}`,
+    (e) => {
+      if (!window.confirm(`Delete ${filename}?`)) return;
+      void busy(e.currentTarget as HTMLButtonElement, out, what, remove);
+    },
+    { class: cls },
+  );
+}
+
 function thumb(page: JobPage, p: Photo, reload: () => Promise<void>) {
   const { session } = page;
   const status = h("p", { class: "small media-status" });
   const out = h("p", { class: "status", role: "status" });
-  const del = button(
-    `Delete ${p.filename}`,
-    (e) => {
-      if (!window.confirm(`Delete ${p.filename}?`)) return;
-      void busy(e.currentTarget as HTMLButtonElement, out, "delete the file", async () => {
-        const r = await session.api.write<{ message: string }>("DELETE", "/api/jobs/photos", { id: p.ID });
-        await reload();
-        return r.message;
-      });
-    },
-    { class: "danger small-btn" },
-  );
+  const del = deleteButton(p.filename, out, "delete the file", "danger small-btn", async () => {
+    const r = await session.api.write<Answer<"photos", "$delete">>("DELETE", "/api/jobs/photos", { id: p.ID });
+    await reload();
+    return r.message;
+  });
   const fig = h("figure", { class: `media ${p.kind}`, "data-photo": p.uuid, "data-status": p.processing_status });
   const caption = h("figcaption", {}, p.filename, status, del, out);
   if (p.kind === "image") {
@@ -106,7 +111,7 @@ function videoPlayer(page: JobPage, p: Photo, status: HTMLElement) {
     status.textContent = `Processing failed: ${p.processing_error ?? "unknown error"}`;
   }
   session.api
-    .get<VideoVariants>("/api/jobs/video-variants", { uuid: p.uuid })
+    .get<Read<"video-variants">>("/api/jobs/video-variants", { uuid: p.uuid })
     .then((v) => {
       const sources: [Quality, string, string][] = [];
       const variants = Array.isArray(v.variants) ? {} : v.variants;
@@ -161,7 +166,7 @@ export async function photosSection(page: JobPage) {
   const load = async (): Promise<void> => {
     window.clearTimeout(timer);
     try {
-      const res = await session.api.get<List<never> & { data: Record<PhotoType, Photo[]> }>("/api/jobs/photos", { job_id: job.ID });
+      const res = await session.api.get<Read<"photos">>("/api/jobs/photos", { job_id: job.ID });
       const all = PHOTO_TYPES.flatMap((t) => res.data[t] ?? []);
       replace(
         groups,
@@ -203,7 +208,7 @@ export async function photosSection(page: JobPage) {
     fd.append("job_id", String(job.ID));
     fd.append("photo_type", type.value);
     fd.append("file", file, file.name);
-    const r = await session.api.upload<{ message: string }>("/api/jobs/photos", fd, progress);
+    const r = await session.api.upload<Answer<"photos", "$post">>("/api/jobs/photos", fd, progress);
     await load();
     return r.message;
   });
@@ -220,7 +225,7 @@ export async function documentsSection(page: JobPage) {
   const out = h("p", { class: "status", role: "status" });
   const load = async () => {
     try {
-      const res = await session.api.get<List<Doc>>("/api/jobs/documents", { action: "list", job_id: job.ID });
+      const res = await session.api.get<Read<"documents">>("/api/jobs/documents", { action: "list", job_id: job.ID });
       replace(
         list,
         res.data.length
@@ -245,18 +250,13 @@ export async function documentsSection(page: JobPage) {
                     }),
                   ),
                   " ",
-                  button(
-                    `Delete ${d.filename}`,
-                    (e) => {
-                      if (!window.confirm(`Delete ${d.filename}?`)) return;
-                      void busy(e.currentTarget as HTMLButtonElement, out, "delete the document", async () => {
-                        const r = await session.api.write<{ message: string }>("DELETE", "/api/jobs/documents", { document_id: d.ID });
-                        await load();
-                        return r.message;
-                      });
-                    },
-                    { class: "danger" },
-                  ),
+                  deleteButton(d.filename, out, "delete the document", "danger", async () => {
+                    const r = await session.api.write<Answer<"documents", "$delete">>("DELETE", "/api/jobs/documents", {
+                      document_id: d.ID,
+                    });
+                    await load();
+                    return r.message;
+                  }),
                 ),
               ),
             )
@@ -283,7 +283,7 @@ export async function documentsSection(page: JobPage) {
       fd.append("job_id", String(job.ID));
       fd.append("file_type_id", typeSel.value);
       fd.append("file", file, file.name);
-      const r = await session.api.upload<{ message: string }>("/api/jobs/documents", fd, progress);
+      const r = await session.api.upload<Answer<"documents", "$post">>("/api/jobs/documents", fd, progress);
       await load();
       return r.message;
     },

@@ -1,9 +1,11 @@
 /** The signed-in session: the API client, cached reference lists, and what the API has refused. */
 import { Api, ApiError } from "./api";
-import type { List, Named, Status } from "./types";
+import type { Read } from "./types";
 
 const TOKEN_KEY = "propops.token";
 const DENIED_KEY = "propops.denied";
+/** The reference lists cached for the session. */
+type ReferenceList = "statuses" | "priorities" | "types" | "file-types";
 
 export class Session {
   readonly api: Api;
@@ -54,17 +56,18 @@ export class Session {
     }
   }
 
-  private list<T>(path: string): Promise<T[]> {
+  private list<P extends ReferenceList>(name: P): Promise<Read<P>["data"]> {
+    const path = `/api/jobs/${name}`;
     let p = this.lists.get(path);
     if (!p) {
-      p = this.api.get<List<T>>(path, { action: "list" }).then((r) => r.data);
+      p = this.api.get<Read<ReferenceList>>(path, { action: "list" }).then((r) => r.data);
       p.catch(() => this.lists.delete(path));
       this.lists.set(path, p);
     }
-    return p as Promise<T[]>;
+    return p as Promise<Read<P>["data"]>;
   }
-  statuses = () => this.list<Status>("/api/jobs/statuses");
-  priorities = () => this.list<Named>("/api/jobs/priorities");
-  types = () => this.list<Named>("/api/jobs/types");
-  fileTypes = () => this.list<Named>("/api/jobs/file-types");
+  statuses = () => this.list("statuses");
+  priorities = () => this.list("priorities");
+  types = () => this.list("types");
+  fileTypes = () => this.list("file-types");
 }

@@ -1,186 +1,41 @@
-/** The shapes of the API's answers this dashboard reads (names as the reference gives them). */
-export interface List<T> {
-  success: true;
-  data: T[];
-  count: number;
-  message: string;
-}
-export interface One<T> {
-  success: true;
-  data: T;
-  message: string;
-}
-export interface Done {
-  success: true;
-  message: string;
-}
+/**
+ * The API's answers this dashboard reads, derived from the Worker's route schemas through
+ * hono/client (`AppType`, a type-only import: no Worker code reaches the bundle).
+ */
+import type { ClientRequestOptions, hc, InferResponseType } from "hono/client";
+import type { AppType } from "../../src/app";
 
-export type SlaState = "within" | "overdue" | "breached" | "not_applicable";
+type Client = ReturnType<typeof hc<AppType>>["api"];
+type Jobs = Client["jobs"];
+type Endpoint = (args: never, options?: ClientRequestOptions) => Promise<unknown>;
+/** A route's 2xx JSON answer (not the file a download action streams). */
+type Ok<E extends Endpoint> = Exclude<InferResponseType<E, 200 | 201>, string | Response>;
+/** The records of a list answer (`data: T[]`). */
+type Row<E extends Endpoint> = Extract<Ok<E>, { data: unknown[] }>["data"][number];
 
-export interface Job {
-  ID: number;
-  uuid: string;
-  job_ref: string;
-  job_title: string;
-  job_description: string;
-  status_id: number;
-  status_name: string;
-  priority_id: number;
-  priority_name: string;
-  job_type_id: number;
-  job_type_name: string;
-  agent_id: number | null;
-  agent_name: string | null;
-  contractor_id: number | null;
-  contractor_name: string | null;
-  full_address: string;
-  job_total_budget: number | null;
-  contractor_budget: number | null;
-  vat_percentage: number;
-  total_amount: number | null;
-  date_works_start_date: string | null;
-  date_works_end_date: string | null;
-  photos_count: number;
-  documents_count: number;
-  is_pinned: boolean;
-  is_recall: number;
-  sla_deadline: string | null;
-  sla_state: SlaState;
-  created_at: string;
-  updated_at: string;
-}
+export type JobList = Extract<Ok<Jobs["manage"]["$get"]>, { count: number }>;
+export type Job = JobList["data"][number];
+export type JobOne = Exclude<Ok<Jobs["manage"]["$get"]>, { count: number }>;
+export type JobDetail = JobOne["data"];
+export type SlaState = Job["sla_state"];
+export type Sla = Ok<Jobs["sla-status"]["$get"]>["data"];
 
-export interface JobDetail extends Job {
-  payment_status_name?: string | null;
-  time_range_name?: string | null;
-  created_by_name?: string | null;
-  works_order_ref?: string | null;
-  invoice_no?: string | null;
-  /** Present only for roles that may see the private contact. */
-  access_details?: string | null;
-  private_contact_name?: string | null;
-  private_contact_email?: string | null;
-  tenants?: { id: number; name: string }[];
-  completed_at?: string | null;
-}
+export type Status = Row<Jobs["statuses"]["$get"]>;
 
-export interface Status {
-  ID: number;
-  name: string;
-  requires_approval: boolean;
-  is_completed: boolean;
-  is_archived: boolean;
-}
-export interface Named {
-  ID: number;
-  name: string;
-}
+/** The reference's error envelope (every route declares the same one). */
+export type ErrorBody = InferResponseType<Jobs["manage"]["$get"], 400>;
+export type CsrfToken = Ok<Client["security"]["csrf-token"]["$get"]>;
 
-export interface Sla {
-  jobs_within_sla: number;
-  jobs_overdue: number;
-  jobs_breached: number;
-  breach_details: { job_uuid: string; job_ref: string; sla_deadline: string; hours_overdue: number }[];
-}
-
-export interface Note {
-  ID: number;
-  uuid: string;
-  message: string;
-  created_by_name: string;
-  send_email: boolean;
-  created_at: string;
-  parent_uuid: string | null;
-  is_html: boolean;
-  source: "api" | "email";
-  email_status: "none" | "sent" | "failed" | "partial";
-  attachments: { uuid: string; filename: string; size: number; download_url: string }[];
-}
-
-export type PhotoType = "before" | "during" | "after" | "other";
+export type Note = Row<Jobs["case-notes"]["$get"]>;
+export type NoteCreated = Extract<Ok<Jobs["case-notes"]["$post"]>, { email_status: unknown }>;
+export type PhotoGroups = Ok<Jobs["photos"]["$get"]>;
+export type PhotoType = keyof PhotoGroups["data"];
+export type Photo = PhotoGroups["data"][PhotoType][number];
 export const PHOTO_TYPES: PhotoType[] = ["before", "during", "after", "other"];
 
-export interface Photo {
-  ID: number;
-  uuid: string;
-  photo_type: PhotoType;
-  kind: "image" | "video";
-  filename: string;
-  size: number;
-  compressed_size: number | null;
-  processing_status: "pending" | "processing" | "completed" | "failed";
-  processing_error: string | null;
-  url: string;
-  compressed_url: string | null;
-  created_at: string;
-}
+export type Amendable = Ok<Jobs["amendable-fields"]["$get"]>["data"];
 
-export interface VariantInfo {
-  url: string;
-  width: number;
-  height: number;
-  bitrate: number;
-  size: number;
-}
-export interface VideoVariants {
-  uuid: string;
-  original: { url: string; size: number };
-  variants: { "1080p"?: VariantInfo; "720p"?: VariantInfo } | [];
-  thumbnail: string | null;
-  processing_status: Photo["processing_status"];
-}
-
-export interface Doc {
-  ID: number;
-  uuid: string;
-  file_type_name: string;
-  filename: string;
-  size: number;
-  created_at: string;
-  download_url: string;
-}
-
-export interface Amendment {
-  uuid: string;
-  field_name: string;
-  current_value: string | null;
-  requested_value: string;
-  reason: string;
-  status: "pending" | "approved" | "rejected" | "superseded";
-  requested_by: string;
-  requested_at: string;
-  decided_by: string | null;
-  decision_notes: string | null;
-}
-
-export interface AmendableField {
-  key: string;
-  label: string;
-  type: "text" | "textarea" | "number" | "money" | "date" | "choice";
-  current_value: string | null;
-  required: boolean;
-  description: string;
-  options?: { value: string | number; label: string }[];
-}
-export interface Amendable {
-  job_uuid: string;
-  user_type: "staff" | "contractor";
-  fields: AmendableField[];
-}
-
-export interface Remedial {
-  ID: number;
-  uuid: string;
-  job_ref: string;
-  job_title: string;
-  status_name: string;
-  created_on: string;
-}
-
-export interface AuditEvent {
-  uuid: string;
-  action: string;
-  actor_name: string;
-  changes: Record<string, unknown>;
-  created_at: string;
-}
+/** A write's 2xx answer, by path and method (the envelope and the fields the API adds). */
+export type Answer<P extends keyof Jobs, M extends keyof Jobs[P]> = Jobs[P][M] extends Endpoint ? Ok<Jobs[P][M]> : never;
+/** A read's 2xx answer, by path. */
+export type Read<P extends keyof Jobs> = Jobs[P] extends { $get: Endpoint } ? Ok<Jobs[P]["$get"]> : never;

@@ -135,14 +135,10 @@ export function mount(app: OpenAPIHono<AppEnv>, ops: readonly Operation[]) {
   }
 }
 
-/**
- * The headers an operation declares. Until src/jobs/manage/write.ts declares its If-Match (the
- * line `headers: { "If-Match": IF_MATCH_DESCRIPTION }`), it is supplied here by operation id.
- */
+/** The If-Match header of the job writes (src/jobs/manage/write.ts declares it). */
 export const IF_MATCH_DESCRIPTION = "The job's ETag (update, delete): 412 when it is no longer current";
 function documentedHeaders(op: Operation): Record<string, string> {
-  if (op.headers) return op.headers;
-  return op.operationId === "createUpdateDeleteJob" ? { "If-Match": IF_MATCH_DESCRIPTION } : {};
+  return op.headers ?? {};
 }
 
 /**

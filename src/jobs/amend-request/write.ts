@@ -3,7 +3,7 @@ import { zNullableText, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
-import { decideAmendment, submitAmendment } from "./service";
+import { decideAmendment, requestAmendment } from "./service";
 
 export const postAmendRequest = operation({
   method: "post",
@@ -17,7 +17,7 @@ export const postAmendRequest = operation({
     "(with a note naming the new one), so each field has at most one pending request and a decision always applies the latest " +
     "proposal. Archived jobs answer 403; jobs the caller may not see 404.",
   tag: "Workflow",
-  permission: "api.jobs.amend_request.manage",
+  permission: requestAmendment.admission.permission,
   body: z.strictObject({
     job_uuid: zUuid(),
     field_name: z.string({ error: "must be text" }).trim().min(1, "must not be empty").max(100, "is too long"),
@@ -28,10 +28,8 @@ export const postAmendRequest = operation({
     reason: zText(2_000),
   }),
   responses: { 201: jsonResponse("Request submitted", MessageOnly.extend({ uuid: z.string() })) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    const uuid = await submitAmendment(c.var.ctx, body);
-    return done(c, "Amendment request submitted", { uuid }, 201);
+    return done(c, "Amendment request submitted", await requestAmendment(c.var.ctx, body), 201);
   },
 });
 
@@ -45,16 +43,16 @@ export const patchAmendRequest = operation({
     "as the decision. A request that is no longer pending answers 409 (of two concurrent decisions exactly one wins). " +
     "`decision_notes` is optional.",
   tag: "Workflow",
-  permission: "api.jobs.amend_request.manage",
+  permission: decideAmendment.admission.permission,
+  policy: decideAmendment.admission.policy,
   body: z.strictObject({
     uuid: zUuid(),
     status: z.enum(["approved", "rejected"], { error: "must be approved or rejected" }),
     decision_notes: zNullableText(2_000).optional(),
   }),
   responses: { 200: jsonResponse("Request decided", MessageOnly) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    await decideAmendment(c.var.ctx, body.uuid, body.status, body.decision_notes ?? null);
-    return done(c, body.status === "approved" ? "Amendment request approved" : "Amendment request rejected");
+    const { status } = await decideAmendment(c.var.ctx, body);
+    return done(c, status === "approved" ? "Amendment request approved" : "Amendment request rejected");
   },
 });

@@ -1,14 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
-import { jobs } from "../../db/schema";
-import { notFound } from "../../domain/errors";
-import { amendableFieldsFor, type OptionSource } from "../../domain/job-fields";
-import { userType } from "../../domain/policy";
 import { zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
 import { dataEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
-import { optionQuery } from "./catalogue";
+import { amendableFields } from "./service";
 
 const FieldItem = z
   .object({
@@ -38,7 +33,7 @@ export const getAmendableFields = operation({
     "every other role (`user_type: staff`) a larger set. Encrypted private fields are never amendable. " +
     "Values are text, as an amendment request carries them; choice fields list their options.",
   tag: "Workflow",
-  permission: "api.jobs.amendable_fields.manage",
+  permission: amendableFields.admission.permission,
   query: z.strictObject({ job_uuid: zUuid() }),
   responses: {
     200: jsonResponse(
@@ -53,37 +48,5 @@ export const getAmendableFields = operation({
       ),
     ),
   },
-  handler: async (c, { query }) => {
-    const ctx = c.var.ctx;
-    const db = ctx.db;
-    const [rows, priorities, jobTypes, timeRanges, paymentStatuses] = await ctx.read([
-      db
-        .select()
-        .from(jobs)
-        .where(and(eq(jobs.uuid, query.job_uuid), await ctx.jobVisible())),
-      optionQuery(db, "priorities"),
-      optionQuery(db, "job_types"),
-      optionQuery(db, "time_ranges"),
-      optionQuery(db, "payment_statuses"),
-    ]);
-    const job = rows[0];
-    if (!job) throw notFound("Job");
-    const options: Record<OptionSource, { id: number; name: string }[]> = {
-      priorities,
-      job_types: jobTypes,
-      time_ranges: timeRanges,
-      payment_statuses: paymentStatuses,
-    };
-    const role = ctx.caller.role;
-    const fields = amendableFieldsFor(role).map((f) => ({
-      key: f.key,
-      label: f.label,
-      type: f.type,
-      current_value: f.currentText(job),
-      required: f.required,
-      description: f.description,
-      ...(f.options ? { options: options[f.options].map((o) => ({ value: String(o.id), label: o.name })) } : {}),
-    }));
-    return ok(c, { job_uuid: job.uuid, job_ref: job.jobRef, user_type: userType(role), fields });
-  },
+  handler: async (c, { query }) => ok(c, await amendableFields(c.var.ctx, query)),
 });

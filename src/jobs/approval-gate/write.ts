@@ -3,7 +3,13 @@ import { zNullableText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
-import { decideGate } from "./service";
+import { decideApprovalGate } from "./service";
+
+const gateDecisionBody = z.strictObject({
+  job_uuid: zUuid(),
+  decision: z.enum(["approve", "reject"], { error: "must be approve or reject" }),
+  notes: zNullableText(2_000).optional(),
+});
 
 export const postApprovalGate = operation({
   method: "post",
@@ -16,16 +22,12 @@ export const postApprovalGate = operation({
     "reject to `reject_to_status_id` (else the previous). The decision and its notes are recorded with the audit event. " +
     "A job not at a gate answers 409; archived jobs 403.",
   tag: "Workflow",
-  permission: "api.jobs.manage.manage",
-  body: z.strictObject({
-    job_uuid: zUuid(),
-    decision: z.enum(["approve", "reject"], { error: "must be approve or reject" }),
-    notes: zNullableText(2_000).optional(),
-  }),
+  permission: decideApprovalGate.admission.permission,
+  policy: decideApprovalGate.admission.policy,
+  body: gateDecisionBody,
   responses: { 200: jsonResponse("Decision recorded", MessageOnly) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    const { to } = await decideGate(c.var.ctx, body.job_uuid, body.decision, body.notes ?? null);
+    const { to } = await decideApprovalGate(c.var.ctx, body);
     return done(c, body.decision === "approve" ? "Job approved and progressed to next status" : `Job rejected and returned to ${to.name}`);
   },
 });

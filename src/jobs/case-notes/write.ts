@@ -41,7 +41,6 @@ export const postCaseNotes = operation({
       MessageOnly.extend({ note_uuid: z.string(), changed_fields: z.array(z.string()).optional() }),
     ),
   },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const scope = c.var.ctx;
     // One use case per action; multipart files are handed over as bytes.

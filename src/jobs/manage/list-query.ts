@@ -1,6 +1,7 @@
 import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import type { Scope } from "../../app/scope";
 import { jobs } from "../../db/schema";
-import type { RequestContext } from "../../http/context";
+import type { Principal } from "../../domain/caller";
 import { type JobSearch, jobsSearch } from "./search";
 import { jobColumns, selectJobs } from "./view";
 
@@ -22,6 +23,16 @@ export interface VisibilityBranch {
 }
 
 /**
+ * A scope whose token check may still be pending (an HTTP request's RequestContext before its first
+ * batch): it has the token's hash and answers `resolvedCaller` without looking the token up. Every
+ * other scope has its caller at once.
+ */
+interface MaybeUnresolved {
+  readonly resolvedCaller?: Principal;
+  tokenHash?(): Promise<string>;
+}
+
+/**
  * The visibility rule as branches an index can serve. `ctx.jobVisible()` is one condition,
  * `(caller is no contractor OR contractor_id = the caller's)`: right, but the OR hides contractor_id
  * from the planner, so a contractor's list walked every job. Before the caller is resolved (a read
@@ -30,9 +41,9 @@ export interface VisibilityBranch {
  * (a WHERE term with a subquery is re-tested on every row instead), so the branch that does not
  * apply reads nothing and the contractor's runs on jobs_contractor_idx.
  */
-export async function visibilityBranches(ctx: RequestContext): Promise<VisibilityBranch[]> {
-  const caller = ctx.resolvedCaller;
-  if (caller) {
+export async function visibilityBranches(ctx: Scope & MaybeUnresolved): Promise<VisibilityBranch[]> {
+  if (!ctx.tokenHash || ctx.resolvedCaller) {
+    const caller = ctx.resolvedCaller ?? ctx.caller;
     const contractor = caller.role === "contractor";
     const contractorId = contractor ? sql`${caller.contractorId ?? -1}` : undefined;
     return [{ applies: undefined, visible: await ctx.jobVisible(), contractor, contractorId }];
@@ -90,7 +101,7 @@ const newestKthMatch = (match: string, k: number) =>
  * costs at most 72 index entries per statement. Either drive is correct; the choice is only cost.
  */
 export async function listJobsQueries(
-  ctx: RequestContext,
+  ctx: Scope & MaybeUnresolved,
   /** The filters; `indexed: false` asks for terms the planner will not pick an index for (`+column`). */
   filters: (indexed: boolean) => (SQL | undefined)[],
   search: JobSearch | undefined,

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { type JobFieldKey, jobFieldSchemas, REQUIRED_ON_CREATE } from "../../domain/job-fields";
+import { toIsoSeconds } from "../../domain/time";
 import { zBool, zId, zPagination, zUuid } from "../../domain/values";
 import { MIN_SEARCH_WORD, searchTerms } from "./search";
 
@@ -58,7 +59,7 @@ const zInstant = () =>
       (v) => INSTANT_RE.test(v) && !Number.isNaN(Date.parse(v)),
       "must be an ISO-8601 date-time with a time zone, e.g. 2026-11-30T09:00:00Z",
     )
-    .transform((v) => new Date(Date.parse(v)).toISOString().replace(/\.\d{3}Z$/, "Z"))
+    .transform((v) => toIsoSeconds(Date.parse(v)))
     .openapi({
       description: "Only jobs whose updated_at is at or after this instant (for polling clients)",
       example: "2026-11-30T09:00:00Z",

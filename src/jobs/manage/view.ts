@@ -1,96 +1,89 @@
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
-import {
-  addresses,
-  agents,
-  contractors,
-  jobStatuses,
-  jobs,
-  jobTypes,
-  paymentStatuses,
-  priorities,
-  timeRanges,
-  users,
-} from "../../db/schema";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import * as t from "../../db/schema";
 import { aliased } from "../../db/select";
 import { openStatus } from "../../domain/sla";
 import type { Db } from "../../platform/services";
 
+/** A name from a left-joined table: null when the job has no such reference. */
+const joinedName = (column: SQLiteColumn) => sql<string | null>`${column}`;
+
 /** The columns a job listing reads: the job, the names joined in, counts. */
 export const jobColumns = aliased({
-  id: jobs.id,
-  uuid: jobs.uuid,
-  jobRef: jobs.jobRef,
-  jobTitle: jobs.jobTitle,
-  jobDescription: jobs.jobDescription,
-  statusId: jobs.statusId,
-  statusName: jobStatuses.name,
+  id: t.jobs.id,
+  uuid: t.jobs.uuid,
+  jobRef: t.jobs.jobRef,
+  jobTitle: t.jobs.jobTitle,
+  jobDescription: t.jobs.jobDescription,
+  statusId: t.jobs.statusId,
+  statusName: t.jobStatuses.name,
   statusClosed: sql<number>`(NOT (${openStatus()}))`,
-  isArchived: jobStatuses.isArchived,
-  priorityId: jobs.priorityId,
-  priorityName: priorities.name,
-  jobTypeId: jobs.jobTypeId,
-  jobTypeName: jobTypes.name,
-  agentId: jobs.agentId,
-  agentName: sql<string | null>`${agents.name}`, // left join
-  contractorId: jobs.contractorId,
-  contractorName: sql<string | null>`${contractors.name}`, // left join
-  addressLine1: addresses.line1,
-  addressLine2: addresses.line2,
-  addressTown: addresses.town,
-  addressPostcode: addresses.postcode,
-  jobTotalBudget: jobs.jobTotalBudget,
-  contractorBudget: jobs.contractorBudget,
-  vatPercentage: jobs.vatPercentage,
-  dateWorksStartDate: jobs.dateWorksStartDate,
-  dateWorksEndDate: jobs.dateWorksEndDate,
-  isRecall: jobs.isRecall,
-  slaDeadline: jobs.slaDeadline,
+  isArchived: t.jobStatuses.isArchived,
+  priorityId: t.jobs.priorityId,
+  priorityName: t.priorities.name,
+  jobTypeId: t.jobs.jobTypeId,
+  jobTypeName: t.jobTypes.name,
+  agentId: t.jobs.agentId,
+  agentName: joinedName(t.agents.name),
+  contractorId: t.jobs.contractorId,
+  contractorName: joinedName(t.contractors.name),
+  addressLine1: t.addresses.line1,
+  addressLine2: t.addresses.line2,
+  addressTown: t.addresses.town,
+  addressPostcode: t.addresses.postcode,
+  jobTotalBudget: t.jobs.jobTotalBudget,
+  contractorBudget: t.jobs.contractorBudget,
+  vatPercentage: t.jobs.vatPercentage,
+  dateWorksStartDate: t.jobs.dateWorksStartDate,
+  dateWorksEndDate: t.jobs.dateWorksEndDate,
+  isRecall: t.jobs.isRecall,
+  slaDeadline: t.jobs.slaDeadline,
   // Kept on the job row by triggers (migrations/0007): no lookup per listed job.
-  photosCount: jobs.photosCount,
-  documentsCount: jobs.documentsCount,
-  createdAt: jobs.createdAt,
-  updatedAt: jobs.updatedAt,
+  photosCount: t.jobs.photosCount,
+  documentsCount: t.jobs.documentsCount,
+  createdAt: t.jobs.createdAt,
+  updatedAt: t.jobs.updatedAt,
 });
 
 /** A select of jobs with everything a listing shows joined in. */
 export function selectJobs(db: Db, columns: typeof jobColumns = jobColumns) {
   return db
     .select(columns)
-    .from(jobs)
-    .innerJoin(jobStatuses, eq(jobStatuses.id, jobs.statusId))
-    .innerJoin(priorities, eq(priorities.id, jobs.priorityId))
-    .innerJoin(jobTypes, eq(jobTypes.id, jobs.jobTypeId))
-    .innerJoin(addresses, eq(addresses.id, jobs.addressId))
-    .leftJoin(agents, eq(agents.id, jobs.agentId))
-    .leftJoin(contractors, eq(contractors.id, jobs.contractorId));
+    .from(t.jobs)
+    .innerJoin(t.jobStatuses, eq(t.jobStatuses.id, t.jobs.statusId))
+    .innerJoin(t.priorities, eq(t.priorities.id, t.jobs.priorityId))
+    .innerJoin(t.jobTypes, eq(t.jobTypes.id, t.jobs.jobTypeId))
+    .innerJoin(t.addresses, eq(t.addresses.id, t.jobs.addressId))
+    .leftJoin(t.agents, eq(t.agents.id, t.jobs.agentId))
+    .leftJoin(t.contractors, eq(t.contractors.id, t.jobs.contractorId));
 }
 
 /** The columns only the single-job read shows (run beside `selectJobs` in the same batch). */
 export function selectJobDetail(db: Db) {
   return db
     .select(detailColumns)
-    .from(jobs)
-    .leftJoin(paymentStatuses, eq(paymentStatuses.id, jobs.paymentStatusId))
-    .leftJoin(timeRanges, eq(timeRanges.id, jobs.timeRangeId))
-    .leftJoin(users, eq(users.id, jobs.createdBy));
+    .from(t.jobs)
+    .leftJoin(t.paymentStatuses, eq(t.paymentStatuses.id, t.jobs.paymentStatusId))
+    .leftJoin(t.timeRanges, eq(t.timeRanges.id, t.jobs.timeRangeId))
+    .leftJoin(t.users, eq(t.users.id, t.jobs.createdBy));
 }
 
 export const detailColumns = aliased({
-  paymentStatusId: jobs.paymentStatusId,
-  paymentStatusName: sql<string | null>`${paymentStatuses.name}`, // left join
-  timeRangeId: jobs.timeRangeId,
-  timeRangeName: sql<string | null>`${timeRanges.name}`, // left join
-  addressId: jobs.addressId,
-  createdBy: jobs.createdBy,
-  createdByName: sql<string | null>`${users.name}`, // left join
-  worksOrderRef: jobs.worksOrderRef,
-  invoiceNo: jobs.invoiceNo,
-  accessDetails: jobs.accessDetails,
-  privateContactName: jobs.privateContactName,
-  privateContactEmail: jobs.privateContactEmail,
-  completedAt: jobs.completedAt,
-  version: jobs.version,
+  paymentStatusId: t.jobs.paymentStatusId,
+  paymentStatusName: joinedName(t.paymentStatuses.name),
+  timeRangeId: t.jobs.timeRangeId,
+  timeRangeName: joinedName(t.timeRanges.name),
+  addressId: t.jobs.addressId,
+  createdBy: t.jobs.createdBy,
+  createdByName: joinedName(t.users.name),
+  worksOrderRef: t.jobs.worksOrderRef,
+  invoiceNo: t.jobs.invoiceNo,
+  accessDetails: t.jobs.accessDetails,
+  privateContactName: t.jobs.privateContactName,
+  privateContactEmail: t.jobs.privateContactEmail,
+  completedAt: t.jobs.completedAt,
+  version: t.jobs.version,
 });
 
 export type JobRow = Awaited<ReturnType<typeof selectJobs>>[number];
@@ -107,7 +100,7 @@ export type SlaState = "within" | "overdue" | "breached" | "not_applicable";
 /** The SLA rule (src/domain/sla.ts): breached once past the deadline; overdue when past the scheduled end date; else within. */
 export function slaState(
   row: { statusClosed: number; slaDeadline: string | null; dateWorksEndDate: string | null },
-  nowMs = Date.now(),
+  nowMs: number,
 ): SlaState {
   if (row.statusClosed || !row.slaDeadline) return "not_applicable";
   if (Date.parse(row.slaDeadline) < nowMs) return "breached";
@@ -115,8 +108,8 @@ export function slaState(
   return "within";
 }
 
-/** The reference's job listing item. */
-export function toListItem(r: JobRow, pinned: Set<string>) {
+/** The reference's job listing item; `nowMs` (the scope's clock) decides its SLA state. */
+export function toListItem(r: JobRow, pinned: Set<string>, nowMs: number) {
   const contractorBudget = r.contractorBudget;
   const vat = r.vatPercentage;
   return {
@@ -147,7 +140,7 @@ export function toListItem(r: JobRow, pinned: Set<string>) {
     is_pinned: pinned.has(r.uuid),
     is_recall: Number(r.isRecall),
     sla_deadline: r.slaDeadline,
-    sla_state: slaState(r),
+    sla_state: slaState(r, nowMs),
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   };

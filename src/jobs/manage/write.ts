@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { createJob, deleteJob, updateJob } from "../../domain/jobs";
-import { assertCan } from "../../domain/policy";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
-import { jsonResponse, operation } from "../../http/operation";
+import { IF_MATCH_DESCRIPTION, jsonResponse, operation } from "../../http/operation";
 import { setJobEtag } from "./etag";
 import { manageBody } from "./schemas";
+import { createJob, deleteJob, JOB_WRITE, updateJob } from "./service";
+
 export const postManage = operation({
   method: "post",
   path: "/api/jobs/manage",
@@ -15,7 +15,9 @@ export const postManage = operation({
     "create answers 201 with `job_id`, `job_uuid`, `job_ref`. update changes only the fields sent; archived jobs answer 403. " +
     "delete removes the job with its notes, photos, documents and their stored files. Contractors propose changes through amendment requests instead.",
   tag: "Jobs",
-  permission: "api.jobs.manage.manage",
+  permission: JOB_WRITE.permission,
+  policy: JOB_WRITE.policy,
+  headers: { "If-Match": IF_MATCH_DESCRIPTION },
   body: manageBody,
   actions: ["create", "update", "delete"],
   responses: {
@@ -28,12 +30,9 @@ export const postManage = operation({
       MessageOnly.extend({ job_uuid: z.string().optional(), changed_fields: z.array(z.string()).optional() }),
     ),
   },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     const ctx = c.var.ctx;
-    await ctx.admitWith((caller) =>
-      assertCan(caller, "job.write", "Contractors cannot create, update or delete jobs; propose changes with POST /api/jobs/amend-request"),
-    );
+    const ifMatch = c.req.header("if-match");
     switch (body.action) {
       case "create": {
         const { action: _a, ...fields } = body;
@@ -41,14 +40,14 @@ export const postManage = operation({
         return done(c, "Job created successfully", { job_id: job.id, job_uuid: job.uuid, job_ref: job.ref }, 201);
       }
       case "update": {
-        const { action: _a, uuid, ...fields } = body;
-        const { changed, version } = await updateJob(ctx, uuid, fields, c.req.header("if-match"));
+        const { action: _a, ...fields } = body;
+        const { changed, version } = await updateJob(ctx, { ...fields, ifMatch });
         setJobEtag(c, version);
         const message = changed.length === 0 ? "No changes: the job already has these values" : "Job updated successfully";
-        return done(c, message, { job_uuid: uuid, changed_fields: changed });
+        return done(c, message, { job_uuid: body.uuid, changed_fields: changed });
       }
       case "delete":
-        await deleteJob(ctx, body.uuid, c.req.header("if-match"));
+        await deleteJob(ctx, { uuid: body.uuid, ifMatch });
         return done(c, "Job deleted successfully", { job_uuid: body.uuid });
     }
   },

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { jsonResponse, operation } from "../../http/operation";
-import { closeRecall } from "../recall/service";
+import { completeRecall } from "./service";
 
 export const postMarkRecallCompleted = operation({
   method: "post",
@@ -14,7 +14,7 @@ export const postMarkRecallCompleted = operation({
     "`completed_at` = now, the recall record gets outcome `completed`. A job not in recall answers 409 " +
     '"This job is not marked as a recall"; archived jobs 403.',
   tag: "Workflow",
-  permission: "api.jobs.mark_recall_completed.manage",
+  permission: completeRecall.admission.permission,
   body: z.strictObject({ job_uuid: zUuid() }),
   responses: {
     200: jsonResponse(
@@ -26,9 +26,7 @@ export const postMarkRecallCompleted = operation({
       }),
     ),
   },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    const job = await closeRecall(c.var.ctx, body.job_uuid, "completed");
-    return done(c, "Recall marked as completed successfully", { data: { job_id: job.id, job_title: job.jobTitle } });
+    return done(c, "Recall marked as completed successfully", { data: await completeRecall(c.var.ctx, body) });
   },
 });

@@ -1,15 +1,15 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import type { Scope } from "../../app/scope";
+import { type Admission, useCase } from "../../app/use-case";
 import { auditEvents, jobStatuses, jobs, recalls } from "../../db/schema";
 import { ApiError, conflict } from "../../domain/errors";
 import { recordEvent } from "../../domain/events";
 import { changeable, jobForChange, jobStateQuery } from "../../domain/job-access";
 import { assertTransition, STATUS, TransitionError } from "../../domain/lifecycle";
 import { slaDeadlineFrom } from "../../domain/sla";
-import { nowIso } from "../../domain/time";
-import type { RequestContext } from "../../http/context";
 
-/** Status ids are fixed by migrations/0002_reference_data.sql; a recalled job sits in "Recalled". */
-export const RECALLED_STATUS_ID = STATUS.RECALLED;
+/** Recalls and their closing: the recall route's permission (mark-recall-completed has its own). */
+const RECALL: Admission = { permission: "api.jobs.recall.manage" };
 
 export const NOT_A_RECALL = "This job is not marked as a recall";
 
@@ -20,22 +20,22 @@ const RACE = "The job changed while it was being updated; read it again and retr
  * restarts (deadline = now + the priority's SLA hours), `completed_at` cleared, and a recall row
  * (reason, who, when, the status it left) written with the audit event, all in one batch.
  */
-export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: string) {
+export const raiseRecall = useCase(RECALL, async (ctx: Scope, { job_uuid: jobUuid, reason }: { job_uuid: string; reason: string }) => {
   const { job, status, slaHours } = await jobForChange(ctx, { uuid: jobUuid });
   if (job.isRecall === 1) throw conflict("This job is already marked as a recall");
   const caller = ctx.caller;
   if (!status.isCompleted) {
     throw new TransitionError("TRANSITION_NOT_ALLOWED", `Only a completed job can be recalled; this job is ${status.name}`, job, caller);
   }
-  assertTransition(job, RECALLED_STATUS_ID, caller, { via: "recall", reason });
-  const now = nowIso();
+  assertTransition(job, STATUS.RECALLED, caller, { via: "recall", reason });
+  const now = ctx.services.clock.iso();
   const slaDeadline = slaDeadlineFrom(now, slaHours);
   const db = ctx.db;
   const results = await db.batch([
     // Guarded on the state read above: a concurrent recall or status change makes this a no-op.
     db
       .update(jobs)
-      .set({ isRecall: 1, statusId: RECALLED_STATUS_ID, slaStartedAt: now, slaDeadline, completedAt: null, updatedAt: now })
+      .set({ isRecall: 1, statusId: STATUS.RECALLED, slaStartedAt: now, slaDeadline, completedAt: null, updatedAt: now })
       .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId), eq(jobs.isRecall, 0))),
     // Only if the guarded update took effect. Columns in table order: id, uuid, job_id, reason,
     // previous_status_id, raised_by, created_at, outcome, closed_by, closed_at.
@@ -52,7 +52,7 @@ export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: 
         actor: caller,
         action: "job.recalled",
         changes: {
-          status_id: { before: job.statusId, after: RECALLED_STATUS_ID },
+          status_id: { before: job.statusId, after: STATUS.RECALLED },
           is_recall: { before: 0, after: 1 },
           recall_reason: { before: null, after: reason },
           completed_at: { before: job.completedAt, after: null },
@@ -65,7 +65,7 @@ export async function raiseRecall(ctx: RequestContext, jobUuid: string, reason: 
   ]);
   if ((results[0] as D1Result).meta.changes === 0) throw conflict(RACE);
   return job;
-}
+});
 
 export type RecallOutcome = "completed" | "cancelled";
 
@@ -76,7 +76,18 @@ export type RecallOutcome = "completed" | "cancelled";
  * recall's own audit event). Either way `is_recall` is cleared and the recall row gets its
  * outcome, in one batch with the audit event.
  */
-export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome: RecallOutcome, note?: string) {
+export interface CloseRecallInput {
+  job_uuid: string;
+  outcome: RecallOutcome;
+  /** Kept in the audit trail. */
+  note?: string;
+}
+
+/** Closing a recall through POST /api/jobs/recall (is_recall=0); mark-recall-completed admits its own way. */
+export const closeRecall = useCase(RECALL, (ctx: Scope, input: CloseRecallInput) => closeRecallCycle(ctx, input));
+
+/** The work of closing a recall, for the use cases that admit it (closeRecall, completeRecall). */
+export async function closeRecallCycle(ctx: Scope, { job_uuid: jobUuid, outcome, note }: CloseRecallInput) {
   const visible = await ctx.jobVisible();
   const db = ctx.db;
   const jobIdOf = sql`(SELECT ${jobs.id} FROM ${jobs} WHERE ${jobs.uuid} = ${jobUuid})`;
@@ -108,7 +119,7 @@ export async function closeRecall(ctx: RequestContext, jobUuid: string, outcome:
   const completedStatusId = completedStatuses[0]?.id;
   if (completedStatusId === undefined) throw new ApiError("INTERNAL", "No completed status is configured");
 
-  const now = nowIso();
+  const now = ctx.services.clock.iso();
   const targetStatusId = outcome === "cancelled" ? (recall?.previousStatusId ?? completedStatusId) : completedStatusId;
   const completedAt = outcome === "cancelled" ? (raisedEvents[0]?.before ?? now) : now;
   const caller = ctx.caller;

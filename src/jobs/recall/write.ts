@@ -41,14 +41,12 @@ export const postRecall = operation({
     "`recall_reason` is optional then and is kept in the audit trail as a note. A job not in recall answers 409 " +
     '"This job is not marked as a recall". Archived jobs answer 403.',
   tag: "Workflow",
-  permission: "api.jobs.recall.manage",
+  permission: raiseRecall.admission.permission,
   body: recallBody,
   responses: { 200: jsonResponse("Recall opened or closed", RecallAnswer) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    const ctx = c.var.ctx;
     if (body.is_recall === 1) {
-      const job = await raiseRecall(ctx, body.job_uuid, body.recall_reason ?? "");
+      const job = await raiseRecall(c.var.ctx, { job_uuid: body.job_uuid, reason: body.recall_reason ?? "" });
       return done(c, "Job marked as recalled successfully", {
         job_id: job.id,
         job_ref: job.jobRef,
@@ -57,7 +55,7 @@ export const postRecall = operation({
       });
     }
     const outcome = body.action_type === "cancel" ? "cancelled" : "completed";
-    const job = await closeRecall(ctx, body.job_uuid, outcome, body.recall_reason);
+    const job = await closeRecall(c.var.ctx, { job_uuid: body.job_uuid, outcome, note: body.recall_reason });
     return done(c, outcome === "completed" ? "Recall completed successfully" : "Recall cancelled successfully", {
       job_id: job.id,
       job_ref: job.jobRef,

@@ -20,17 +20,16 @@ export const postRemedials = operation({
     "a remedial that already has a parent, or a link that would make a cycle, 409; archived jobs 403. " +
     "unlink: `job_uuid` is the remedial; a job with no remedial parent answers 404. Both write an audit event on both jobs.",
   tag: "Workflow",
-  permission: "api.jobs.remedials.manage",
+  permission: linkRemedial.admission.permission,
   body: remedialsBody,
   actions: ["link", "unlink"],
   responses: { 200: jsonResponse("Linked or unlinked", MessageOnly) },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
     if (body.action === "link") {
-      await linkRemedial(c.var.ctx, body.job_uuid, body.remedials_job_uuid);
+      await linkRemedial(c.var.ctx, body);
       return done(c, "Remedial job linked");
     }
-    await unlinkRemedial(c.var.ctx, body.job_uuid);
+    await unlinkRemedial(c.var.ctx, body);
     return done(c, "Remedial job unlinked");
   },
 });

@@ -1,33 +1,40 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import { jobStatuses, jobs, jobTenants } from "../db/schema";
-import { removeJobFiles } from "../media/cleanup";
-import type { Services } from "../platform/services";
-import type { Principal } from "./caller";
-import { ApiError, badRequest, conflict } from "./errors";
-import { diff, recordEvent } from "./events";
-import { changeable, type JobReader, jobForChange, jobForChangeQuery, jobForChangeRow } from "./job-access";
-import { checkReferences, columnValues, currentValues, type JobFieldValues, referenceLookups, sentFields } from "./job-fields";
-import { ARCHIVED_STATUS, assertTransition, isLifecycleStatus, transitionColumns } from "./lifecycle";
-import { slaDeadlineFrom, slaDeadlineSql } from "./sla";
+import type { Scope } from "../../app/scope";
+import { type Admission, useCase } from "../../app/use-case";
+import { jobStatuses, jobs, jobTenants } from "../../db/schema";
+import { ApiError, badRequest, conflict } from "../../domain/errors";
+import { diff, recordEvent } from "../../domain/events";
+import { changeable, jobForChange, jobForChangeQuery, jobForChangeRow } from "../../domain/job-access";
+import { checkReferences, columnValues, currentValues, referenceLookups, sentFields } from "../../domain/job-fields";
+import { ARCHIVED_STATUS, assertTransition, isLifecycleStatus, transitionColumns } from "../../domain/lifecycle";
+import { slaDeadlineFrom, slaDeadlineSql } from "../../domain/sla";
+import { removeJobFiles } from "../../media/cleanup";
+import type { CreateJob, JobFields } from "./schemas";
 
 /**
  * Creating, updating and deleting a job: the rules (references, archived statuses, dates, the SLA
- * deadline, the change diff) and one D1 batch each with its event. The route (src/jobs/manage/
- * write.ts) validates, calls one of these and builds the envelope.
+ * deadline, the change diff) and one D1 batch each with its event. Every channel calls these; the
+ * HTTP route (write.ts) validates, translates If-Match, calls one and builds the envelope.
  */
 
-/** Who is changing what, through which request: the services and the resolved caller. */
-export interface JobWriter extends JobReader {
-  readonly services: Services;
-  /** Read only once resolved: after `principal()` or the first `read`. */
-  readonly caller: Principal;
-}
+/** Who may change a job directly: the managing side (contractors propose amendments instead). */
+export const JOB_WRITE: Admission = {
+  permission: "api.jobs.manage.manage",
+  policy: {
+    rule: "job.write",
+    message: "Contractors cannot create, update or delete jobs; propose changes with POST /api/jobs/amend-request",
+  },
+};
 
 /** A job's ETag: its version, which a trigger bumps on every change to the row (migration 0005). */
 export const jobEtag = (version: number) => `"v${version}"`;
 
-const stale = (version: number) =>
-  new ApiError("PRECONDITION_FAILED", `If-Match: the job has changed (its ETag is now ${jobEtag(version)}); read it again and retry`);
+/** 412, naming the job's current ETag when the write read it (a job deleted meanwhile has none). */
+const stale = (version: number | undefined) =>
+  new ApiError(
+    "PRECONDITION_FAILED",
+    `If-Match: the job has changed${version === undefined ? "" : ` (its ETag is now ${jobEtag(version)})`}; read it again and retry`,
+  );
 
 /**
  * With If-Match (update, delete): 412 unless it names the job's current ETag or `*`. Returns the
@@ -41,6 +48,15 @@ function ifMatchCondition(ifMatch: string | undefined, version: number): SQL | u
   return eq(jobs.version, version);
 }
 
+/** The job's version as the last statement of a write batch reads it (undefined once deleted). */
+const versionQuery = (s: Scope, jobId: number) => s.db.select({ version: jobs.version }).from(jobs).where(eq(jobs.id, jobId));
+const versionOf = (rows: unknown) => (rows as { version: number }[])[0]?.version;
+
+export type CreateJobInput = Omit<CreateJob, "action">;
+/** The fields to change, the job, and the If-Match header's value when the channel has one. */
+export type UpdateJobInput = JobFields & { uuid: string; ifMatch?: string };
+export type DeleteJobInput = { uuid: string; ifMatch?: string };
+
 /**
  * One D1 batch after the token check (two round trips): the references are not read first. The
  * schema's foreign keys refuse an unknown id, the status goes in only when it is not archived
@@ -48,9 +64,8 @@ function ifMatchCondition(ifMatch: string | undefined, version: number): SQL | u
  * the priority and status rows inside the insert. A refused batch writes nothing (one
  * transaction); only then are the references read, to name the field at fault.
  */
-export async function createJob(w: JobWriter, body: JobFieldValues & { vat_percentage?: number }) {
-  const { db } = w;
-  const caller = await w.principal();
+export const createJob = useCase(JOB_WRITE, async (s: Scope, body: CreateJobInput) => {
+  const { db, caller } = s;
   // The initial status is a transition from nothing (src/domain/lifecycle.ts); an unknown or
   // archived status is refused below, naming the field.
   const statusId = body.status_id ?? null;
@@ -58,9 +73,9 @@ export async function createJob(w: JobWriter, body: JobFieldValues & { vat_perce
     assertTransition({ statusId: null, contractorId: body.contractor_id ?? null }, statusId, caller, { via: "create" });
   }
   const uuid = crypto.randomUUID();
-  const now = w.services.clock.iso();
-  const vat = body.vat_percentage ?? Number(w.services.env.DEFAULT_VAT_PERCENTAGE ?? "20");
-  const values = await columnValues(await w.services.cipher(), uuid, body);
+  const now = s.services.clock.iso();
+  const vat = body.vat_percentage ?? Number(s.services.env.DEFAULT_VAT_PERCENTAGE ?? "20");
+  const values = await columnValues(await s.services.cipher(), uuid, body);
   const changes = diff({}, sentFields({ ...body, vat_percentage: vat }));
   const tenantIds = [...new Set(body.tenants_ids ?? [])];
 
@@ -101,31 +116,26 @@ export async function createJob(w: JobWriter, body: JobFieldValues & { vat_perce
   const created = (results.at(-1) as { id: number; jobRef: string }[])[0];
   if (!created) throw new ApiError("INTERNAL", "Job was not created");
   return { id: created.id, uuid, ref: created.jobRef };
-}
+});
 
 /** Changes only the fields sent; answers the fields that changed and the job's new version. */
-export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValues, ifMatch?: string) {
-  if (Object.values(fields).every((v) => v === undefined)) {
-    await w.principal(); // an unknown caller learns nothing about its input
-    throw badRequest("Nothing to update: send at least one job field");
-  }
-  const { db } = w;
-  // One read: the job (and the token check, before the caller is resolved), its tenants and the
-  // references sent.
+export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, ...fields }: UpdateJobInput) => {
+  if (Object.values(fields).every((v) => v === undefined)) throw badRequest("Nothing to update: send at least one job field");
+  const { db, caller } = s;
+  // One read: the job, its tenants and the references sent.
   const references = referenceLookups(db, fields);
-  const [jobRows, tenantRows, ...found] = await w.read([
-    jobForChangeQuery(db, { uuid }, await w.jobVisible()),
+  const [jobRows, tenantRows, ...found] = await s.read([
+    jobForChangeQuery(db, { uuid }, await s.jobVisible()),
     db
       .select({ tenantId: jobTenants.tenantId })
       .from(jobTenants)
       .where(sql`${jobTenants.jobId} = (SELECT ${jobs.id} FROM ${jobs} WHERE ${jobs.uuid} = ${uuid})`),
     ...references.queries,
   ]);
-  const caller = w.caller;
   const { job, slaHours: currentSlaHours } = changeable(jobForChangeRow(jobRows));
   const guard = ifMatchCondition(ifMatch, job.version);
   const { priority } = references.check(found);
-  const cipher = await w.services.cipher();
+  const cipher = await s.services.cipher();
   const sent = sentFields(fields);
   const tenantsBefore = tenantRows.map((t) => t.tenantId).sort((a, b) => a - b);
   const before = await currentValues(cipher, job, tenantsBefore, Object.keys(sent));
@@ -141,12 +151,12 @@ export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValu
   const changed = Object.keys(changes);
   if (changed.length === 0) return { changed, version: job.version };
 
-  const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFieldValues;
+  const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFields;
   // A new status is a transition of the lifecycle (409 with the statuses open to this caller).
   const transition =
     changedFields.status_id != null ? assertTransition(job, changedFields.status_id, caller, { via: "update" }) : undefined;
   const values = await columnValues(cipher, uuid, changedFields);
-  const now = w.services.clock.iso();
+  const now = s.services.clock.iso();
   const slaHours = changedFields.priority_id !== undefined ? priority?.slaHours : undefined;
   if (changedFields.priority_id !== undefined) values.slaDeadline = slaDeadlineFrom(job.slaStartedAt, slaHours);
   if (transition) {
@@ -172,21 +182,21 @@ export async function updateJob(w: JobWriter, uuid: string, fields: JobFieldValu
           ...tenantIds.map((tenantId) => db.insert(jobTenants).values({ jobId: job.id, tenantId })),
         ]
       : []),
-    db.select({ version: jobs.version }).from(jobs).where(eq(jobs.id, job.id)),
+    versionQuery(s, job.id),
   ]);
+  const version = versionOf(results.at(-1));
   if ((results[0] as D1Result).meta.changes === 0) {
-    throw ifMatch !== undefined ? stale(job.version + 1) : conflict("The job changed while it was being updated; read it again and retry");
+    throw ifMatch !== undefined ? stale(version) : conflict("The job changed while it was being updated; read it again and retry");
   }
-  return { changed, version: (results.at(-1) as { version: number }[])[0]?.version };
-}
+  return { changed, version };
+});
 
 /** Removes the job's rows in one batch (foreign keys cascade), then its stored files. */
-export async function deleteJob(w: JobWriter, uuid: string, ifMatch?: string) {
-  const { db } = w;
-  const { job } = await jobForChange(w, { uuid });
-  const caller = w.caller;
+export const deleteJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch }: DeleteJobInput) => {
+  const { db, caller } = s;
+  const { job } = await jobForChange(s, { uuid });
   const guard = ifMatchCondition(ifMatch, job.version);
-  const [deleted] = await db.batch([
+  const [deleted, , after] = await db.batch([
     db.delete(jobs).where(and(eq(jobs.id, job.id), guard)),
     recordEvent(
       db,
@@ -199,8 +209,11 @@ export async function deleteJob(w: JobWriter, uuid: string, ifMatch?: string) {
       },
       { ifChanged: true },
     ),
+    // Still there only when the guard held it: the version it has now.
+    versionQuery(s, job.id),
   ]);
-  if (deleted.meta.changes === 0 && ifMatch !== undefined) throw stale(job.version + 1);
+  if (deleted.meta.changes === 0 && ifMatch !== undefined) throw stale(versionOf(after));
   // Every file is under jobs/<uuid>/: removed once the rows are gone.
-  await removeJobFiles(w.services, uuid);
-}
+  await removeJobFiles(s.services, uuid);
+  return { uuid };
+});

@@ -1,0 +1,13 @@
+/** What every section of the job page is handed (job.ts draws the page, media.ts two of its sections). */
+import type { Session } from "./session";
+import type { Amendable, JobDetail } from "./types";
+
+export interface JobPage {
+  session: Session;
+  job: JobDetail;
+  /** What amendable-fields says the caller is: the managing side ("staff") or a contractor. */
+  userType: "staff" | "contractor" | "unknown";
+  amendable: Amendable | undefined;
+  /** Reloads the job and redraws the page after a write that changes it, showing the API's message. */
+  reload: (message: string) => Promise<void>;
+}
