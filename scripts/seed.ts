@@ -1,13 +1,17 @@
 /**
  * Seeds demo data into the local D1 database when it has no users yet: addresses, agents,
- * contractors, tenants, one user per role and a dozen jobs. Reference data (statuses,
- * priorities, …) comes from the migrations. Private fields are encrypted with the .dev.vars key.
+ * contractors, tenants, one user per role and a dozen jobs (JOB-001..JOB-012, which the browser
+ * tests read), then, unless `week: false`, a realistic week of jobs in every status after them
+ * (scripts/lib/demo-week.ts). Reference data (statuses, priorities, …) comes from the migrations.
+ * Private fields are encrypted with the .dev.vars key. All in one batch: re-running seeds nothing.
  */
 import { FieldCipher, loadKeyRing } from "../src/crypto/fields";
+import { systemClock, toIsoSeconds } from "../src/domain/time";
 import { cliArgs } from "./lib/cli.ts";
+import { seedWeek } from "./lib/demo-week";
 import { ensureDevVars, localBindings, migrateLocal } from "./lib/local";
 
-export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promise<boolean> {
+export async function seedIfEmpty(db: D1Database, encryptionKeys: string, opts: { week?: boolean } = {}): Promise<boolean> {
   const users = await db.prepare("SELECT count(*) AS n FROM users").first<{ n: number }>();
   if ((users?.n ?? 0) > 0) return false;
   const cipher = new FieldCipher(await loadKeyRing(encryptionKeys));
@@ -115,14 +119,14 @@ export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promi
   ] as const;
   const statuses = [1, 1, 4, 2, 3, 6, 1, 4, 6, 1, 5, 7];
   const slaHours: Record<number, number> = { 1: 336, 2: 72, 3: 24, 4: 4 };
-  const now = Date.now();
+  const now = systemClock.now().getTime();
   for (let i = 0; i < titles.length; i++) {
     const [title, description, typeId] = titles[i] ?? titles[0];
     const uuid = crypto.randomUUID();
     const priorityId = (i % 4) + 1;
     const created = new Date(now - (i * 19 + 2) * 3_600_000);
-    const createdAt = created.toISOString().replace(/\.\d{3}Z$/, "Z");
-    const deadline = new Date(created.getTime() + (slaHours[priorityId] ?? 72) * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const createdAt = toIsoSeconds(created);
+    const deadline = toIsoSeconds(created.getTime() + (slaHours[priorityId] ?? 72) * 3_600_000);
     const enc = (column: string, value: string) => cipher.encrypt({ table: "jobs", column, rowUuid: uuid }, value);
     run(
       `INSERT INTO jobs (id, uuid, job_ref, job_title, job_description, status_id, priority_id, job_type_id, address_id, agent_id, contractor_id,
@@ -154,6 +158,7 @@ export async function seedIfEmpty(db: D1Database, encryptionKeys: string): Promi
     );
     run("INSERT INTO job_tenants (job_id, tenant_id) VALUES (?, ?)", i + 1, (i % 5) + 1);
   }
+  if (opts.week ?? true) await seedWeek(run, cipher, now);
   await db.batch(stmts);
   return true;
 }

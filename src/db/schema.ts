@@ -161,6 +161,10 @@ export const users = sqliteTable(
     uniqueIndex("users_email_idx").on(t.email),
     // The staff directory (GET /api/jobs/staff): admins, managers and staff only.
     index("users_staff_name_idx").on(nocase(t.name)).where(sql`${t.role} IN ('admin', 'manager', 'staff')`),
+    // One per role (migrations/0016_staff_role_directory.sql): a rare role's page without walking every name.
+    index("users_admin_name_idx").on(nocase(t.name)).where(sql`${t.role} = 'admin'`),
+    index("users_manager_name_idx").on(nocase(t.name)).where(sql`${t.role} = 'manager'`),
+    index("users_staff_role_name_idx").on(nocase(t.name)).where(sql`${t.role} = 'staff'`),
   ],
 );
 

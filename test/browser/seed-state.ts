@@ -1,6 +1,6 @@
 /**
  * Seeds a fresh local state directory for the browser tests (run with tsx by dashboard.test.ts):
- * the demo data of `npm run seed`, plus API tokens minted for the seeded manager, staff member and contractor.
+ * the demo data of `npm run seed` (its base dozen jobs only, `week: false`: the tests count them), plus API tokens minted for the seeded manager, staff member and contractor.
  *   tsx test/browser/seed-state.ts <persist dir>     (ENCRYPTION_KEYS in the environment)
  * Prints {"manager": "<token>", "staff": "<token>", "contractor": "<token>"} on its last line.
  */
@@ -16,7 +16,7 @@ const root = path.resolve(import.meta.dirname, "../..");
 const proxy = await getPlatformProxy<Env>({ configPath: path.join(root, "wrangler.toml"), persist: { path: path.join(persist, "v3") } });
 try {
   const db = proxy.env.DB;
-  if (!(await seedIfEmpty(db, process.env.ENCRYPTION_KEYS ?? ""))) throw new Error("the state directory is not fresh");
+  if (!(await seedIfEmpty(db, process.env.ENCRYPTION_KEYS ?? "", { week: false }))) throw new Error("the state directory is not fresh");
   const tokens: Record<string, string> = {};
   for (const role of ["manager", "staff", "contractor"] as const) {
     const user = await db
