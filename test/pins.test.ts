@@ -154,7 +154,9 @@ describe("is_pinned without a Durable Object call while the pins are unchanged (
     expect(await isPinned(user, job.job_uuid)).toBe(false); // this isolate now holds a copy (version 0)
     // Another isolate pins through the object but has not copied the version yet: this isolate's
     // reads still answer from its copy, which shows that they made no Durable Object call.
-    const changed = await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) => instance.toggleVersioned(job.job_uuid));
+    const changed = await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) =>
+      instance.toggleVersioned(job.job_uuid, new Date().toISOString()),
+    );
     expect(changed).toEqual({ pinned: true, version: 1 });
     expect(await isPinned(user, job.job_uuid)).toBe(false);
     expect((await pinnedList(user)).data).toEqual([]);
@@ -170,12 +172,14 @@ describe("is_pinned without a Durable Object call while the pins are unchanged (
     // The object moves to version 2 (pin, unpin) while D1 says 1: a read takes the object's
     // snapshot (version 2, unpinned) and keeps it under 2, so D1's 1 does not match it later.
     await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) => {
-      instance.toggleVersioned(job.job_uuid);
-      instance.toggleVersioned(job.job_uuid);
+      instance.toggleVersioned(job.job_uuid, new Date().toISOString());
+      instance.toggleVersioned(job.job_uuid, new Date().toISOString());
     });
     await env.DB.prepare("UPDATE users SET pins_version = 1 WHERE uuid = ?").bind(user.userUuid).run();
     expect(await isPinned(user, job.job_uuid)).toBe(false);
-    await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) => instance.toggleVersioned(job.job_uuid));
+    await runInDurableObject(userPins(env, user.userUuid), (instance: UserPins) =>
+      instance.toggleVersioned(job.job_uuid, new Date().toISOString()),
+    );
     expect(await isPinned(user, job.job_uuid)).toBe(true);
   });
 });

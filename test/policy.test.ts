@@ -73,6 +73,8 @@ const CONTRACTOR_PERMISSIONS = new Set([
   "api.jobs.amend_request.manage",
   "api.jobs.amendable_fields.manage",
   "api.jobs.toggle_pin.manage",
+  // Their side of the work (POST /api/jobs/work; the lifecycle limits them to their own jobs).
+  "api.jobs.work.manage",
   "api.security.tokens.manage",
   "api.jobs.contractors.manage",
 ]);

@@ -1,8 +1,10 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { scopeFor } from "../src/app/scope";
 import { SLA_DEFAULT_HOURS } from "../src/domain/sla";
 import { RequestContext } from "../src/http/context";
-import { slaStatusQueries } from "../src/jobs/sla-status/read";
+import { slaStatusQueries } from "../src/jobs/sla-status/service";
+import { createServices } from "../src/platform/services";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, makeUser, seedFixtures } from "./helpers";
 import { day, HOUR, iso, MINUTE, newAgent, type PlacedJob, PRIORITY, placeJob, STATUS } from "./sla-helpers";
 
@@ -306,9 +308,17 @@ describe("GET /api/jobs/sla-status", () => {
   });
 
   it("reads only measured jobs through their partial indexes: no query scans the jobs table", async () => {
-    const ctx = new RequestContext(env, undefined, staff.token);
-    for (const filters of [{}, { agent_id: agentA }, { priority_id: PRIORITY.medium }]) {
-      const sla = await slaStatusQueries(ctx, iso(Date.now()), filters, { limit: 50, offset: 0 });
+    // The office's plans and a contractor's (its own index, or the filter's): each caller admitted as the token check resolves it.
+    const contractor = await makeUser("contractor", { contractorId: fx.contractorId });
+    const scopes = await Promise.all(
+      [staff.token, contractor.token].map(async (token) =>
+        scopeFor(createServices(env), await new RequestContext(env, undefined, token).principal()),
+      ),
+    );
+    for (const [scope, filters] of scopes.flatMap((s) =>
+      [{}, { agent_id: agentA }, { priority_id: PRIORITY.medium }].map((f) => [s, f] as const),
+    )) {
+      const sla = await slaStatusQueries(scope, iso(Date.now()), filters, { limit: 50, offset: 0 });
       for (const query of sla.branches.flatMap((b) => [b.notDue, b.details])) {
         const { sql, params } = query.toSQL();
         const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)

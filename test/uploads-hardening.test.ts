@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import PostalMime from "postal-mime";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { safeFilename } from "../src/media/note-files";
+import { safeFilename } from "../src/media/intake";
 import { signObjectUrl, verifyObjectUrl } from "../src/media/signed-urls";
 import { sniff, sniffDeep } from "../src/media/sniff";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "./helpers";

@@ -157,6 +157,39 @@ describe("subscriptions (admin API)", () => {
     expectStatus(await send(admin, "POST", ADMIN_PATH, { action: "rotate_secret", uuid }), 404);
   });
 
+  it("marks an Idempotency-Key committed with each write: a retry whose answer was lost never writes again", async () => {
+    const withKey = (key: string, body: Record<string, unknown>, path = ADMIN_PATH) =>
+      api("POST", path, { token: admin.token, csrf: admin.csrf, body, headers: { "Idempotency-Key": key } });
+    const committed = async (key: string) =>
+      (await rows<{ committed_at: string | null }>("SELECT committed_at FROM idempotency_keys WHERE idem_key = ?", key))[0]?.committed_at;
+    const create = { action: "create", url: "https://hooks.example.com/idem", description: "Idem" };
+    const key = crypto.randomUUID();
+    expectStatus(await withKey(key, create), 201);
+    expect(await committed(key)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // The Worker died before storing the answer, and the lease ran out: "applied", not a second subscription.
+    await env.DB.prepare(
+      "UPDATE idempotency_keys SET status = NULL, body = NULL, content_type = NULL, created_at = '2020-01-01T00:00:00Z' WHERE idem_key = ?",
+    )
+      .bind(key)
+      .run();
+    const lost = await withKey(key, create);
+    expectStatus(lost, 409);
+    expect(lost.body.errors).toEqual([{ field: "Idempotency-Key", message: "was applied; its answer was not kept" }]);
+    expect(await rows("SELECT id FROM webhook_subscriptions WHERE url = ?", "https://hooks.example.com/idem")).toHaveLength(1);
+
+    const [sub] = await rows<{ uuid: string }>("SELECT uuid FROM webhook_subscriptions WHERE url = ?", "https://hooks.example.com/idem");
+    const uuid = String(sub?.uuid);
+    for (const body of [
+      { action: "update", uuid, enabled: false },
+      { action: "rotate_secret", uuid },
+      { action: "delete", uuid },
+    ]) {
+      const k = crypto.randomUUID();
+      expectStatus(await withKey(k, body), 200);
+      expect(await committed(k), body.action).toEqual(expect.any(String));
+    }
+  });
+
   it("is for administrators only: other roles get 403 and change nothing", async () => {
     const before = await rows("SELECT * FROM webhook_subscriptions ORDER BY id");
     for (const who of [manager, staff, contractor]) {

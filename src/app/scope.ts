@@ -17,6 +17,8 @@ export interface Scope extends JobReader {
   readonly services: Services;
   /** The request's D1 session (read replication, rows-read metering). */
   readonly db: Db;
+  /** The request's id for log lines, on channels that have one (HTTP). */
+  readonly requestId?: string;
   /** The admitted caller (after `principal()` or a `read`; at once for `scopeFor`). */
   readonly caller: Principal;
   principal(): Promise<Principal>;

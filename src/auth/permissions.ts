@@ -38,6 +38,15 @@ const ALL: readonly Permission[] = PERMISSIONS;
 /** Administration permissions (not in the reference): held by the admin role alone. */
 const JOBS: readonly Permission[] = PERMISSIONS.filter((p) => !p.startsWith("api.admin."));
 
+const NOT_FOR_CONTRACTORS: ReadonlySet<Permission> = new Set([
+  "api.jobs.recall.manage",
+  "api.jobs.mark_recall_completed.manage",
+  "api.jobs.remedials.manage",
+  "api.jobs.agents.manage",
+  "api.jobs.staff.manage",
+  "api.jobs.tenants.manage",
+]);
+
 /**
  * Role → permissions (decisions go through `can` in src/domain/policy.ts, which also holds the
  * rules this table cannot express: contractor scoping, management authority, private contacts). Contractors hold `api.jobs.manage.manage` because the reference gates
@@ -52,21 +61,9 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   // Agents work for a letting agency, not for us: no staff directory (and only their own agent
   // record in the agents directory).
   agent: JOBS.filter((p) => p !== "api.jobs.staff.manage"),
-  // Contractors: their own record in the contractors directory; no agents, staff or tenants.
-  contractor: [
-    "api.jobs.manage.list",
-    "api.jobs.manage.manage",
-    "api.jobs.case_notes.manage",
-    "api.jobs.photos.view",
-    "api.jobs.photos.manage",
-    "api.jobs.documents.manage",
-    "api.jobs.amend_request.manage",
-    "api.jobs.amendable_fields.manage",
-    "api.jobs.toggle_pin.manage",
-    "api.jobs.work.manage",
-    "api.security.tokens.manage",
-    "api.jobs.contractors.manage",
-  ],
+  // Contractors: no recalls or remedial links (the managing side decides them), their own record
+  // in the contractors directory and no agents, staff or tenants directories.
+  contractor: JOBS.filter((p) => !NOT_FOR_CONTRACTORS.has(p)),
 };
 
 /** A token may narrow its user's permissions, never widen them. */

@@ -94,7 +94,7 @@ export async function receiveReply(message: ForwardableEmailMessage, services: S
       sender,
     });
   } catch (err) {
-    if (err instanceof ApiError) return reject(err.message.replace(/^attachments: /, "Attachment rejected: "));
+    if (err instanceof ApiError) return reject(err.message);
     throw err;
   }
 }

@@ -144,14 +144,6 @@ export class RequestContext {
     return hit ? this.use(hit) : undefined;
   }
 
-  /**
-   * @deprecated The route's policy is data now (`policy` on operation(), checked by the pipeline);
-   * kept while route files still call it: runs `check` on the caller.
-   */
-  async admitWith(check: (caller: Principal) => unknown) {
-    await check(await this.principal());
-  }
-
   /** Refuses the caller for good (the pipeline's 403s): a handler must not go on as it. */
   refuse(err: unknown): never {
     this.resolved = undefined;

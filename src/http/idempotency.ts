@@ -32,8 +32,8 @@ import { readBody } from "./body";
  * with `errors: [{ field: "Idempotency-Key", … }]` saying the request was applied, so the client
  * looks the result up instead of repeating it under a new key. Storing the answer is one more
  * statement after the handler, as before: no extra round trip. A write made outside `db.batch`
- * (a lone `insert().returning()`, as the admin webhook routes do) carries no mark and keeps the
- * old window: such a handler should write through `db.batch` to be covered.
+ * (a lone `insert().returning()`) would carry no mark and keep the old window: every use case
+ * writes through `db.batch` (the admin webhook routes too since they became use cases).
  */
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;

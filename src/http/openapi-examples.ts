@@ -35,6 +35,11 @@ export const OPENAPI_TAGS = [
     name: "Approval Gate",
     description: "The approval gate system requires management sign-off before certain jobs can progress to the next status.",
   },
+  {
+    name: "Work",
+    description:
+      "The work on a job (not in the reference): the assigned contractor accepts or declines, starts and completes with evidence; the office signs off or sends back. Every move follows the job lifecycle.",
+  },
   { name: "Reference Endpoints", description: "These read-only endpoints return lookup data for populating form dropdowns." },
   {
     name: "Pin / Unpin",
@@ -503,6 +508,60 @@ const DOCS: Record<string, OperationDocs> = {
     tag: "Approval Gate",
     body: { approve: ex("Approve a gate", { job_uuid: JOB_UUID, decision: "approve", notes: "Checked on site — proceed." }) },
     responses: { 200: { approved: ex("Job progressed", { success: true, message: "Job approved and progressed to next status" }) } },
+    conflict: true,
+  },
+  reportWork: {
+    tag: "Work",
+    body: {
+      accept: ex("The assigned contractor accepts the job", { action: "accept", job_uuid: JOB_UUID }),
+      decline: ex("The assigned contractor declines, with a reason", {
+        action: "decline",
+        job_uuid: JOB_UUID,
+        reason: "No gas-safe engineer free this week",
+      }),
+      start: ex("Work starts (Approved → In Progress)", { action: "start", job_uuid: JOB_UUID }),
+      complete: ex("Completed with its evidence (an after photo is already uploaded)", {
+        action: "complete",
+        job_uuid: JOB_UUID,
+        completion_note: "Boiler serviced; flue gas analysis within limits.",
+      }),
+      sign_off: ex("The office signs the work off (Completed → Closed)", { action: "sign_off", job_uuid: JOB_UUID }),
+      send_back: ex("The office sends it back, with a reason", {
+        action: "send_back",
+        job_uuid: JOB_UUID,
+        reason: "Radiator in bedroom 2 still cold",
+      }),
+    },
+    responses: {
+      200: {
+        completed: ex("Completed: nothing more is open to the contractor", {
+          success: true,
+          job_uuid: JOB_UUID,
+          job_ref: "JOB-001",
+          status_id: 6,
+          status_name: "Completed",
+          next_statuses: [],
+          message: "Job completed",
+        }),
+        accepted: ex("Accepted: starting is open next", {
+          success: true,
+          job_uuid: JOB_UUID,
+          job_ref: "JOB-001",
+          status_id: 3,
+          status_name: "Approved",
+          next_statuses: [
+            {
+              status_id: 4,
+              status_name: "In Progress",
+              via: "start",
+              operation: "POST /api/jobs/work action=start",
+              requires: ["acceptance"],
+            },
+          ],
+          message: "Job accepted",
+        }),
+      },
+    },
     conflict: true,
   },
   listStatuses: {

@@ -44,11 +44,6 @@ export interface OperationDef<QS, BS, M extends Method = Method, P extends strin
   policy?: Admission["policy"];
   /** Request headers the operation reads, documented in OpenAPI (name → description). */
   headers?: { "If-Match"?: string };
-  /**
-   * @deprecated Ignored: the caller is always admitted first (from the token cache, usually
-   * without a round trip). The lead removes it with the route files' last uses.
-   */
-  admitInFirstRead?: boolean;
   handler: (c: AppContext, input: { query: Out<QS>; body: Out<BS> }) => Promise<Response>;
 }
 

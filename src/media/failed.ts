@@ -1,12 +1,19 @@
 import { and, eq, type SQL } from "drizzle-orm";
 import { photos } from "../db/schema";
 import { recordEvent } from "../domain/events";
-import type { Services } from "../platform/services";
+import type { Db, Services } from "../platform/services";
 import { removeStored } from "./cleanup";
 import { mediaOutputKeys } from "./keys";
 
 /** The actor of events the media pipeline records. */
 export const MEDIA_ACTOR = { userId: null, name: "Media pipeline" } as const;
+
+/**
+ * The pipeline's outbox event about a photo or video (webhooks: media.processed, media.failed),
+ * written only if the guarded statement before it in the batch changed the row.
+ */
+export const mediaEvent = (db: Db, media: { jobId: number; jobUuid: string }, action: string, changes: Record<string, unknown>) =>
+  recordEvent(db, { jobId: media.jobId, jobUuid: media.jobUuid, actor: MEDIA_ACTOR, action, changes }, { ifChanged: true });
 
 export interface FailingMedia {
   id: number;
@@ -40,12 +47,7 @@ export async function markMediaFailed(
       .set({ processingStatus: "failed", processingError: failure.error })
       .where(and(eq(photos.id, media.id), failure.guard))
       .returning({ id: photos.id }),
-    // The outbox event (webhooks: media.failed), only if the row changed.
-    recordEvent(
-      db,
-      { jobId: media.jobId, jobUuid: media.jobUuid, actor: MEDIA_ACTOR, action: failure.action, changes: failure.changes },
-      { ifChanged: true },
-    ),
+    mediaEvent(db, media, failure.action, failure.changes),
   ]);
   if (failed.length === 0) return false;
   await removeStored(services, mediaOutputKeys(media.kind, media.jobUuid, media.uuid));

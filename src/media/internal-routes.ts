@@ -20,7 +20,7 @@ export function internalMediaRoutes(app: Hono<AppEnv>) {
   app.get(OBJECT_URL_PATH, async (c) => {
     const params = await verified(c.env, "GET", c.req.url);
     if (typeof params === "string") return deny(403, `signed URL ${params}`);
-    const object = await c.env.MEDIA.get(params.key);
+    const object = await c.var.ctx.services.media.get(params.key);
     if (!object) return deny(404, "object not found");
     return new Response(object.body, {
       headers: {
@@ -43,7 +43,7 @@ export function internalMediaRoutes(app: Hono<AppEnv>) {
     // R2 needs a known length; the fixed-length stream also fails if fewer/more bytes arrive.
     const sized = new FixedLengthStream(length);
     const [object] = await Promise.all([
-      c.env.MEDIA.put(params.key, sized.readable, {
+      c.var.ctx.services.media.put(params.key, sized.readable, {
         httpMetadata: { contentType: PUT_TYPES.has(declared) ? declared : "application/octet-stream" },
       }),
       body.pipeTo(sized.writable),

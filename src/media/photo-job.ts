@@ -19,12 +19,11 @@ import { ImageCompressAnswer, type ImageCompressRequest, MediaServiceError } fro
 import { compressImage, ImageRejected, JPEG_QUALITY, MAX_LONG_EDGE, readImageHeader } from "@propops/media-core/photo-compressor";
 import { eq, sql } from "drizzle-orm";
 import { jobs, photos } from "../db/schema";
-import { recordEvent } from "../domain/events";
 import type { Services } from "../platform/services";
-import { MEDIA_ACTOR, markMediaFailed } from "./failed";
+import { markMediaFailed, mediaEvent } from "./failed";
 import { compressedKey } from "./keys";
 import { signObjectUrl } from "./signed-urls";
-import { transcoderFetch } from "./transcoder-client";
+import { postToMediaService } from "./transcoder-client";
 
 /** Source files above this size go to the container whatever their pixel count (padded files). */
 export const WORKER_MAX_SOURCE_BYTES = 8 * 1024 * 1024;
@@ -73,13 +72,13 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
 
   const outputKey = compressedKey(row.jobUuid, photo.uuid);
   try {
-    const source = await env.MEDIA.get(photo.r2Key);
+    const source = await services.media.get(photo.r2Key);
     if (!source) throw new PermanentFailure("original object is missing from storage");
     const bytes = new Uint8Array(await source.arrayBuffer());
     const header = readImageHeader(bytes);
     const result = fitsWorkerBudget(env, header.width * header.height, header.bitDepth, bytes.length)
-      ? await compressHere(env, bytes, outputKey)
-      : await compressInContainer(env, photo.id, photo.r2Key, outputKey);
+      ? await compressHere(services.media, bytes, outputKey)
+      : await compressInContainer(services, photo.id, photo.r2Key, outputKey);
     const kept = result.outcome === "compressed";
     const [updated] = await db.batch([
       db
@@ -93,25 +92,20 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
           compressedHeight: result.outputHeight,
           processingStatus: "completed",
           processingError: null,
-          processedAt: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+          processedAt: services.clock.iso(),
         })
         .where(eq(photos.id, photo.id))
         .returning({ id: photos.id }),
-      // The outbox event (webhooks: media.processed), only if the row was still there.
-      recordEvent(
-        db,
-        {
-          jobId: photo.jobId,
-          jobUuid: row.jobUuid,
-          actor: MEDIA_ACTOR,
-          action: "photo.compressed",
-          changes: { photo_uuid: photo.uuid, outcome: result.outcome, bytes_before: photo.size, bytes_after: result.bytesAfter },
-        },
-        { ifChanged: true },
-      ),
+      // Only if the row was still there.
+      mediaEvent(db, { jobId: photo.jobId, jobUuid: row.jobUuid }, "photo.compressed", {
+        photo_uuid: photo.uuid,
+        outcome: result.outcome,
+        bytes_before: photo.size,
+        bytes_after: result.bytesAfter,
+      }),
     ]);
     // Deleted while compressing: its files were removed already, so remove the new one too.
-    if (updated.length === 0 && kept) await env.MEDIA.delete(outputKey);
+    if (updated.length === 0 && kept) await services.media.delete(outputKey);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof PermanentFailure || err instanceof ImageRejected) {
@@ -135,9 +129,9 @@ export async function handlePhotoCompress(services: Services, photoId: number): 
   }
 }
 
-async function compressHere(env: Env, bytes: Uint8Array, compressedKey: string): Promise<Outcome> {
+async function compressHere(media: R2Bucket, bytes: Uint8Array, compressedKey: string): Promise<Outcome> {
   const r = compressImage(bytes);
-  if (r.outcome === "compressed") await env.MEDIA.put(compressedKey, r.bytes, { httpMetadata: { contentType: r.contentType } });
+  if (r.outcome === "compressed") await media.put(compressedKey, r.bytes, { httpMetadata: { contentType: r.contentType } });
   return { ...r, where: "worker" };
 }
 
@@ -146,7 +140,8 @@ async function compressHere(env: Env, bytes: Uint8Array, compressedKey: string):
  * it with the same photon code, uploads the result through a signed PUT URL and answers with the
  * figures (synchronously: one image takes seconds, well within a queue handler's time).
  */
-export async function compressInContainer(env: Env, photoId: number, sourceKey: string, compressedKey: string): Promise<Outcome> {
+export async function compressInContainer(services: Services, photoId: number, sourceKey: string, compressedKey: string): Promise<Outcome> {
+  const { env } = services;
   const body: ImageCompressRequest = {
     photo_id: photoId,
     source_url: await signObjectUrl(env, "GET", sourceKey, URL_TTL_SECONDS),
@@ -154,23 +149,14 @@ export async function compressInContainer(env: Env, photoId: number, sourceKey: 
     max_long_edge: MAX_LONG_EDGE,
     jpeg_quality: JPEG_QUALITY,
   };
-  let res: Response;
-  try {
-    res = await transcoderFetch(
-      env,
-      "/v1/images/compress",
-      {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(CONTAINER_TIMEOUT_MS),
-      },
-      // A few shared instances (not one per photo): each compresses one image at a time.
-      `images-${photoId % CONTAINER_INSTANCES}`,
-    );
-  } catch (err) {
-    throw new Error(`media container unreachable: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const res = await postToMediaService(env, {
+    path: "/v1/images/compress",
+    body,
+    timeoutMs: CONTAINER_TIMEOUT_MS,
+    // A few shared instances (not one per photo): each compresses one image at a time.
+    instance: `images-${photoId % CONTAINER_INSTANCES}`,
+    who: "media container",
+  });
   const json: unknown = await res.json().catch(() => ({}));
   if (!res.ok) {
     const failure = MediaServiceError.safeParse(json);
@@ -183,7 +169,7 @@ export async function compressInContainer(env: Env, photoId: number, sourceKey: 
   const answer = parsed.data;
   const outcome = answer.outcome;
   // Never record a key that points at nothing.
-  if (outcome === "compressed" && !(await env.MEDIA.head(compressedKey))) throw new Error("media container did not store the result");
+  if (outcome === "compressed" && !(await services.media.head(compressedKey))) throw new Error("media container did not store the result");
   return {
     outcome,
     contentType: answer.content_type,

@@ -47,3 +47,6 @@ export function satisfy(range: Exclude<RangeRequest, { kind: "ignore" }>, size: 
   const last = Math.min(range.last ?? size - 1, size - 1);
   return { offset: range.first, length: last - range.first + 1 };
 }
+
+/** A request's `Range` header as plain input for a download use case. */
+export const rangeOf = (request: Request): RangeRequest => parseRange(request.headers.get("range"));

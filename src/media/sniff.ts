@@ -6,6 +6,7 @@
  */
 import { ImageRejected, readImageHeader } from "@propops/media-core/photo-compressor";
 import { Inflate } from "fflate";
+import { readCapped } from "../lib/read-limited";
 
 export type SniffedType = "jpeg" | "png" | "mp4" | "pdf" | "docx";
 
@@ -298,35 +299,13 @@ async function inflatedWithin(
   cap: number,
   opts: { keep?: boolean; format?: "deflate" | "deflate-raw" } = {},
 ): Promise<{ ok: boolean; size: number; bytes?: Uint8Array }> {
-  const keep = opts.keep ?? false;
-  const reader = new Blob([data])
-    .stream()
-    .pipeThrough(new DecompressionStream(opts.format ?? "deflate-raw"))
-    .getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream(opts.format ?? "deflate-raw"));
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > cap) {
-        await reader.cancel();
-        return { ok: false, size };
-      }
-      if (keep) parts.push(value);
-    }
+    const read = await readCapped(stream, cap, opts.keep ?? false);
+    return { ok: !read.over, size: read.size, bytes: read.bytes };
   } catch {
     throw new SniffError("truncated", "compressed data is corrupt");
   }
-  if (!keep) return { ok: true, size };
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.byteLength;
-  }
-  return { ok: true, size, bytes };
 }
 
 /**

@@ -18,7 +18,7 @@ const PHOTO_STALLED_MS = 30 * 60_000;
  * video attempt still within its watchdog delay is left alone by video-job.ts).
  */
 export async function requeueStalledMedia(services: Services, now: Date): Promise<number> {
-  const { db, env } = services;
+  const { db, env, mediaQueue } = services;
   // A video may legitimately run for its attempts' watchdog delays; it is looked at after all of them.
   const videoStalledMs = (MAX_VIDEO_ATTEMPTS + 1) * watchdogSeconds(env) * 1000;
   const stalled = (kind: "image" | "video", ms: number) =>
@@ -40,6 +40,6 @@ export async function requeueStalledMedia(services: Services, now: Date): Promis
     ...images.map((r): MediaMessage => ({ type: "photo.compress", photoId: r.id })),
     ...videos.map((r): MediaMessage => ({ type: "video.transcode", photoId: r.id })),
   ];
-  if (messages.length > 0) await env.MEDIA_QUEUE.sendBatch(messages.map((body) => ({ body })));
+  if (messages.length > 0) await mediaQueue.sendBatch(messages.map((body) => ({ body })));
   return messages.length;
 }

@@ -29,3 +29,25 @@ export function transcoderFetch(
   const stub = env.MEDIA_CONTAINER.get(env.MEDIA_CONTAINER.idFromName(instance));
   return stub.fetch(new Request(new URL(path, "http://media-container"), init));
 }
+
+/** POSTs a JSON job to the media service; a network failure throws "<who> unreachable: …" (retried by the queue). */
+export async function postToMediaService(
+  env: Pick<Env, "MEDIA_SERVICE" | "TRANSCODER_URL" | "MEDIA_CONTAINER">,
+  call: { path: string; body: unknown; timeoutMs: number; instance: string; who: string },
+): Promise<Response> {
+  try {
+    return await transcoderFetch(
+      env,
+      call.path,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(call.body),
+        signal: AbortSignal.timeout(call.timeoutMs),
+      },
+      call.instance,
+    );
+  } catch (err) {
+    throw new Error(`${call.who} unreachable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

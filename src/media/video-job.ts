@@ -13,15 +13,12 @@
 import { type TranscodeRequest, VideoStatus } from "@propops/media-core/contract";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { auditEvents, jobs, photos } from "../db/schema";
-import { recordEvent } from "../domain/events";
-import { nowIso } from "../domain/time";
 import type { Db, Services } from "../platform/services";
 import { deletePrefix } from "./cleanup";
-import { MEDIA_ACTOR, markMediaFailed } from "./failed";
+import { markMediaFailed, mediaEvent } from "./failed";
 import { objectKey, videoOutputKeys } from "./keys";
-import type { MediaMessage } from "./messages";
 import { signObjectUrl } from "./signed-urls";
-import { transcoderFetch } from "./transcoder-client";
+import { postToMediaService, transcoderFetch } from "./transcoder-client";
 import { type CallbackBody, type CallbackTarget, signCallbackUrl } from "./video-callback";
 
 /** Transcoder runs (dispatches) a video gets before it is marked failed. */
@@ -84,7 +81,7 @@ const onAttempt = (photoId: number, attempt: number) =>
   and(eq(photos.id, photoId), eq(photos.processingStatus, "processing"), eq(photos.processingAttempts, attempt));
 
 /** Seconds since attempt `attempt` was dispatched (from its audit event), Infinity if unknown. */
-async function dispatchAge(db: Db, video: VideoRow): Promise<number> {
+async function dispatchAge({ db, clock }: Services, video: VideoRow): Promise<number> {
   const row = await db
     .select({ at: auditEvents.createdAt })
     .from(auditEvents)
@@ -99,7 +96,7 @@ async function dispatchAge(db: Db, video: VideoRow): Promise<number> {
     .orderBy(desc(auditEvents.id))
     .get();
   const at = row ? Date.parse(row.at) : Number.NaN;
-  return Number.isFinite(at) ? (Date.now() - at) / 1000 : Number.POSITIVE_INFINITY;
+  return Number.isFinite(at) ? (clock.now().getTime() - at) / 1000 : Number.POSITIVE_INFINITY;
 }
 
 /** `video.transcode`: start the next attempt unless one is done, failed for good or still running. */
@@ -113,7 +110,7 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
     // message that supersedes exactly this attempt, or an attempt older than the watchdog's
     // delay (its watchdog was lost), is taken over.
     const superseding = msg.supersedes === video.attempts;
-    if (!superseding && (await dispatchAge(db, video)) < watchdogSeconds(env)) return;
+    if (!superseding && (await dispatchAge(services, video)) < watchdogSeconds(env)) return;
   }
   if (video.attempts >= MAX_VIDEO_ATTEMPTS) {
     await markFailed(services, video, `gave up after ${video.attempts} attempts: ${lastReason(video)}`);
@@ -128,25 +125,18 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
       .set({ processingStatus: "processing", processingAttempts: attempt })
       .where(and(eq(photos.id, video.id), eq(photos.processingStatus, video.status), eq(photos.processingAttempts, video.attempts)))
       .returning({ id: photos.id }),
-    recordEvent(
-      db,
-      {
-        jobId: video.jobId,
-        jobUuid: video.jobUuid,
-        actor: MEDIA_ACTOR,
-        action: "photo.video_dispatched",
-        changes: { photo_uuid: video.uuid, attempt },
-      },
-      { ifChanged: true },
-    ),
+    mediaEvent(db, video, "photo.video_dispatched", { photo_uuid: video.uuid, attempt }),
   ]);
   if (claimed.length === 0) return;
 
   try {
     // The watchdog first: once the transcoder has the job, nothing may be left unwatched.
-    await env.MEDIA_QUEUE.send({ type: "video.watchdog", photoId: video.id, attempt } satisfies MediaMessage, {
-      delaySeconds: watchdogSeconds(env),
-    });
+    await services.mediaQueue.send(
+      { type: "video.watchdog", photoId: video.id, attempt },
+      {
+        delaySeconds: watchdogSeconds(env),
+      },
+    );
     await dispatch(env, video, attempt);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
@@ -159,17 +149,17 @@ export async function handleVideoTranscode(services: Services, msg: { photoId: n
   }
   // Then ask after it every few seconds until the watchdog's time: a crash is noticed in seconds.
   // Best effort: without it the watchdog still catches a lost attempt, only later.
-  const until = Date.now() + watchdogSeconds(env) * 1000;
-  await scheduleCheck(env, { photoId: video.id, attempt, until }).catch((err) =>
+  const until = services.clock.now().getTime() + watchdogSeconds(env) * 1000;
+  await scheduleCheck(services, { photoId: video.id, attempt, until }).catch((err) =>
     console.error(`video ${video.uuid}: could not arm the status check:`, err instanceof Error ? err.message : err),
   );
 }
 
-async function scheduleCheck(env: Env, check: { photoId: number; attempt: number; until: number }): Promise<boolean> {
-  const delaySeconds = checkSeconds(env);
+async function scheduleCheck(services: Services, check: { photoId: number; attempt: number; until: number }): Promise<boolean> {
+  const delaySeconds = checkSeconds(services.env);
   // The watchdog is due before the next check would run: it takes over.
-  if (Date.now() + delaySeconds * 1000 >= check.until) return false;
-  await env.MEDIA_QUEUE.send({ type: "video.check", ...check } satisfies MediaMessage, { delaySeconds });
+  if (services.clock.now().getTime() + delaySeconds * 1000 >= check.until) return false;
+  await services.mediaQueue.send({ type: "video.check", ...check }, { delaySeconds });
   return true;
 }
 
@@ -205,7 +195,7 @@ export async function handleVideoCheck(services: Services, msg: { photoId: numbe
   if (first?.status !== "processing" || first.attempts !== msg.attempt) return;
   const held = await serviceHolds(env, first, msg.attempt);
   if (held !== "lost") {
-    await scheduleCheck(env, msg);
+    await scheduleCheck(services, msg);
     return;
   }
   const video = await loadVideo(db, { id: msg.photoId });
@@ -225,22 +215,13 @@ async function dispatch(env: Env, video: VideoRow, attempt: number): Promise<voi
     outputs: { "1080p": await put(keys["1080p"]), "720p": await put(keys["720p"]), thumbnail: await put(keys.thumbnail) },
     callback_url: await signCallbackUrl(env, { jobUuid: video.jobUuid, photoUuid: video.uuid, attempt }, URL_TTL_SECONDS),
   };
-  let res: Response;
-  try {
-    res = await transcoderFetch(
-      env,
-      "/v1/videos/transcode",
-      {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(DISPATCH_TIMEOUT_MS),
-      },
-      video.uuid,
-    );
-  } catch (err) {
-    throw new Error(`transcoder unreachable: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const res = await postToMediaService(env, {
+    path: "/v1/videos/transcode",
+    body,
+    timeoutMs: DISPATCH_TIMEOUT_MS,
+    instance: video.uuid,
+    who: "transcoder",
+  });
   const text = await res.text().catch(() => "");
   if (res.status === 202) return;
   // 503 busy (Retry-After), 409 a previous attempt still running, 5xx, 400 (a bug here): retry.
@@ -264,7 +245,7 @@ export async function handleVideoWatchdog(services: Services, msg: { photoId: nu
  * retried by whoever called this (queue retry, transcoder callback retry).
  */
 async function retryOrFail(services: Services, video: VideoRow, reason: string): Promise<"retrying" | "failed"> {
-  const { env, db } = services;
+  const { db } = services;
   if (video.attempts >= MAX_VIDEO_ATTEMPTS) {
     await markFailed(services, video, `gave up after ${video.attempts} attempts: ${reason}`);
     return "failed";
@@ -273,9 +254,12 @@ async function retryOrFail(services: Services, video: VideoRow, reason: string):
     .update(photos)
     .set({ processingError: reasonText(`retrying: ${reason}`) })
     .where(onAttempt(video.id, video.attempts));
-  await env.MEDIA_QUEUE.send({ type: "video.transcode", photoId: video.id, supersedes: video.attempts } satisfies MediaMessage, {
-    delaySeconds: retryDelay(video.attempts),
-  });
+  await services.mediaQueue.send(
+    { type: "video.transcode", photoId: video.id, supersedes: video.attempts },
+    {
+      delaySeconds: retryDelay(video.attempts),
+    },
+  );
   return "retrying";
 }
 
@@ -308,11 +292,11 @@ export interface CallbackOutcome {
 
 /** Records a verified callback (video-callback-route.ts) for `target`'s attempt. */
 export async function recordTranscodeResult(services: Services, target: CallbackTarget, result: CallbackBody): Promise<CallbackOutcome> {
-  const { env, db } = services;
+  const { db } = services;
   const video = await loadVideo(db, { uuid: target.photoUuid });
   if (!video) {
     // Deleted while transcoding: the outputs arrived after its files were removed; remove them too.
-    await deletePrefix(env.MEDIA, objectKey(target.jobUuid, "photos", target.photoUuid, ""));
+    await deletePrefix(services.media, objectKey(target.jobUuid, "photos", target.photoUuid, ""));
     return { status: 410, outcome: "gone", message: "the video no longer exists; its outputs were removed" };
   }
   if (video.jobUuid !== target.jobUuid || video.kind !== "video") {
@@ -345,11 +329,11 @@ export async function recordTranscodeResult(services: Services, target: Callback
   for (const name of VARIANT_NAMES) {
     const reported = result.variants[name];
     if (!reported) continue;
-    const head = await env.MEDIA.head(keys[name]);
+    const head = await services.media.head(keys[name]);
     if (!head) return retried(await retryOrFail(services, video, `the transcoder reported ${name} but it is not in storage`));
     variants[name] = { key: keys[name], width: reported.width, height: reported.height, bitrate: reported.bitrate, size: head.size };
   }
-  if (!(await env.MEDIA.head(keys.thumbnail))) {
+  if (!(await services.media.head(keys.thumbnail))) {
     return retried(await retryOrFail(services, video, "the transcoder reported a thumbnail but it is not in storage"));
   }
 
@@ -363,26 +347,16 @@ export async function recordTranscodeResult(services: Services, target: Callback
         height: result.source.height,
         processingStatus: "completed",
         processingError: null,
-        processedAt: nowIso(),
+        processedAt: services.clock.iso(),
       })
       .where(onAttempt(video.id, target.attempt))
       .returning({ id: photos.id }),
-    recordEvent(
-      db,
-      {
-        jobId: video.jobId,
-        jobUuid: video.jobUuid,
-        actor: MEDIA_ACTOR,
-        action: "photo.video_processed",
-        changes: {
-          photo_uuid: video.uuid,
-          attempt: target.attempt,
-          variants: Object.keys(variants),
-          ...(result.skipped && Object.keys(result.skipped).length > 0 ? { skipped: result.skipped } : {}),
-        },
-      },
-      { ifChanged: true },
-    ),
+    mediaEvent(db, video, "photo.video_processed", {
+      photo_uuid: video.uuid,
+      attempt: target.attempt,
+      variants: Object.keys(variants),
+      ...(result.skipped && Object.keys(result.skipped).length > 0 ? { skipped: result.skipped } : {}),
+    }),
   ]);
   if (updated.length === 0) {
     return { status: 409, outcome: "stale", message: `stale attempt ${target.attempt}: the video changed while recording` };

@@ -20,10 +20,13 @@ export class UserPins extends DurableObject<Env> {
     return this.sql.exec<{ version: number }>("UPDATE meta SET version = version + 1 WHERE id = 1 RETURNING version").one().version;
   }
 
-  /** Flips the pin; answers the new state and the pins' new version. */
-  toggleVersioned(jobUuid: string): { pinned: boolean; version: number } {
+  /**
+   * Flips the pin; answers the new state and the pins' new version. `pinnedAt` (ISO-8601 with
+   * milliseconds) comes from the caller's clock, so a fixed clock fixes the order too.
+   */
+  toggleVersioned(jobUuid: string, pinnedAt: string): { pinned: boolean; version: number } {
     const existing = this.sql.exec("DELETE FROM pins WHERE job_uuid = ? RETURNING job_uuid", jobUuid).toArray();
-    if (existing.length === 0) this.sql.exec("INSERT INTO pins (job_uuid, pinned_at) VALUES (?, ?)", jobUuid, new Date().toISOString());
+    if (existing.length === 0) this.sql.exec("INSERT INTO pins (job_uuid, pinned_at) VALUES (?, ?)", jobUuid, pinnedAt);
     return { pinned: existing.length === 0, version: this.bump() };
   }
 

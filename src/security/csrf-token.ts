@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { CSRF_TTL_SECONDS, mintCsrfToken } from "../auth/csrf";
+import { CSRF_TTL_SECONDS } from "../auth/csrf";
 import { done } from "../http/envelope";
 import { jsonResponse, operation } from "../http/operation";
+import { issueCsrfToken } from "./csrf";
 
 export const getCsrfToken = operation({
   method: "get",
@@ -10,16 +11,12 @@ export const getCsrfToken = operation({
   summary: "A CSRF token for mutating requests",
   description: `Send it as the \`csrf_token\` field or the \`X-CSRF-Token\` header on POST, PUT, PATCH and DELETE. It is bound to the API token that fetched it and lasts ${CSRF_TTL_SECONDS / 3600} hours; any valid API token may fetch one.`,
   tag: "Security",
-  permission: null,
+  permission: issueCsrfToken.admission.permission,
   responses: {
     200: jsonResponse(
       "A CSRF token",
       z.object({ success: z.literal(true), csrf_token: z.string(), expires_at: z.string(), message: z.string() }),
     ),
   },
-  handler: async (c) => {
-    const principal = await c.var.ctx.principal();
-    const { token, expiresAt } = await mintCsrfToken(c.env.SIGNING_SECRET, principal.tokenId);
-    return done(c, "CSRF token issued", { csrf_token: token, expires_at: expiresAt });
-  },
+  handler: async (c) => done(c, "CSRF token issued", await issueCsrfToken(c.var.ctx, undefined)),
 });

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import type { z } from "@hono/zod-openapi";
 import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { caseNotes, jobs, noteAttachments } from "../../db/schema";
 import { notFound } from "../../domain/errors";
@@ -8,7 +8,10 @@ import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
 import { downloadUrl } from "../../media/note-files";
-import { serveObject } from "../../media/upload";
+import { rangeOf } from "../../media/range";
+import { fileResponse } from "../../media/serve";
+import { listOrFileResponses } from "../../media/upload";
+import { downloadNoteFile } from "./files";
 import { CaseNoteItem, caseNotesQuery, type ListNotesQuery, MAX_NOTES_PER_PAGE } from "./schemas";
 
 export const getCaseNotes = operation({
@@ -26,16 +29,11 @@ export const getCaseNotes = operation({
   permission: "api.jobs.case_notes.manage",
   query: caseNotesQuery,
   actions: ["list", "download"],
-  responses: {
-    200: {
-      description: "The notes, or the attachment's bytes",
-      content: {
-        "application/json": { schema: listEnvelope(CaseNoteItem) },
-        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
-  },
-  handler: async (c, { query }) => (query.action === "list" ? listNotes(c, query) : download(c, query.uuid)),
+  responses: listOrFileResponses("The notes, or the attachment's bytes", listEnvelope(CaseNoteItem)),
+  handler: async (c, { query }) =>
+    query.action === "list"
+      ? listNotes(c, query)
+      : fileResponse(await downloadNoteFile(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) })),
 });
 
 const parentUuid = sql<string | null>`(SELECT p.uuid FROM case_notes p WHERE p.id = ${caseNotes.parentId})`;
@@ -102,24 +100,4 @@ async function listNotes(c: AppContext, q: ListNotesQuery) {
     }),
   );
   return ok(c, data, { count: total?.n ?? 0 });
-}
-
-async function download(c: AppContext, uuid: string) {
-  const ctx = c.var.ctx;
-  const [rows] = await ctx.read([
-    ctx.db
-      .select({ key: noteAttachments.r2Key, filename: noteAttachments.filename, contentType: noteAttachments.contentType })
-      .from(noteAttachments)
-      .innerJoin(jobs, eq(jobs.id, noteAttachments.jobId))
-      .where(and(eq(noteAttachments.uuid, uuid), await ctx.jobVisible())),
-  ]);
-  const row = rows[0];
-  if (!row) throw notFound("Attachment");
-  // Always a download: stored files are never rendered in the API's origin.
-  return serveObject(c.env, c.req.raw, row.key, {
-    contentType: row.contentType,
-    filename: row.filename,
-    disposition: "attachment",
-    missing: "Attachment file not found",
-  });
 }

@@ -12,7 +12,9 @@ import { assertCan, canSeePrivate } from "../../domain/policy";
 import { type NoteMailOutcome, pickRecipients, sendNoteMail } from "../../email/note-mail";
 import { type NoteBody, prepareNoteBody } from "../../email/sanitize";
 import { removeStored } from "../../media/cleanup";
-import { type AttachmentInput, type PreparedAttachment, prepareAttachments, putAttachments } from "../../media/note-files";
+import { INTAKE_POLICIES } from "../../media/intake";
+import { type AttachmentInput, type PreparedAttachment, prepareAttachments } from "../../media/note-files";
+import { storeCommitEnqueue } from "../../media/store";
 import type { Services } from "../../platform/services";
 
 /**
@@ -124,16 +126,8 @@ type Statements = Parameters<Db["batch"]>[0];
 
 /** Stores the files, then runs the batch; nothing half-stored: the files go if the rows did not make it. */
 async function commitWithFiles(services: Services, db: Db, files: PreparedAttachment[], statements: Statements) {
-  await putAttachments(services, files);
-  try {
-    return await db.batch(statements);
-  } catch (err) {
-    await removeStored(
-      services,
-      files.map((f) => f.key),
-    );
-    throw err;
-  }
+  // The one store → commit path (src/media/store.ts): files first, removed again if the rows fail.
+  return storeCommitEnqueue(services, { objects: files, commit: () => db.batch(statements) });
 }
 
 /** A new note (API or emailed reply) as one batch: its row, its files' rows, its event, and `tail`. */
@@ -374,7 +368,7 @@ export async function addEmailReply(
   const { job } = reply;
   const db = services.db;
   const uuid = crypto.randomUUID();
-  const files = await prepareAttachments(job.uuid, uuid, reply.attachments);
+  const files = await prepareAttachments(job.uuid, uuid, reply.attachments, 0, INTAKE_POLICIES.mailAttachment);
   if (reply.text === "" && files.length === 0) {
     throw badRequest("Empty reply: no text once quoted history is removed, and no attachments");
   }

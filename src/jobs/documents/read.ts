@@ -1,15 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { and, asc, eq } from "drizzle-orm";
-import { documents, fileTypes, jobs } from "../../db/schema";
-import { aliased } from "../../db/select";
-import { notFound } from "../../domain/errors";
 import { zId, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { operation } from "../../http/operation";
-import { serveObject } from "../../media/upload";
-
-const downloadUrl = (uuid: string) => `/api/jobs/documents?action=download&uuid=${uuid}`;
+import { rangeOf } from "../../media/range";
+import { fileResponse } from "../../media/serve";
+import { listOrFileResponses } from "../../media/upload";
+import { downloadDocument, listDocuments } from "./service";
 
 const DocumentItem = z.object({
   ID: z.number().int(),
@@ -25,11 +22,6 @@ const DocumentItem = z.object({
   download_url: z.string(),
 });
 
-const documentsQuery = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("list"), job_id: zId() }),
-  z.object({ action: z.literal("download"), uuid: zUuid() }),
-]);
-
 export const getDocuments = operation({
   method: "get",
   path: "/api/jobs/documents",
@@ -39,78 +31,17 @@ export const getDocuments = operation({
     "`action=download` streams the file with its sniffed content type, `Content-Disposition: attachment` and " +
     "`X-Content-Type-Options: nosniff`. Contractors reach only their jobs' documents.",
   tag: "Documents",
-  permission: "api.jobs.documents.manage",
-  query: documentsQuery,
+  permission: listDocuments.admission.permission,
+  query: z.discriminatedUnion("action", [
+    z.object({ action: z.literal("list"), job_id: zId() }),
+    z.object({ action: z.literal("download"), uuid: zUuid() }),
+  ]),
   actions: ["list", "download"],
-  responses: {
-    200: {
-      description: "The documents, or one document's bytes",
-      content: {
-        "application/json": { schema: listEnvelope(DocumentItem) },
-        "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-      },
-    },
-  },
+  responses: listOrFileResponses("The documents, or one document's bytes", listEnvelope(DocumentItem)),
   handler: async (c, { query }) => {
-    const ctx = c.var.ctx;
-    const visible = await ctx.jobVisible();
-    if (query.action === "download") {
-      const [rows] = await ctx.read([
-        ctx.db
-          .select({ key: documents.r2Key, filename: documents.filename, contentType: documents.contentType })
-          .from(documents)
-          .innerJoin(jobs, eq(jobs.id, documents.jobId))
-          .where(and(eq(documents.uuid, query.uuid), visible)),
-      ]);
-      const row = rows[0];
-      if (!row) throw notFound("Document");
-      return serveObject(c.env, c.req.raw, row.key, {
-        contentType: row.contentType,
-        filename: row.filename,
-        disposition: "attachment",
-        missing: "Document file not found",
-      });
-    }
-    const [jobRows, rows] = await ctx.read([
-      ctx.db
-        .select({ id: jobs.id })
-        .from(jobs)
-        .where(and(eq(jobs.id, query.job_id), visible)),
-      ctx.db
-        .select(
-          aliased({
-            id: documents.id,
-            uuid: documents.uuid,
-            jobId: documents.jobId,
-            fileTypeId: documents.fileTypeId,
-            fileTypeName: fileTypes.name,
-            filename: documents.filename,
-            contentType: documents.contentType,
-            size: documents.size,
-            uploadedBy: documents.uploadedBy,
-            createdAt: documents.createdAt,
-          }),
-        )
-        .from(documents)
-        .innerJoin(jobs, eq(jobs.id, documents.jobId))
-        .innerJoin(fileTypes, eq(fileTypes.id, documents.fileTypeId))
-        .where(and(eq(jobs.id, query.job_id), visible))
-        .orderBy(asc(documents.id)),
-    ]);
-    if (jobRows.length === 0) throw notFound("Job");
-    const data = rows.map((doc) => ({
-      ID: doc.id,
-      uuid: doc.uuid,
-      job_id: doc.jobId,
-      file_type_id: doc.fileTypeId,
-      file_type_name: doc.fileTypeName,
-      filename: doc.filename,
-      content_type: doc.contentType,
-      size: doc.size,
-      uploaded_by: doc.uploadedBy,
-      created_at: doc.createdAt,
-      download_url: downloadUrl(doc.uuid),
-    }));
+    if (query.action === "download")
+      return fileResponse(await downloadDocument(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) }));
+    const data = await listDocuments(c.var.ctx, query);
     return ok(c, data, { count: data.length, message: "Documents retrieved successfully" });
   },
 });

@@ -1,13 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
-import { users } from "../../db/schema";
-import { visibleJob } from "../../domain/job-access";
 import { zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { log } from "../../http/log";
 import { jsonResponse, operation } from "../../http/operation";
-import { forgetCachedPins } from "../../pins/pins-cache";
-import { userPins } from "../../pins/user-pins";
+import { togglePin } from "./service";
 
 export const postTogglePin = operation({
   method: "post",
@@ -19,7 +14,7 @@ export const postTogglePin = operation({
     "Unknown jobs, and jobs the caller may not see, answer 404. Pinning is not a change to the job, so archived jobs " +
     "may be pinned and unpinned. Pins of jobs that were deleted are dropped the next time the caller lists `pinned=true`.",
   tag: "Workflow",
-  permission: "api.jobs.toggle_pin.manage",
+  permission: togglePin.admission.permission,
   body: z.strictObject({ job_uuid: zUuid() }),
   responses: {
     200: jsonResponse(
@@ -31,24 +26,8 @@ export const postTogglePin = operation({
       }),
     ),
   },
-  admitInFirstRead: true,
   handler: async (c, { body }) => {
-    const ctx = c.var.ctx;
-    const job = await visibleJob(ctx, body.job_uuid);
-    const caller = ctx.caller;
-    const { pinned, version } = await userPins(ctx.env, caller.userUuid).toggleVersioned(job.uuid);
-    forgetCachedPins(caller.userUuid);
-    // After the Durable Object changed (never before: a reader could then store the old pins under
-    // the new version). If this write fails, other isolates' copies are one toggle behind for at
-    // most their TTL (src/pins/pins-cache.ts); the pin itself is set, so the answer stands.
-    try {
-      await ctx.db
-        .update(users)
-        .set({ pinsVersion: sql`max(${users.pinsVersion}, ${version})` })
-        .where(eq(users.id, caller.userId));
-    } catch (err) {
-      log("error", "pins_version_not_copied", { request_id: ctx.requestId, message: err instanceof Error ? err.message : String(err) });
-    }
-    return done(c, pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard", { is_pinned: pinned });
+    const { is_pinned } = await togglePin(c.var.ctx, body);
+    return done(c, is_pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard", { is_pinned });
   },
 });
