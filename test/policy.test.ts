@@ -4,7 +4,15 @@ import { type Action, can, canSeePrivate, type PrivateField } from "../src/domai
 
 // The whole access table, one row per role: every named action and every permission of the
 // reference. A change to a rule shows up here as a changed row, reviewed on purpose.
-const ACTIONS: Action[] = ["job.write", "job.see", "amendment.decide", "approval.decide", "audit.read_deleted", "note.moderate"];
+const ACTIONS: Action[] = [
+  "job.write",
+  "job.see",
+  "amendment.decide",
+  "approval.decide",
+  "budget.accept_overrun",
+  "audit.read_deleted",
+  "note.moderate",
+];
 
 const EXPECTED: Record<Role, Record<Action, boolean>> = {
   admin: {
@@ -12,6 +20,7 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
     "job.see": true,
     "amendment.decide": true,
     "approval.decide": true,
+    "budget.accept_overrun": true,
     "audit.read_deleted": true,
     "note.moderate": true,
   },
@@ -20,6 +29,7 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
     "job.see": true,
     "amendment.decide": true,
     "approval.decide": true,
+    "budget.accept_overrun": true,
     "audit.read_deleted": true,
     "note.moderate": true,
   },
@@ -28,6 +38,7 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
     "job.see": true,
     "amendment.decide": false,
     "approval.decide": false,
+    "budget.accept_overrun": false,
     "audit.read_deleted": false,
     "note.moderate": true,
   },
@@ -36,6 +47,7 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
     "job.see": true,
     "amendment.decide": false,
     "approval.decide": false,
+    "budget.accept_overrun": false,
     "audit.read_deleted": false,
     "note.moderate": false,
   },
@@ -45,6 +57,7 @@ const EXPECTED: Record<Role, Record<Action, boolean>> = {
     "job.see": false,
     "amendment.decide": false,
     "approval.decide": false,
+    "budget.accept_overrun": false,
     "audit.read_deleted": false,
     "note.moderate": false,
   },

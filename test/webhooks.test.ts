@@ -563,7 +563,7 @@ describe("event mapping (through the real workflows)", () => {
     const completed = webhookEventsFor(row("job.completed", { status_id: { before: 4, after: 6 } }));
     expect(completed.map((e) => e.type)).toEqual(["job.completed", "job.status_changed"]);
     expect(completed[1]?.data.status).toEqual({ before: "In Progress", after: "Completed" });
-    expect(WEBHOOK_EVENT_TYPES).toHaveLength(21);
+    expect(WEBHOOK_EVENT_TYPES).toHaveLength(22);
   });
 });
 

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   TRANSITION_REQUIRES_EVIDENCE: 409,
   /** The job is in a status that requires approval: only the approval gate moves it on. */
   APPROVAL_REQUIRED: 409,
+  /** The contractor's total with VAT would exceed the client budget (src/domain/job-fields.ts `budgetCheck`). */
+  BUDGET_EXCEEDED: 409,
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

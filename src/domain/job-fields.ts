@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { Role } from "../auth/permissions";
 import type { FieldCipher } from "../crypto/fields";
@@ -17,8 +17,8 @@ import {
   timeRanges,
 } from "../db/schema";
 import type { Principal } from "./caller";
-import { badRequest, type FieldError } from "./errors";
-import { canSeePrivate, EVERY_ROLE, MANAGING_SIDE, type PrivateField } from "./policy";
+import { ApiError, badRequest, type FieldError } from "./errors";
+import { assertCan, canSeePrivate, EVERY_ROLE, MANAGING_SIDE, type PrivateField } from "./policy";
 import { slaDeadlineForPrioritySql } from "./sla";
 import { zDate, zId, zIdList, zMoney, zNullableText, zNumber, zText } from "./values";
 
@@ -334,13 +334,63 @@ export function sentFields(f: JobFieldValues): Record<string, unknown> {
 }
 
 /**
- * Checks that every referenced record exists, in one batch. An unknown reference is invalid input
- * (400 naming the field). Answers the status and priority rows (their flags and SLA hours matter).
+ * What an assignment (agent_id, contractor_id, tenants_ids) is checked against: the job's address,
+ * and who is already on the job (they stay, even if made inactive since; only a new one must be active).
  */
-export async function checkReferences(db: Db, f: JobFieldValues) {
+export interface Assigning {
+  addressId: number | null;
+  agentId?: number | null;
+  contractorId?: number | null;
+  tenantIds?: readonly number[];
+}
+
+type PartyRow = { id: number; active: boolean | number; addressId?: number | null };
+
+/** Why the directory rows found for an assignment field cannot be assigned (migration 0014), if they cannot. */
+function assignmentProblem(key: JobFieldKey, found: readonly unknown[], a: Assigning): string | undefined {
+  const rows = found as PartyRow[];
+  const kept = new Set<number | null | undefined>(
+    key === "agent_id" ? [a.agentId] : key === "contractor_id" ? [a.contractorId] : key === "tenants_ids" ? a.tenantIds : [],
+  );
+  const added = rows.filter((r) => !kept.has(r.id));
+  const inactive = added.filter((r) => !r.active).map((r) => r.id);
+  if (key === "agent_id" || key === "contractor_id") {
+    return inactive.length > 0 ? `no active ${key === "agent_id" ? "agent" : "contractor"} ${inactive[0]}` : undefined;
+  }
+  if (key !== "tenants_ids") return undefined;
+  if (inactive.length > 0) return `no active tenant ${inactive.join(", ")}`;
+  // A tenant with no address on record is not checked (migration 0014).
+  const elsewhere = added.filter((r) => r.addressId != null && r.addressId !== a.addressId).map((r) => r.id);
+  return elsewhere.length > 0 ? `tenant ${elsewhere.join(", ")} does not live at address ${a.addressId}` : undefined;
+}
+
+/**
+ * The same rule as SQL, for a write that reads nothing first (create): true when every agent,
+ * contractor and tenant the fields name is active and every tenant lives at the job's address.
+ */
+export function assignableSql(f: JobFieldValues): SQL {
+  const clauses: SQL[] = [sql`1 = 1`];
+  if (f.agent_id != null) clauses.push(sql`EXISTS (SELECT 1 FROM ${agents} WHERE ${agents.id} = ${f.agent_id} AND ${agents.active} = 1)`);
+  if (f.contractor_id != null) {
+    clauses.push(sql`EXISTS (SELECT 1 FROM ${contractors} WHERE ${contractors.id} = ${f.contractor_id} AND ${contractors.active} = 1)`);
+  }
+  if (f.tenants_ids?.length) {
+    clauses.push(
+      sql`NOT EXISTS (SELECT 1 FROM ${tenants} WHERE ${tenants.id} IN (SELECT value FROM json_each(${JSON.stringify(f.tenants_ids)})) AND (${tenants.active} = 0 OR (${tenants.addressId} IS NOT NULL AND ${tenants.addressId} IS NOT ${f.address_id ?? null})))`,
+    );
+  }
+  return and(...clauses) as SQL;
+}
+
+/**
+ * Checks that every referenced record exists, in one batch. An unknown reference is invalid input
+ * (400 naming the field), and so is an assignment `assigning` refuses (`assignmentProblem`). Answers
+ * the status and priority rows (their flags and SLA hours matter).
+ */
+export async function checkReferences(db: Db, f: JobFieldValues, assigning?: Assigning) {
   const lookups = referenceLookups(db, f);
-  if (lookups.queries.length === 0) return lookups.check([]);
-  return lookups.check(await db.batch(lookups.queries as unknown as Parameters<Db["batch"]>[0]));
+  if (lookups.queries.length === 0) return lookups.check([], assigning);
+  return lookups.check(await db.batch(lookups.queries as unknown as Parameters<Db["batch"]>[0]), assigning);
 }
 
 /**
@@ -362,7 +412,7 @@ export function referenceLookups(db: Db, f: JobFieldValues) {
           .from(table)
           .where(eq(table.id, given as number));
   });
-  const check = (results: readonly unknown[]) => {
+  const check = (results: readonly unknown[], assigning?: Assigning) => {
     const errors: FieldError[] = [];
     let status: typeof jobStatuses.$inferSelect | undefined;
     let priority: typeof priorities.$inferSelect | undefined;
@@ -375,6 +425,8 @@ export function referenceLookups(db: Db, f: JobFieldValues) {
         const unknown = [...new Set(given as number[])].filter((id) => !found.has(id));
         if (unknown.length > 0) errors.push({ field: e.key, message: `no ${what} with id ${unknown.join(", ")}` });
       } else if (rows.length === 0) errors.push({ field: e.key, message: `no ${what} with id ${given}` });
+      const problem = errors.at(-1)?.field === e.key ? undefined : assigning && assignmentProblem(e.key, rows, assigning);
+      if (problem) errors.push({ field: e.key, message: problem });
       if (e.key === "status_id") status = rows[0] as typeof status;
       if (e.key === "priority_id") priority = rows[0] as typeof priority;
     });
@@ -382,6 +434,51 @@ export function referenceLookups(db: Db, f: JobFieldValues) {
     return { status, priority };
   };
   return { queries, check };
+}
+
+/** Contractor budget plus VAT, to the penny (the reference: 180.00 at 20% → 216.00): `total_amount`. */
+export const totalAmount = (contractorBudget: number | null, vat: number) =>
+  contractorBudget == null ? null : Math.round(contractorBudget * (100 + vat)) / 100;
+
+/** The fields the budget rule reads, in API names. */
+export const BUDGET_FIELDS = ["contractor_budget", "vat_percentage", "job_total_budget"] as const;
+export type BudgetFigures = { contractor_budget: number | null; vat_percentage: number; job_total_budget: number | null };
+export type BudgetOverrun = { contractor_total: number; client_budget: number };
+
+/** A job's budget figures with a change laid over them (undefined = not changed). */
+export const budgetOf = (job: Pick<JobRow, "contractorBudget" | "vatPercentage" | "jobTotalBudget">, change: JobFieldValues) => ({
+  contractor_budget: change.contractor_budget !== undefined ? change.contractor_budget : job.contractorBudget,
+  vat_percentage: change.vat_percentage ?? job.vatPercentage,
+  job_total_budget: change.job_total_budget !== undefined ? change.job_total_budget : job.jobTotalBudget,
+});
+
+const pounds = (n: number) => `£${n.toFixed(2)}`;
+const pennies = (n: number) => Math.round(n * 100);
+
+/**
+ * The budget rule: the contractor's total with VAT never silently exceeds the client-facing budget
+ * (`job_total_budget`, VAT inclusive); a job without one has no cap. An overrun is refused (409
+ * BUDGET_EXCEEDED, naming both figures) unless `accepted`, and then answers the entry the change's
+ * audit event records.
+ */
+export function budgetCheck(b: BudgetFigures, accepted: boolean): { budget_overrun_accepted: BudgetOverrun } | undefined {
+  const total = totalAmount(b.contractor_budget, b.vat_percentage);
+  const client = b.job_total_budget;
+  if (total === null || client === null || pennies(total) <= pennies(client)) return undefined;
+  if (!accepted) {
+    throw new ApiError(
+      "BUDGET_EXCEEDED",
+      `${pounds(total)} with VAT exceeds the client budget of ${pounds(client)}: lower contractor_budget or vat_percentage, raise job_total_budget, or (managers and admins) send accept_budget_overrun=1`,
+    );
+  }
+  return { budget_overrun_accepted: { contractor_total: total, client_budget: client } };
+}
+
+/** Whether the caller accepts a budget overrun: only managers and admins may (403 for anyone else who asks). */
+export function acceptsOverrun(caller: Pick<Principal, "role" | "contractorId">, asked: boolean | undefined): boolean {
+  if (!asked) return false;
+  assertCan(caller, "budget.accept_overrun", "Only managers and admins can accept a budget overrun (accept_budget_overrun)");
+  return true;
 }
 
 export type Parsed = { ok: true; value: Value | null; text: string | null } | { ok: false; message: string };

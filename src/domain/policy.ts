@@ -8,7 +8,7 @@ import { forbidden } from "./errors";
  * `can(caller, permission)`; the rules the table cannot express are the named actions below.
  */
 
-/** Management authority: deciding amendments and approval gates, reading the trail of deleted jobs. */
+/** Management authority: deciding amendments and approval gates, accepting budget overruns, reading the trail of deleted jobs. */
 const MANAGEMENT: readonly Role[] = ["admin", "manager"];
 /** The managing side: everyone but contractors (they propose amendments instead of editing jobs). */
 export const MANAGING_SIDE: readonly Role[] = ["admin", "manager", "staff", "agent"];
@@ -23,6 +23,8 @@ export type Action =
   | "job.see"
   | "amendment.decide"
   | "approval.decide"
+  /** Let a change take the contractor's total with VAT over the client budget (`accept_budget_overrun`). */
+  | "budget.accept_overrun"
   /** Read the audit trail of a job that no longer exists. */
   | "audit.read_deleted"
   /** Change another user's case note. */
@@ -40,6 +42,7 @@ export function can(caller: Caller, action: Action | Permission, job?: JobScope)
       return caller.role !== "contractor" || (caller.contractorId !== null && caller.contractorId === job?.contractorId);
     case "amendment.decide":
     case "approval.decide":
+    case "budget.accept_overrun":
     case "audit.read_deleted":
       return MANAGEMENT.includes(caller.role);
     case "note.moderate":

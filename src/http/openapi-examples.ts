@@ -1079,6 +1079,8 @@ const CODE_MESSAGE: Record<ErrorCode, string> = {
   TRANSITION_REQUIRES_EVIDENCE: 'In Progress → Completed requires 1 "after" photo (POST /api/jobs/photos photo_type=after; the job has 0)',
   APPROVAL_REQUIRED:
     "This job is Awaiting Approval: only the approval gate (POST /api/jobs/approval-gate, by a manager or admin) moves it on",
+  BUDGET_EXCEEDED:
+    "£312.00 with VAT exceeds the client budget of £310.00: lower contractor_budget or vat_percentage, raise job_total_budget, or (managers and admins) send accept_budget_overrun=1",
   PRECONDITION_FAILED: "The job has changed since the ETag you sent: read it again",
   UNPROCESSABLE: "This Idempotency-Key was used for a different request",
   PAYLOAD_TOO_LARGE: "file: larger than 20 MB",

@@ -29,6 +29,8 @@ export const WEBHOOK_EVENT_TYPES = [
   "job.sent_back",
   // A photo or document removed (who removed what).
   "media.deleted",
+  // A contractor put on a job (none or another before): contractor_id before and after.
+  "job.assigned",
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -81,6 +83,7 @@ export const ACTION_EVENT_TYPES: Readonly<Record<string, WebhookEventType>> = {
   "job.sent_back": "job.sent_back",
   "photo.deleted": "media.deleted",
   "document.deleted": "media.deleted",
+  "job.assigned": "job.assigned",
 };
 
 /** Keys whose values are private (encrypted at rest, or message text): sent as {changed: true} only. */
@@ -198,6 +201,8 @@ function details(type: WebhookEventType, action: string, changes: Record<string,
       return { completion_note_uuid: changes.completion_note_uuid ?? null };
     case "job.accepted":
       return { contractor_id: changes.contractor_id ?? null };
+    case "job.assigned":
+      return { contractor_id: { before: beforeOf(changes, "contractor_id") ?? null, after: afterOf(changes, "contractor_id") ?? null } };
     case "media.deleted":
       return {
         kind: action === "document.deleted" ? "document" : "photo",

@@ -7,7 +7,7 @@ import { aliased } from "../../db/select";
 import { badRequest, conflict, notFound } from "../../domain/errors";
 import { recordEvent } from "../../domain/events";
 import { changeable, jobForChange, jobForChangeQuery, jobForChangeRow, jobNotArchivedSql } from "../../domain/job-access";
-import { amendableField } from "../../domain/job-fields";
+import { acceptsOverrun, amendableField, BUDGET_FIELDS, budgetCheck, budgetOf, type JobFieldValues } from "../../domain/job-fields";
 import { optionExists } from "../amendable-fields/catalogue";
 
 /** Proposing, listing and deciding amendments: one permission (the reference's); deciding is management's. */
@@ -93,7 +93,8 @@ export const decideAmendment = useCase(
       uuid,
       status: decision,
       decision_notes: notes = null,
-    }: { uuid: string; status: "approved" | "rejected"; decision_notes?: string | null },
+      accept_budget_overrun,
+    }: { uuid: string; status: "approved" | "rejected"; decision_notes?: string | null; accept_budget_overrun?: boolean },
   ) => {
     const db = ctx.db;
     // The request and its job in one read (with the token check); deciders see every job.
@@ -153,6 +154,10 @@ export const decideAmendment = useCase(
       }
       const problem = f.check(job, parsed.value);
       if (problem) throw conflict(`The requested value no longer fits the job: ${f.key} ${problem}`);
+      // A budget amendment meets the budget rule as an update does (409 unless the decider accepts the overrun).
+      const overrun = (BUDGET_FIELDS as readonly string[]).includes(f.key)
+        ? budgetCheck(budgetOf(job, { [f.key]: parsed.value } as JobFieldValues), acceptsOverrun(caller, accept_budget_overrun))
+        : undefined;
       results = await db.batch([
         decide,
         decisionAudit,
@@ -167,7 +172,11 @@ export const decideAmendment = useCase(
             jobUuid: job.uuid,
             actor: caller,
             action: "job.updated",
-            changes: { [f.key]: { before: f.read(job), after: parsed.value }, amendment_uuid: { before: null, after: request.uuid } },
+            changes: {
+              [f.key]: { before: f.read(job), after: parsed.value },
+              amendment_uuid: { before: null, after: request.uuid },
+              ...overrun,
+            },
           },
           { ifChanged: true },
         ),

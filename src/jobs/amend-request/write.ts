@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { zNullableText, zText, zUuid } from "../../domain/values";
+import { zBool, zNullableText, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
@@ -41,7 +41,9 @@ export const patchAmendRequest = operation({
   description:
     "Management only (manager or admin; others 403). Approval applies the requested value to the job in the same transaction " +
     "as the decision. A request that is no longer pending answers 409 (of two concurrent decisions exactly one wins). " +
-    "`decision_notes` is optional.",
+    "`decision_notes` is optional. Approving a contractor_budget, vat_percentage or job_total_budget change that takes the " +
+    "contractor's total with VAT over job_total_budget answers 409 `BUDGET_EXCEEDED` and changes nothing, unless " +
+    "`accept_budget_overrun=1` accepts the overrun (recorded in the job's audit event as `budget_overrun_accepted`).",
   tag: "Workflow",
   permission: decideAmendment.admission.permission,
   policy: decideAmendment.admission.policy,
@@ -49,6 +51,13 @@ export const patchAmendRequest = operation({
     uuid: zUuid(),
     status: z.enum(["approved", "rejected"], { error: "must be approved or rejected" }),
     decision_notes: zNullableText(2_000).optional(),
+    accept_budget_overrun: zBool()
+      .optional()
+      .openapi({
+        type: "string",
+        enum: ["true", "false", "1", "0"],
+        description: "1 or true: approve even if the contractor's total with VAT then exceeds job_total_budget",
+      }),
   }),
   responses: { 200: jsonResponse("Request decided", MessageOnly) },
   handler: async (c, { body }) => {

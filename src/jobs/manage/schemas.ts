@@ -12,6 +12,17 @@ const optionalFields = Object.fromEntries(Object.entries(jobFields).map(([k, v])
 
 type Required = (typeof REQUIRED_ON_CREATE)[number];
 
+/** Not a job field: a manager's or admin's consent to a change that takes the contractor's total over the client budget. */
+const acceptBudgetOverrun = zBool()
+  .optional()
+  .openapi({
+    type: "string",
+    enum: ["true", "false", "1", "0"],
+    description:
+      "1 or true: accept that this change takes the contractor's total with VAT over job_total_budget (recorded in the audit event " +
+      "as budget_overrun_accepted); without it such a change answers 409 BUDGET_EXCEEDED. Managers and admins only (others 403)",
+  });
+
 const datesInOrder = (v: { date_works_start_date?: string | null; date_works_end_date?: string | null }) =>
   !v.date_works_start_date || !v.date_works_end_date || v.date_works_start_date <= v.date_works_end_date;
 const datesMessage = { message: "must not be before date_works_start_date", path: ["date_works_end_date"] };
@@ -21,11 +32,16 @@ export const createJobBody = z
     action: z.literal("create"),
     ...optionalFields,
     ...Object.fromEntries(REQUIRED_ON_CREATE.map((k) => [k, jobFields[k]])),
-  } as unknown as { action: z.ZodLiteral<"create"> } & Omit<typeof optionalFields, Required> & Pick<typeof jobFields, Required>)
+    accept_budget_overrun: acceptBudgetOverrun,
+  } as unknown as { action: z.ZodLiteral<"create">; accept_budget_overrun: typeof acceptBudgetOverrun } & Omit<
+    typeof optionalFields,
+    Required
+  > &
+    Pick<typeof jobFields, Required>)
   .refine(datesInOrder, datesMessage);
 
 export const updateJobBody = z
-  .strictObject({ action: z.literal("update"), uuid: zUuid(), ...optionalFields })
+  .strictObject({ action: z.literal("update"), uuid: zUuid(), ...optionalFields, accept_budget_overrun: acceptBudgetOverrun })
   .refine(datesInOrder, datesMessage);
 
 export const deleteJobBody = z.strictObject({ action: z.literal("delete"), uuid: zUuid() });
@@ -33,7 +49,7 @@ export const deleteJobBody = z.strictObject({ action: z.literal("delete"), uuid:
 export const manageBody = z.discriminatedUnion("action", [createJobBody, updateJobBody, deleteJobBody]);
 export type CreateJob = z.infer<typeof createJobBody>;
 export type UpdateJob = z.infer<typeof updateJobBody>;
-export type JobFields = Omit<UpdateJob, "action" | "uuid">;
+export type JobFields = Omit<UpdateJob, "action" | "uuid" | "accept_budget_overrun">;
 
 /** A yes/no list filter. An empty value (`has_photos=`, as a blank form field sends) applies no filter. */
 const zFlag = (what: string) =>

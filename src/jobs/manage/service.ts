@@ -5,7 +5,18 @@ import { jobStatuses, jobs, jobTenants } from "../../db/schema";
 import { ApiError, badRequest, conflict } from "../../domain/errors";
 import { diff, recordEvent } from "../../domain/events";
 import { changeable, jobForChange, jobForChangeQuery, jobForChangeRow } from "../../domain/job-access";
-import { checkReferences, columnValues, currentValues, referenceLookups, sentFields } from "../../domain/job-fields";
+import {
+  acceptsOverrun,
+  assignableSql,
+  BUDGET_FIELDS,
+  budgetCheck,
+  budgetOf,
+  checkReferences,
+  columnValues,
+  currentValues,
+  referenceLookups,
+  sentFields,
+} from "../../domain/job-fields";
 import { ARCHIVED_STATUS, assertTransition, isLifecycleStatus, transitionColumns } from "../../domain/lifecycle";
 import { slaDeadlineFrom, slaDeadlineSql } from "../../domain/sla";
 import { removeJobFiles } from "../../media/cleanup";
@@ -54,18 +65,20 @@ const versionOf = (rows: unknown) => (rows as { version: number }[])[0]?.version
 
 export type CreateJobInput = Omit<CreateJob, "action">;
 /** The fields to change, the job, and the If-Match header's value when the channel has one. */
-export type UpdateJobInput = JobFields & { uuid: string; ifMatch?: string };
+export type UpdateJobInput = JobFields & { uuid: string; ifMatch?: string; accept_budget_overrun?: boolean };
 export type DeleteJobInput = { uuid: string; ifMatch?: string };
 
 /**
  * One D1 batch after the token check (two round trips): the references are not read first. The
- * schema's foreign keys refuse an unknown id, the status goes in only when it is not archived
- * (else NULL, which NOT NULL refuses), and the SLA deadline and completion time are computed from
- * the priority and status rows inside the insert. A refused batch writes nothing (one
- * transaction); only then are the references read, to name the field at fault.
+ * schema's foreign keys refuse an unknown id, the status goes in only when it is not archived and
+ * the assignment is allowed (active agent, contractor and tenants, tenants of the address; else
+ * NULL, which NOT NULL refuses), and the SLA deadline and completion time are computed from the
+ * priority and status rows inside the insert. A refused batch writes nothing (one transaction);
+ * only then are the references read, to name the field at fault.
  */
-export const createJob = useCase(JOB_WRITE, async (s: Scope, body: CreateJobInput) => {
+export const createJob = useCase(JOB_WRITE, async (s: Scope, { accept_budget_overrun, ...body }: CreateJobInput) => {
   const { db, caller } = s;
+  const accepted = acceptsOverrun(caller, accept_budget_overrun);
   // The initial status is a transition from nothing (src/domain/lifecycle.ts); an unknown or
   // archived status is refused below, naming the field.
   const statusId = body.status_id ?? null;
@@ -75,8 +88,12 @@ export const createJob = useCase(JOB_WRITE, async (s: Scope, body: CreateJobInpu
   const uuid = crypto.randomUUID();
   const now = s.services.clock.iso();
   const vat = body.vat_percentage ?? Number(s.services.env.DEFAULT_VAT_PERCENTAGE ?? "20");
+  const overrun = budgetCheck(
+    { contractor_budget: body.contractor_budget ?? null, vat_percentage: vat, job_total_budget: body.job_total_budget ?? null },
+    accepted,
+  );
   const values = await columnValues(await s.services.cipher(), uuid, body);
-  const changes = diff({}, sentFields({ ...body, vat_percentage: vat }));
+  const changes = { ...diff({}, sentFields({ ...body, vat_percentage: vat })), ...overrun };
   const tenantIds = [...new Set(body.tenants_ids ?? [])];
 
   let results: unknown[];
@@ -87,7 +104,7 @@ export const createJob = useCase(JOB_WRITE, async (s: Scope, body: CreateJobInpu
         uuid,
         // Placeholder until the id is known; replaced by JOB-<id> in the same batch.
         jobRef: `PENDING-${uuid}`,
-        statusId: sql`(SELECT ${jobStatuses.id} FROM ${jobStatuses} WHERE ${jobStatuses.id} = ${statusId} AND ${jobStatuses.isArchived} = 0)`,
+        statusId: sql`(SELECT ${jobStatuses.id} FROM ${jobStatuses} WHERE ${jobStatuses.id} = ${statusId} AND ${jobStatuses.isArchived} = 0 AND ${assignableSql(body)})`,
         vatPercentage: vat,
         createdBy: caller.userId,
         slaStartedAt: now,
@@ -106,7 +123,7 @@ export const createJob = useCase(JOB_WRITE, async (s: Scope, body: CreateJobInpu
     ]);
   } catch (err) {
     // Refused by a constraint: say which reference (400); anything else stays an error.
-    const { status } = await checkReferences(db, body);
+    const { status } = await checkReferences(db, body, { addressId: body.address_id });
     if (status?.isArchived)
       throw badRequest("status_id: a job cannot be created in an archived status", [
         { field: "status_id", message: "is an archived status" },
@@ -119,9 +136,10 @@ export const createJob = useCase(JOB_WRITE, async (s: Scope, body: CreateJobInpu
 });
 
 /** Changes only the fields sent; answers the fields that changed and the job's new version. */
-export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, ...fields }: UpdateJobInput) => {
+export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, accept_budget_overrun, ...fields }: UpdateJobInput) => {
   if (Object.values(fields).every((v) => v === undefined)) throw badRequest("Nothing to update: send at least one job field");
   const { db, caller } = s;
+  const accepted = acceptsOverrun(caller, accept_budget_overrun);
   // One read: the job, its tenants and the references sent.
   const references = referenceLookups(db, fields);
   const [jobRows, tenantRows, ...found] = await s.read([
@@ -134,10 +152,16 @@ export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, ..
   ]);
   const { job, slaHours: currentSlaHours } = changeable(jobForChangeRow(jobRows));
   const guard = ifMatchCondition(ifMatch, job.version);
-  const { priority } = references.check(found);
+  const tenantsBefore = tenantRows.map((t) => t.tenantId).sort((a, b) => a - b);
+  // Who is already on the job stays assignable; a newcomer must be active (and a tenant of the address).
+  const { priority } = references.check(found, {
+    addressId: fields.address_id ?? job.addressId,
+    agentId: job.agentId,
+    contractorId: job.contractorId,
+    tenantIds: tenantsBefore,
+  });
   const cipher = await s.services.cipher();
   const sent = sentFields(fields);
-  const tenantsBefore = tenantRows.map((t) => t.tenantId).sort((a, b) => a - b);
   const before = await currentValues(cipher, job, tenantsBefore, Object.keys(sent));
   const end = fields.date_works_end_date !== undefined ? fields.date_works_end_date : job.dateWorksEndDate;
   const start = fields.date_works_start_date !== undefined ? fields.date_works_start_date : job.dateWorksStartDate;
@@ -152,6 +176,7 @@ export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, ..
   if (changed.length === 0) return { changed, version: job.version };
 
   const changedFields = Object.fromEntries(changed.map((k) => [k, (fields as Record<string, unknown>)[k]])) as JobFields;
+  const overrun = BUDGET_FIELDS.some((k) => k in changes) ? budgetCheck(budgetOf(job, changedFields), accepted) : undefined;
   // A new status is a transition of the lifecycle (409 with the statuses open to this caller).
   const transition =
     changedFields.status_id != null ? assertTransition(job, changedFields.status_id, caller, { via: "update" }) : undefined;
@@ -167,6 +192,8 @@ export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, ..
   }
   // A new contractor has not accepted the job yet.
   if (changedFields.contractor_id !== undefined) values.acceptedAt = null;
+  // Assigning a contractor (to a job that had none or another) is its own event, for both sides.
+  const assigned = changedFields.contractor_id != null ? { contractor_id: changes.contractor_id } : undefined;
 
   const tenantIds = changedFields.tenants_ids ? [...new Set(changedFields.tenants_ids)] : undefined;
   const results = await db.batch([
@@ -175,7 +202,15 @@ export const updateJob = useCase(JOB_WRITE, async (s: Scope, { uuid, ifMatch, ..
       .update(jobs)
       .set({ ...values, updatedAt: now })
       .where(and(eq(jobs.id, job.id), eq(jobs.statusId, job.statusId), guard)),
-    recordEvent(db, { jobId: job.id, jobUuid: uuid, actor: caller, action: "job.updated", changes }, { ifChanged: true }),
+    recordEvent(
+      db,
+      { jobId: job.id, jobUuid: uuid, actor: caller, action: "job.updated", changes: { ...changes, ...overrun } },
+      { ifChanged: true },
+    ),
+    // ifChanged here reads the event insert just before it: written exactly when job.updated was.
+    ...(assigned
+      ? [recordEvent(db, { jobId: job.id, jobUuid: uuid, actor: caller, action: "job.assigned", changes: assigned }, { ifChanged: true })]
+      : []),
     ...(tenantIds
       ? [
           db.delete(jobTenants).where(eq(jobTenants.jobId, job.id)),

@@ -3,6 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import * as t from "../../db/schema";
 import { aliased } from "../../db/select";
+import { totalAmount } from "../../domain/job-fields";
 import { openStatus } from "../../domain/sla";
 import type { Db } from "../../platform/services";
 
@@ -90,10 +91,6 @@ export type JobRow = Awaited<ReturnType<typeof selectJobs>>[number];
 
 export const fullAddress = (r: { addressLine1: string; addressLine2: string | null; addressTown: string; addressPostcode: string }) =>
   [r.addressLine1, r.addressLine2, r.addressTown, r.addressPostcode].filter((p): p is string => !!p).join(", ");
-
-/** Contractor budget plus VAT, to the penny (the reference: 180.00 at 20% → 216.00). */
-export const totalAmount = (contractorBudget: number | null, vat: number) =>
-  contractorBudget == null ? null : Math.round(contractorBudget * (100 + vat)) / 100;
 
 export type SlaState = "within" | "overdue" | "breached" | "not_applicable";
 
