@@ -419,7 +419,9 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
         address_id: 1 + rnd(5),
         agent_id: pick([10, 11]),
         vat_percentage: 20,
-        job_total_budget: money(),
+        // Above any contractor total the proof sends (≤ £950 + VAT, amendments ≤ £1 100): the budget
+        // rule (its own suite tests it) refuses nothing here.
+        job_total_budget: 5000 + money(),
         date_works_start_date: "2026-12-01",
         date_works_end_date: "2026-12-31",
         works_order_ref: `WO-${c.index}-${c.n}`,
