@@ -1,7 +1,6 @@
 import { exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { operationDocs } from "../src/http/openapi-examples";
 import type { Operation } from "../src/http/operation";
 import { operations } from "../src/routes";
 import { actor, createJob, type Fixtures, seedFixtures } from "./helpers";
@@ -201,7 +200,7 @@ function caseArbitrary(op: Operation): fc.Arbitrary<Case> {
 
 /** The operation's documented request examples as field lists, with this run's job in place of theirs. */
 function documentedExamples(op: Operation): [string, unknown][][] {
-  const docs = operationDocs(op.operationId);
+  const docs = op.docs;
   const bodies = Object.values(docs?.body ?? {}).map((e) => e.value as Record<string, unknown>);
   const lists = [...bodies, ...(docs?.query ? [docs.query] : [])].map((example) =>
     Object.entries(example)

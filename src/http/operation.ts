@@ -9,7 +9,7 @@ import { ApiError, type FieldError } from "../domain/errors";
 import type { AppContext, AppEnv } from "./app-env";
 import { type BodyRecord, readBody } from "./body";
 import { idempotent } from "./idempotency";
-import { documented } from "./openapi-examples";
+import { documented, type OperationDocs } from "./openapi-examples";
 import { errorResponses } from "./openapi-shapes";
 import { limitCaller } from "./rate-limit";
 
@@ -42,6 +42,8 @@ export interface OperationDef<QS, BS, M extends Method = Method, P extends strin
    * same message as every other channel.
    */
   policy?: Admission["policy"];
+  /** Its OpenAPI examples and the error statuses it can answer with, beside the route (src/http/openapi-examples.ts). */
+  docs?: OperationDocs;
   /** Request headers the operation reads, documented in OpenAPI (name → description). */
   headers?: { "If-Match"?: string };
   handler: (c: AppContext, input: { query: Out<QS>; body: Out<BS> }) => Promise<Response>;

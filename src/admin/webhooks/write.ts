@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { done } from "../../http/envelope";
+import { ex, WEBHOOK, WHSEC } from "../../http/openapi-samples";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { redeliverBody, Subscription, webhooksBody } from "./schemas";
@@ -18,6 +19,38 @@ export const postWebhooks = operation({
   method: "post",
   path: "/api/admin/webhooks",
   operationId: "manageWebhookSubscriptions",
+  docs: {
+    body: {
+      create: ex("Subscribe to job and SLA events", {
+        action: "create",
+        url: "https://integrator.example.com/hooks/propops",
+        event_types: ["job.created", "job.status_changed", "sla.breached"],
+        description: "Ops board",
+      }),
+      update: ex("Pause a subscription", { action: "update", uuid: WEBHOOK.uuid, enabled: false }),
+      rotate: ex("Rotate the signing secret", { action: "rotate_secret", uuid: WEBHOOK.uuid }),
+      delete: ex("Delete a subscription", { action: "delete", uuid: WEBHOOK.uuid }),
+    },
+    responses: {
+      201: {
+        created: ex("Created: the secret is shown once", {
+          success: true,
+          subscription: WEBHOOK,
+          secret: WHSEC,
+          message: "Webhook subscription created",
+        }),
+      },
+      200: {
+        rotated: ex("Secret rotated: the new secret is shown once", {
+          success: true,
+          subscription: WEBHOOK,
+          secret: WHSEC,
+          message: "Signing secret rotated",
+        }),
+        updated: ex("Updated", { success: true, subscription: { ...WEBHOOK, enabled: false }, message: "Webhook subscription updated" }),
+      },
+    },
+  },
   summary: "Create, update, delete a webhook subscription, or rotate its signing secret (action=create|update|delete|rotate_secret)",
   description:
     "`create` and `rotate_secret` answer with the `whsec_` secret once; it is stored encrypted and never shown again. " +
@@ -56,6 +89,21 @@ export const postWebhookDeliveries = operation({
   method: "post",
   path: "/api/admin/webhooks/deliveries",
   operationId: "redeliverWebhook",
+  docs: {
+    conflict: true,
+    body: {
+      redeliver: ex("Send a delivery again (same webhook-id)", { action: "redeliver", uuid: "550e8400-e29b-41d4-a716-446655440802" }),
+    },
+    responses: {
+      202: {
+        queued: ex("Queued for delivery", {
+          success: true,
+          delivery_uuid: "550e8400-e29b-41d4-a716-446655440802",
+          message: "Delivery queued again",
+        }),
+      },
+    },
+  },
   summary: "Send a delivered or failed delivery again (action=redeliver), with the same webhook-id",
   tag: "Admin",
   permission: redeliverWebhook.admission.permission,

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { directory, ex } from "../../http/openapi-samples";
 import { directoryOperation, zFilterFlag } from "../reference/directory";
 import { listAgents } from "./service";
 
@@ -13,6 +14,24 @@ const Agent = z.object({
 export const getAgents = directoryOperation({
   path: "/api/jobs/agents",
   operationId: "listAgents",
+  docs: {
+    query: { action: "list", search: "Agent", active: "true" },
+    responses: {
+      200: {
+        list: ex(
+          "Active agents whose name starts with Agent",
+          directory({
+            ID: 10,
+            uuid: "550e8400-e29b-41d4-a716-446655440010",
+            name: "Agent_001",
+            email: "agent_001@agents.propops.example.com",
+            active: true,
+          }),
+        ),
+      },
+    },
+    notFound: false,
+  },
   summary: "Agent directory: searchable by name, filtered by active",
   description:
     "The letting agents a job can name (`agent_id`), by name. `search` matches the start of the name. Staff, managers and " +

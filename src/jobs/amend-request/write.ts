@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zBool, zNullableText, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
+import { AMEND_UUID, ex, JOB_UUID } from "../../http/openapi-samples";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { decideAmendment, requestAmendment } from "./service";
@@ -9,6 +10,18 @@ export const postAmendRequest = operation({
   method: "post",
   path: "/api/jobs/amend-request",
   operationId: "submitAmendmentRequest",
+  docs: {
+    body: {
+      submit: ex("Propose a new contractor budget", {
+        job_uuid: JOB_UUID,
+        field_name: "contractor_budget",
+        requested_value: "220.00",
+        reason: "Additional materials required.",
+      }),
+    },
+    responses: { 201: { submitted: ex("Request recorded", { success: true, message: "Amendment request submitted", uuid: AMEND_UUID }) } },
+    conflict: true,
+  },
   summary: "Propose a change to one job field",
   description:
     "`field_name` must be one GET /api/jobs/amendable-fields lists for the caller's role (else 400), and `requested_value` " +
@@ -16,7 +29,7 @@ export const postAmendRequest = operation({
     "A new request on a field that already has a pending request **supersedes** it: the older one gets status `superseded` " +
     "(with a note naming the new one), so each field has at most one pending request and a decision always applies the latest " +
     "proposal. Archived jobs answer 403; jobs the caller may not see 404.",
-  tag: "Workflow",
+  tag: "Amendments",
   permission: requestAmendment.admission.permission,
   body: z.strictObject({
     job_uuid: zUuid(),
@@ -37,6 +50,11 @@ export const patchAmendRequest = operation({
   method: "patch",
   path: "/api/jobs/amend-request",
   operationId: "decideAmendmentRequest",
+  docs: {
+    body: { approve: ex("Approve a pending request", { uuid: AMEND_UUID, status: "approved" }) },
+    responses: { 200: { approved: ex("Request approved", { success: true, message: "Amendment request approved" }) } },
+    conflict: true,
+  },
   summary: "Approve or reject a pending amendment request",
   description:
     "Management only (manager or admin; others 403). Approval applies the requested value to the job in the same transaction " +
@@ -44,7 +62,7 @@ export const patchAmendRequest = operation({
     "`decision_notes` is optional. Approving a contractor_budget, vat_percentage or job_total_budget change that takes the " +
     "contractor's total with VAT over job_total_budget answers 409 `BUDGET_EXCEEDED` and changes nothing, unless " +
     "`accept_budget_overrun=1` accepts the overrun (recorded in the job's audit event as `budget_overrun_accepted`).",
-  tag: "Workflow",
+  tag: "Amendments",
   permission: decideAmendment.admission.permission,
   policy: decideAmendment.admission.policy,
   body: z.strictObject({

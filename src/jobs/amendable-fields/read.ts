@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
+import { ex, JOB_UUID, OK } from "../../http/openapi-samples";
 import { dataEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { amendableFields } from "./service";
@@ -27,12 +28,46 @@ export const getAmendableFields = operation({
   method: "get",
   path: "/api/jobs/amendable-fields",
   operationId: "listAmendableFields",
+  docs: {
+    query: { job_uuid: JOB_UUID },
+    responses: {
+      200: {
+        staff: ex("Fields a staff member may propose changes to", {
+          success: true,
+          data: {
+            job_uuid: JOB_UUID,
+            job_ref: "JOB-001",
+            user_type: "staff",
+            fields: [
+              {
+                key: "job_title",
+                label: "Job Title",
+                type: "text",
+                current_value: "Boiler Service - Unit 001",
+                required: true,
+                description: "The title/name of the job",
+              },
+              {
+                key: "job_description",
+                label: "Job Description",
+                type: "textarea",
+                current_value: "Annual boiler service required.",
+                required: false,
+                description: "Detailed description of the job",
+              },
+            ],
+          },
+          message: OK,
+        }),
+      },
+    },
+  },
   summary: "The fields the caller may propose changes to on a job, with current values and options",
   description:
     "Role-aware: contractors (`user_type: contractor`) may propose contractor_budget, the works dates and the time slot; " +
     "every other role (`user_type: staff`) a larger set. Encrypted private fields are never amendable. " +
     "Values are text, as an amendment request carries them; choice fields list their options.",
-  tag: "Workflow",
+  tag: "Amendable Fields",
   permission: amendableFields.admission.permission,
   query: z.strictObject({ job_uuid: zUuid() }),
   responses: {

@@ -5,6 +5,7 @@ import { notFound } from "../../domain/errors";
 import { noteContext } from "../../domain/notes";
 import { noteForOutput } from "../../email/sanitize";
 import { ok } from "../../http/envelope";
+import { ex, JOB_UUID, NOTE_UUID, OK } from "../../http/openapi-samples";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { type AppContext, operation } from "../../http/operation";
 import { downloadUrl } from "../../media/note-files";
@@ -18,6 +19,38 @@ export const getCaseNotes = operation({
   method: "get",
   path: "/api/jobs/case-notes",
   operationId: "listCaseNotesOrDownloadAttachment",
+  docs: {
+    query: { action: "list", job_uuid: JOB_UUID },
+    responses: {
+      200: {
+        list: ex("A job's case notes", {
+          success: true,
+          data: [
+            {
+              ID: 501,
+              uuid: NOTE_UUID,
+              job_id: 1001,
+              message: "Contractor attended site and completed boiler service.",
+              created_by_name: "Staff_001",
+              send_email: false,
+              attachments_count: 0,
+              created_at: "2024-06-01T14:00:00Z",
+              parent_uuid: null,
+              is_html: false,
+              is_pinned: false,
+              source: "api",
+              email_status: "none",
+              email_error: null,
+              updated_at: "2024-06-01T14:00:00Z",
+              attachments: [],
+            },
+          ],
+          count: 5,
+          message: OK,
+        }),
+      },
+    },
+  },
   summary: "List a job's case notes (action=list&job_uuid=…) or download a note attachment (action=download&uuid=<attachment uuid>)",
   description:
     "`action=list`: the job's notes, decrypted, pinned notes first and then oldest to newest; emailed replies carry " +
@@ -25,7 +58,7 @@ export const getCaseNotes = operation({
     `${MAX_NOTES_PER_PAGE} per answer, with or without \`limit\`); \`count\` is always the job's total, so a thread longer ` +
     "than the answer pages on with `offset`. " +
     "`action=download` answers the attachment's bytes with its sniffed content type. Contractors see only their jobs' notes.",
-  tag: "Case notes",
+  tag: "Case Notes",
   permission: "api.jobs.case_notes.manage",
   query: caseNotesQuery,
   actions: ["list", "download"],

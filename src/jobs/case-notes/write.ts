@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { done } from "../../http/envelope";
+import { ex, JOB_UUID, NOTE_UUID } from "../../http/openapi-samples";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { fileInputs } from "../../media/note-files";
@@ -10,6 +11,39 @@ export const postCaseNotes = operation({
   method: "post",
   path: "/api/jobs/case-notes",
   operationId: "createUpdateDeleteCaseNote",
+  docs: {
+    body: {
+      create: ex("Create a case note", {
+        action: "create",
+        job_uuid: JOB_UUID,
+        message: "Contractor attended site and completed boiler service.",
+        send_email: false,
+      }),
+      update: ex("Edit the note text or toggle the pinned state", { action: "update", uuid: NOTE_UUID, is_pinned: true }),
+      delete: ex("Remove a case note", { action: "delete", uuid: NOTE_UUID }),
+    },
+    responses: {
+      201: {
+        created: ex("Case note created", {
+          success: true,
+          note_uuid: NOTE_UUID,
+          note_id: 501,
+          email_status: "none",
+          email_error: null,
+          attachments_count: 0,
+          message: "Case note created successfully",
+        }),
+      },
+      200: {
+        updated: ex("Case note updated", {
+          success: true,
+          message: "Case note updated successfully",
+          note_uuid: NOTE_UUID,
+          changed_fields: ["is_pinned"],
+        }),
+      },
+    },
+  },
   summary: "Create a case note (no action, or action=create), update (action=update), delete (action=delete) or add files (action=attach)",
   description:
     "create: `job_uuid`, `message` (plain text or HTML; HTML is sanitised), optional `send_email`, `is_pinned` and, in " +
@@ -19,7 +53,7 @@ export const postCaseNotes = operation({
     "recorded on the note). update: `uuid` plus `message` and/or `is_pinned`. delete: `uuid` (removes its replies and " +
     "files too). attach: `uuid` plus `attachments`. Editing text, deleting and attaching are for the note's author or " +
     "staff, managers and admins; so is pinning or unpinning (it reorders the notes for everyone). Archived jobs answer 403.",
-  tag: "Case notes",
+  tag: "Case Notes",
   permission: createNote.admission.permission,
   body: caseNotesBody,
   actions: ["create", "update", "delete", "attach"],

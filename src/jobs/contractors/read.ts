@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
+import { directory, ex } from "../../http/openapi-samples";
 import { directoryOperation, zFilterFlag } from "../reference/directory";
 import { listContractors } from "./service";
 
@@ -17,6 +18,27 @@ const Contractor = z.object({
 export const getContractors = directoryOperation({
   path: "/api/jobs/contractors",
   operationId: "listContractors",
+  docs: {
+    query: { action: "list", search: "Contr", job_type_id: 3, active: "true" },
+    responses: {
+      200: {
+        list: ex("Active gas & heating contractors whose name starts with Contr", {
+          ...directory({
+            ID: 20,
+            uuid: "550e8400-e29b-41d4-a716-446655440020",
+            name: "Contractor_001",
+            email: "contractor_001@contractors.propops.example.com",
+            active: true,
+            job_types: [
+              { ID: 3, name: "Gas & Heating" },
+              { ID: 2, name: "Plumbing" },
+            ],
+          }),
+        }),
+      },
+    },
+    notFound: false,
+  },
   summary: "Contractor directory: searchable by name, filtered by trade (job type) and active",
   description:
     "The contractors a job can be assigned to (`contractor_id`), by name. `search` matches the start of the name; " +

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zId, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
+import { ex, OK } from "../../http/openapi-samples";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { operation } from "../../http/operation";
 import { rangeOf } from "../../media/range";
@@ -26,6 +27,33 @@ export const getDocuments = operation({
   method: "get",
   path: "/api/jobs/documents",
   operationId: "listOrDownloadDocuments",
+  docs: {
+    query: { action: "list", job_id: 1001 },
+    responses: {
+      200: {
+        list: ex("A job's documents", {
+          success: true,
+          data: [
+            {
+              ID: 71,
+              uuid: "550e8400-e29b-41d4-a716-446655440071",
+              job_id: 1001,
+              file_type_id: 2,
+              file_type_name: "Gas Safety Certificate",
+              filename: "gas-safety.pdf",
+              content_type: "application/pdf",
+              size: 183420,
+              uploaded_by: 7,
+              created_at: "2024-06-01T15:00:00Z",
+              download_url: "/api/jobs/documents?action=download&uuid=550e8400-e29b-41d4-a716-446655440071",
+            },
+          ],
+          count: 1,
+          message: OK,
+        }),
+      },
+    },
+  },
   summary: "List a job's documents (action=list&job_id=…) or download one (action=download&uuid=…)",
   description:
     "`action=download` streams the file with its sniffed content type, `Content-Disposition: attachment` and " +

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
+import { ex } from "../../http/openapi-samples";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { fileInput, zFile } from "../../media/upload";
@@ -10,6 +11,27 @@ export const postDocuments = operation({
   method: "post",
   path: "/api/jobs/documents",
   operationId: "uploadDocument",
+  docs: {
+    body: {
+      upload: ex("Upload a document (multipart/form-data)", {
+        action: "upload",
+        job_id: 1001,
+        file_type_id: 2,
+        file: "(PDF, DOCX, JPEG or PNG bytes)",
+      }),
+    },
+    responses: {
+      201: {
+        uploaded: ex("Document stored", {
+          success: true,
+          document_id: 71,
+          document_uuid: "550e8400-e29b-41d4-a716-446655440071",
+          message: "Document uploaded successfully",
+        }),
+      },
+    },
+    unavailable: true,
+  },
   summary: "Upload a document (action=upload, multipart/form-data)",
   description:
     "PDF, DOCX, JPEG or PNG up to 20 MB, recognised by its bytes (DOCX: an OOXML zip with a Word part, within zip-bomb " +
@@ -32,6 +54,18 @@ export const deleteDocuments = operation({
   method: "delete",
   path: "/api/jobs/documents",
   operationId: "deleteDocument",
+  docs: {
+    body: { delete: ex("Send the document ID as a JSON body", { document_id: 71 }) },
+    responses: {
+      200: {
+        deleted: ex("Document deleted", {
+          success: true,
+          message: "Document deleted successfully",
+          document_uuid: "550e8400-e29b-41d4-a716-446655440071",
+        }),
+      },
+    },
+  },
   summary: 'Delete a document: JSON body {"document_id": <id>}',
   description: "Removes the row and the stored file.",
   tag: "Documents",

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { OK_MESSAGE, ok } from "../../http/envelope";
+import { ex, JOB_LIST_ITEM, OK } from "../../http/openapi-samples";
 import { dataEnvelope, listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { setJobEtag } from "./etag";
@@ -12,6 +13,15 @@ export const getManage = operation({
   method: "get",
   path: "/api/jobs/manage",
   operationId: "listOrGetJobs",
+  docs: {
+    query: { action: "list", status_id: 1, limit: 10 },
+    responses: {
+      200: {
+        list: ex("A page of jobs (action=list)", { success: true, data: [JOB_LIST_ITEM], count: 42, count_capped: false, message: OK }),
+      },
+    },
+    etag: true,
+  },
   summary: "List jobs (action=list) or read one job (action=get&uuid=…)",
   description:
     "`action=list` returns a page of jobs matching every filter given, newest first. `count` is the number matched, counted up to " +

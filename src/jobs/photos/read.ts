@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zId, zUuid } from "../../domain/values";
 import { ok } from "../../http/envelope";
+import { ex, OK } from "../../http/openapi-samples";
 import { jsonResponse, operation } from "../../http/operation";
 import { rangeOf } from "../../media/range";
 import { fileResponse } from "../../media/serve";
@@ -12,6 +13,44 @@ export const getPhotos = operation({
   method: "get",
   path: "/api/jobs/photos",
   operationId: "listPhotos",
+  docs: {
+    query: { job_id: 1001 },
+    responses: {
+      200: {
+        grouped: ex("Photos grouped by type", {
+          success: true,
+          data: {
+            before: [
+              {
+                ID: 301,
+                uuid: "550e8400-e29b-41d4-a716-446655440301",
+                job_id: 1001,
+                photo_type: "before",
+                kind: "image",
+                filename: "boiler.jpg",
+                content_type: "image/jpeg",
+                size: 2411520,
+                width: 4032,
+                height: 3024,
+                compressed_size: 412000,
+                processing_status: "completed",
+                processing_error: null,
+                url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=compressed",
+                original_url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=original",
+                compressed_url: "/api/jobs/photos/file?uuid=550e8400-e29b-41d4-a716-446655440301&variant=compressed",
+                created_at: "2024-06-01T09:00:00Z",
+              },
+            ],
+            during: [],
+            after: [],
+            other: [],
+          },
+          count: 1,
+          message: OK,
+        }),
+      },
+    },
+  },
   summary: "List a job's photos grouped by type (job_id=…)",
   description:
     "Photos and videos of the job in `before`, `during`, `after` and `other`, oldest first; `count` is the total. " +
@@ -36,6 +75,10 @@ export const getPhotoFile = operation({
   method: "get",
   path: PHOTO_FILE_PATH,
   operationId: "getPhotoFile",
+  docs: {
+    query: { uuid: "550e8400-e29b-41d4-a716-446655440301", variant: "compressed" },
+    responses: {},
+  },
   summary: "A photo's bytes (uuid=…&variant=original|compressed)",
   description:
     "Streams the original upload or its compressed, metadata-free version, with the sniffed content type, " +

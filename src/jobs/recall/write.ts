@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zInt, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
+import { ex, JOB_UUID } from "../../http/openapi-samples";
 import { jsonResponse, operation } from "../../http/operation";
 import { closeRecall, raiseRecall } from "./service";
 
@@ -32,6 +33,22 @@ export const postRecall = operation({
   method: "post",
   path: "/api/jobs/recall",
   operationId: "recallJob",
+  docs: {
+    body: { recall: ex("Create a recall", { job_uuid: JOB_UUID, recall_reason: "Repair was unsuccessful" }) },
+    responses: {
+      200: {
+        recalled: ex("Job recalled", {
+          success: true,
+          message: "Job marked as recalled successfully",
+          job_id: 1001,
+          job_ref: "JOB-001",
+          is_recall: 1,
+          action: "marked as recalled",
+        }),
+      },
+    },
+    conflict: true,
+  },
   summary: "Recall a completed job (is_recall=1), or complete / cancel its recall (is_recall=0)",
   description:
     "`is_recall=1` (default) reopens a **completed** job: status → Recalled, the SLA clock restarts, and a recall record " +
@@ -40,7 +57,7 @@ export const postRecall = operation({
     "`action_type=cancel` returns it to the status it had before the recall, with its original completion time. " +
     "`recall_reason` is optional then and is kept in the audit trail as a note. A job not in recall answers 409 " +
     '"This job is not marked as a recall". Archived jobs answer 403.',
-  tag: "Workflow",
+  tag: "Recalls",
   permission: raiseRecall.admission.permission,
   body: recallBody,
   responses: { 200: jsonResponse("Recall opened or closed", RecallAnswer) },

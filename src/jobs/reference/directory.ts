@@ -8,6 +8,7 @@ import type { Role } from "../../auth/permissions";
 import type { Principal } from "../../domain/caller";
 import { zBool, zPagination } from "../../domain/values";
 import { OK_MESSAGE } from "../../http/envelope";
+import type { OperationDocs } from "../../http/openapi-examples";
 import { jsonResponse, operation } from "../../http/operation";
 
 /**
@@ -135,6 +136,7 @@ export function directoryOperation<const P extends string, X extends z.ZodRawSha
   extra: X;
   answer: string;
   item: I;
+  docs: OperationDocs;
   run: UseCase<z.output<ReturnType<typeof directoryQuery<X>>>, DirectoryPage<z.input<I>>>;
 }) {
   return operation({
@@ -143,7 +145,8 @@ export function directoryOperation<const P extends string, X extends z.ZodRawSha
     operationId: def.operationId,
     summary: def.summary,
     description: def.description,
-    tag: "Reference",
+    tag: "Reference Endpoints",
+    docs: def.docs,
     permission: def.run.admission.permission,
     query: directoryQuery(def.extra),
     actions: ["list"],

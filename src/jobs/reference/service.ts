@@ -4,6 +4,8 @@ import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Scope } from "../../app/scope";
 import { type Admission, useCase } from "../../app/use-case";
 import { addresses, fileTypes, jobStatuses, jobTypes, paymentStatuses, priorities, timeRanges } from "../../db/schema";
+import type { OperationDocs } from "../../http/openapi-examples";
+import { ex, reference } from "../../http/openapi-samples";
 import { containsText, searchTerms } from "../manage/search";
 import { fullAddress } from "../manage/view";
 
@@ -30,6 +32,8 @@ export interface Lookup<F extends Fields, D extends z.ZodRawShape, P extends str
   /** The success response's description (the summary when absent). */
   readonly answer?: string;
   readonly admission: Admission;
+  /** The route's OpenAPI examples (src/http/openapi-examples.ts). */
+  readonly docs?: OperationDocs;
   readonly table: SQLiteTable;
   readonly fields: F;
   /** Fields computed from the row, after the read ones. */
@@ -55,6 +59,27 @@ export const REFERENCE_LOOKUPS = {
   statuses: lookup({
     path: "/api/jobs/statuses",
     operationId: "listStatuses",
+    docs: {
+      query: { action: "list" },
+      responses: {
+        200: {
+          list: ex(
+            "All job status options",
+            reference({
+              ID: 1,
+              name: "Open",
+              sort_order: 1,
+              requires_approval: false,
+              is_completed: false,
+              is_closed: false,
+              is_cancelled: false,
+              is_archived: false,
+            }),
+          ),
+        },
+      },
+      notFound: false,
+    },
     summary: "All job status options, in workflow order",
     admission: ADMISSION,
     table: jobStatuses,
@@ -73,6 +98,11 @@ export const REFERENCE_LOOKUPS = {
   types: lookup({
     path: "/api/jobs/types",
     operationId: "listJobTypes",
+    docs: {
+      query: { action: "list" },
+      responses: { 200: { list: ex("All job type categories", reference({ ID: 3, name: "Gas & Heating" })) } },
+      notFound: false,
+    },
     summary: "All job type categories",
     admission: ADMISSION,
     table: jobTypes,
@@ -82,6 +112,11 @@ export const REFERENCE_LOOKUPS = {
   priorities: lookup({
     path: "/api/jobs/priorities",
     operationId: "listPriorities",
+    docs: {
+      query: { action: "list" },
+      responses: { 200: { list: ex("All priority levels", reference({ ID: 2, name: "Medium", sort_order: 2, sla_hours: 72 })) } },
+      notFound: false,
+    },
     summary: "All priority levels, with their SLA hours",
     admission: ADMISSION,
     table: priorities,
@@ -99,6 +134,11 @@ export const REFERENCE_LOOKUPS = {
   paymentStatuses: lookup({
     path: "/api/jobs/payment-statuses",
     operationId: "listPaymentStatuses",
+    docs: {
+      query: { action: "list" },
+      responses: { 200: { list: ex("Payment status options", reference({ ID: 1, name: "Unpaid" })) } },
+      notFound: false,
+    },
     summary: "Payment status options",
     admission: ADMISSION,
     table: paymentStatuses,
@@ -108,6 +148,13 @@ export const REFERENCE_LOOKUPS = {
   timeRanges: lookup({
     path: "/api/jobs/time-ranges",
     operationId: "listTimeRanges",
+    docs: {
+      query: { action: "list" },
+      responses: {
+        200: { list: ex("Available contractor time slots", reference({ ID: 1, name: "Morning", start_time: "08:00", end_time: "12:00" })) },
+      },
+      notFound: false,
+    },
     summary: "Available contractor time slots",
     admission: ADMISSION,
     table: timeRanges,
@@ -122,6 +169,25 @@ export const REFERENCE_LOOKUPS = {
   addresses: lookup({
     path: "/api/jobs/addresses",
     operationId: "listAddresses",
+    docs: {
+      query: { action: "list", search: "Example Street" },
+      responses: {
+        200: {
+          list: ex(
+            "Searchable property addresses",
+            reference({
+              ID: 5,
+              line1: "1 Example Street",
+              line2: null,
+              town: "Sample Town",
+              postcode: "EX1 1AA",
+              full_address: "1 Example Street, Sample Town, EX1 1AA",
+            }),
+          ),
+        },
+      },
+      notFound: false,
+    },
     summary: "Searchable property addresses",
     description: "`search` matches every word against the address lines, town and postcode (case-insensitive).",
     answer: "Addresses",
@@ -146,6 +212,11 @@ export const REFERENCE_LOOKUPS = {
   fileTypes: lookup({
     path: "/api/jobs/file-types",
     operationId: "listFileTypes",
+    docs: {
+      query: { action: "list" },
+      responses: { 200: { list: ex("Document file type categories", reference({ ID: 2, name: "Gas Safety Certificate" })) } },
+      notFound: false,
+    },
     summary: "Document file type categories (file_type_id for document uploads)",
     admission: ADMISSION,
     table: fileTypes,

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zId, zPagination } from "../../domain/values";
 import { ok } from "../../http/envelope";
+import { ex, JOB_UUID, OK } from "../../http/openapi-samples";
 import { dataEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { slaStatus } from "./service";
@@ -35,6 +36,25 @@ export const getSlaStatus = operation({
   method: "get",
   path: "/api/jobs/sla-status",
   operationId: "getSlaStatus",
+  docs: {
+    query: { limit: 50 },
+    responses: {
+      200: {
+        status: ex("SLA compliance", {
+          success: true,
+          data: {
+            jobs_within_sla: 108,
+            jobs_overdue: 12,
+            jobs_breached: 4,
+            breach_details: [{ job_uuid: JOB_UUID, job_ref: "JOB-001", sla_deadline: "2024-06-01T17:00:00Z", hours_overdue: 26 }],
+            breach_details_truncated: true,
+          },
+          message: OK,
+        }),
+      },
+    },
+    notFound: false,
+  },
   summary: "SLA compliance counts and the breached jobs",
   description:
     "Counts the open jobs (not completed, closed, cancelled or archived) that have an SLA deadline: *breached* when now is past the " +
@@ -43,7 +63,7 @@ export const getSlaStatus = operation({
     "jobs, most overdue first, up to `limit` (default 50, max 200) from `offset` (default 0); `breach_details_truncated` is true when " +
     "`jobs_breached` counts more than the list shows from `offset` on. `hours_overdue` is whole hours, rounded down. Filters combine; " +
     "an unknown `agent_id`, `contractor_id` or `priority_id` is a 400. Contractors see only their own jobs.",
-  tag: "SLA",
+  tag: "SLA Status",
   permission: slaStatus.admission.permission,
   query: slaStatusQuery,
   responses: { 200: jsonResponse("SLA counts and breach details", dataEnvelope(SlaStatus)) },

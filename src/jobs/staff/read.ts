@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { directory, ex } from "../../http/openapi-samples";
 import { directoryOperation, zFilterFlag } from "../reference/directory";
 import { listStaff, STAFF_ROLES } from "./service";
 
@@ -14,6 +15,25 @@ const StaffUser = z.object({
 export const getStaff = directoryOperation({
   path: "/api/jobs/staff",
   operationId: "listStaff",
+  docs: {
+    query: { action: "list", search: "Man", role: "manager" },
+    responses: {
+      200: {
+        list: ex(
+          "Managers whose name starts with Man",
+          directory({
+            ID: 2,
+            uuid: "550e8400-e29b-41d4-a716-446655440002",
+            name: "Manager_001",
+            email: "manager_001@propops.example.com",
+            role: "manager",
+            active: true,
+          }),
+        ),
+      },
+    },
+    notFound: false,
+  },
   summary: "Staff directory: the agency's admins, managers and staff, searchable by name",
   description:
     "The users on the agency's side, by name. `search` matches the start of the name; `role` keeps one role; `active=true` " +

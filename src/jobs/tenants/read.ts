@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
+import { directory, ex } from "../../http/openapi-samples";
 import { directoryOperation, zFilterFlag } from "../reference/directory";
 import { listTenants } from "./service";
 
@@ -16,6 +17,26 @@ const Tenant = z.object({
 export const getTenants = directoryOperation({
   path: "/api/jobs/tenants",
   operationId: "listTenants",
+  docs: {
+    query: { action: "list", address_id: 5 },
+    responses: {
+      200: {
+        list: ex(
+          "The tenants of address 5, contacts masked",
+          directory({
+            ID: 7,
+            uuid: "550e8400-e29b-41d4-a716-446655440007",
+            name: "Tenant One",
+            address_id: 5,
+            active: true,
+            email: "t•••@example.com",
+            phone: "•••• 123",
+          }),
+        ),
+      },
+    },
+    notFound: false,
+  },
   summary: "A property's tenants (address_id), searchable by name",
   description:
     "The tenants living at one address (`address_id`, from GET /api/jobs/addresses), by name: the ids a job's `tenants_ids` " +

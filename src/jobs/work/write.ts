@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CONTROL_CHARS_MESSAGE, noControlChars, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
+import { ex, JOB_UUID } from "../../http/openapi-samples";
 import { jsonResponse, operation } from "../../http/operation";
 import { acceptJob, completeJob, declineJob, sendBackJob, signOffJob, startJob } from "./service";
 
@@ -54,6 +55,59 @@ export const postWork = operation({
   method: "post",
   path: "/api/jobs/work",
   operationId: "reportWork",
+  docs: {
+    body: {
+      accept: ex("The assigned contractor accepts the job", { action: "accept", job_uuid: JOB_UUID }),
+      decline: ex("The assigned contractor declines, with a reason", {
+        action: "decline",
+        job_uuid: JOB_UUID,
+        reason: "No gas-safe engineer free this week",
+      }),
+      start: ex("Work starts (Approved → In Progress)", { action: "start", job_uuid: JOB_UUID }),
+      complete: ex("Completed with its evidence (an after photo is already uploaded)", {
+        action: "complete",
+        job_uuid: JOB_UUID,
+        completion_note: "Boiler serviced; flue gas analysis within limits.",
+      }),
+      sign_off: ex("The office signs the work off (Completed → Closed)", { action: "sign_off", job_uuid: JOB_UUID }),
+      send_back: ex("The office sends it back, with a reason", {
+        action: "send_back",
+        job_uuid: JOB_UUID,
+        reason: "Radiator in bedroom 2 still cold",
+      }),
+    },
+    responses: {
+      200: {
+        completed: ex("Completed: nothing more is open to the contractor", {
+          success: true,
+          job_uuid: JOB_UUID,
+          job_ref: "JOB-001",
+          status_id: 6,
+          status_name: "Completed",
+          next_statuses: [],
+          message: "Job completed",
+        }),
+        accepted: ex("Accepted: starting is open next", {
+          success: true,
+          job_uuid: JOB_UUID,
+          job_ref: "JOB-001",
+          status_id: 3,
+          status_name: "Approved",
+          next_statuses: [
+            {
+              status_id: 4,
+              status_name: "In Progress",
+              via: "start",
+              operation: "POST /api/jobs/work action=start",
+              requires: ["acceptance"],
+            },
+          ],
+          message: "Job accepted",
+        }),
+      },
+    },
+    conflict: true,
+  },
   summary: "The work on a job: accept, decline, start, complete, sign_off, send_back",
   description:
     "The assigned contractor accepts or declines the job (`decline` needs a `reason` and unassigns it) while the work has " +
@@ -65,7 +119,7 @@ export const postWork = operation({
     "`TRANSITION_REQUIRES_EVIDENCE`, both with `current_status` and the `next_statuses` open to the caller; accept/decline " +
     "by anyone but the assigned contractor 403. Every step writes its audit event (`job.accepted`, `job.declined`, " +
     "`job.started`, `job.completed`, `job.signed_off`, `job.sent_back`).",
-  tag: "Workflow",
+  tag: "Work",
   permission: acceptJob.admission.permission,
   body: workBody,
   actions: WORK_ACTIONS,

@@ -1,4 +1,5 @@
 import { ok } from "../../http/envelope";
+import { API_TOKEN, ex, OK } from "../../http/openapi-samples";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { TokenInfo, tokensQuery } from "./schemas";
@@ -8,6 +9,10 @@ export const getTokens = operation({
   method: "get",
   path: "/api/security/tokens",
   operationId: "listApiTokens",
+  docs: {
+    query: { action: "list", limit: 50, offset: 0 },
+    responses: { 200: { tokens: ex("Your active tokens", { success: true, data: [API_TOKEN], count: 1, message: OK }) } },
+  },
   summary: "List your API tokens (name, permissions, created, last used, expiry; never the secret)",
   description:
     "Your own tokens, newest first; revoked and expired ones with `include_revoked=true`. Administrators may list another user's with `user_uuid`. " +
