@@ -41,9 +41,9 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       // End-to-end suites run under Node's test runner (node --test), against real processes.
       exclude: [...configDefaults.exclude, "test/e2e/**", "test/browser/**"],
-      setupFiles: ["./test/setup.ts"],
+      setupFiles: ["./test/support/setup.ts"],
       // The real transcoder as a process for the run (its URL reaches tests through inject()).
-      globalSetup: ["./test/transcoder-global-setup.ts"],
+      globalSetup: ["./test/support/transcoder-global-setup.ts"],
       // The Worker's per-request access log (src/http/log.ts) would drown the report; errors still show.
       onConsoleLog: (log: string) => !log.startsWith('{"level":"info","event":"request"'),
       testTimeout: 30_000,

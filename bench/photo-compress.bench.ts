@@ -11,7 +11,7 @@
 import { PhotonImage } from "@cf-wasm/photon";
 import { compressImage, JPEG_QUALITY, MAX_LONG_EDGE, photonMemoryBytes } from "@propops/media-core/photo-compressor";
 import sharp from "sharp";
-import { makeJpeg, makePng, withExif } from "../test/media-fixtures";
+import { makeJpeg, makePng, withExif } from "../scripts/lib/media-fixtures";
 
 const MAX_MP = Number(process.env.BENCH_MAX_MP ?? 48);
 const set: { name: string; w: number; h: number; png?: boolean; orientation?: number }[] = [

@@ -78,7 +78,7 @@ try {
   await new Promise<void>((r) => storage.listen(0, "127.0.0.1", r));
   const base = `http://127.0.0.1:${(storage.address() as AddressInfo).port}`;
 
-  transcoder = spawn(process.execPath, ["--import", path.join(ROOT, "test/exit-with-parent.ts"), "src/server.ts"], {
+  transcoder = spawn(process.execPath, ["--import", path.join(ROOT, "scripts/lib/exit-with-parent.ts"), "src/server.ts"], {
     cwd: path.join(ROOT, "transcoder"),
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_JOBS: "1", TMPDIR: dir },

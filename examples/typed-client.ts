@@ -5,7 +5,7 @@
  *   TOKEN=$(npm run --silent token -- --role staff)
  *   npm run example -- http://127.0.0.1:8787 "$TOKEN"
  *
- * The tests run `listCreateUpdate` against the Worker itself (test/typed-client.test.ts).
+ * The tests run `listCreateUpdate` against the Worker itself (test/suites/typed-client.test.ts).
  */
 import { hc } from "hono/client";
 import type { AppType } from "../src/app";

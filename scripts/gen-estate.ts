@@ -142,7 +142,7 @@ try {
   db.exec("ROLLBACK");
   throw e;
 }
-// No ANALYZE: the test's D1 (test/rows-read.test.ts) has no statistics either, so both plan alike.
+// No ANALYZE: the test's D1 (test/suites/budgets/rows-read.test.ts) has no statistics either, so both plan alike.
 db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 const counts = Object.fromEntries(
   ["jobs", "addresses", "agents", "contractors", "case_notes", "photos", "documents", "amendment_requests", "recalls", "audit_events"].map(

@@ -1,7 +1,7 @@
 /**
  * `npm run proof:faults`: the proof under faults of issue 12, in its short form.
  *
- * 1. The fault suite inside workerd (test/faults.test.ts, real local D1/R2, faults injected by
+ * 1. The fault suite inside workerd (test/suites/faults.test.ts, real local D1/R2, faults injected by
  *    wrapping bindings): consumer throws once / always, R2 and D1 failing after one another on
  *    uploads, compression, note files, deletes and the video callback, duplicate deliveries of
  *    every media message type, a transcoder that never reports back. `npm test` runs the same file.
@@ -43,7 +43,7 @@ interface Check {
   unsettled: number;
 }
 
-const suite = await run("vitest", ["run", "test/faults.test.ts"]);
+const suite = await run("vitest", ["run", "test/suites/faults.test.ts"]);
 const checks: Check[] = [...suite.out.matchAll(/\[faults\] (\{.*\})$/gm)].map((m) => JSON.parse(m[1] ?? "{}") as Check);
 const queue = /\[faults-queue\] (\{.*\})$/m.exec(suite.out)?.[1];
 const passed = Number(/Tests\s+(\d+) passed/.exec(suite.out)?.[1] ?? 0);

@@ -25,8 +25,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
-import { type LocalApi, ROOT, startLocalApi } from "../test/e2e/harness.ts";
 import { cliArgs } from "./lib/cli.ts";
+import { type LocalApi, ROOT, startLocalApi } from "./lib/local-api.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The field encryption scheme (src/crypto/fields.ts), written again here on purpose: seeding with

@@ -14,8 +14,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { type LocalApi, startLocalApi } from "../test/e2e/harness.ts";
 import { cliArgs } from "./lib/cli.ts";
+import { type LocalApi, startLocalApi } from "./lib/local-api.ts";
 import { running, runStep, type StepResult, secs } from "./lib/run-step.ts";
 
 cliArgs(

@@ -1,7 +1,7 @@
 /**
  * A realistic estate as plain SQL (recursive CTEs, no bound parameters), so the same statements fill
  * the local D1 file directly (scripts/gen-estate.ts, node:sqlite) and a test's D1 through env.DB
- * (test/rows-read.test.ts). Pure: no Node imports, so it also loads inside workerd.
+ * (test/suites/budgets/rows-read.test.ts). Pure: no Node imports, so it also loads inside workerd.
  *
  * Per job: a tenant link, 0–3 case notes (avg 1.5), photos on half the jobs, a document on a quarter,
  * an amendment request on 1 in 20, a recall on 1 in 50, three audit events. 1 job in 5 has "boiler"

@@ -162,7 +162,7 @@ function documentedQuery(schema: ZodType, actions?: readonly string[]): ZodType 
  * CSRF → validate → idempotency → handler. The per-token rate limit runs right after the token
  * authenticates, before the permission and the policy: every authenticated request counts,
  * whatever it then answers (a 403 or 404 counts as much as a 200: probing is capped;
- * test/rate-limit.test.ts holds it). A forged write is refused before its body is read (the CSRF
+ * test/suites/rate-limit.test.ts holds it). A forged write is refused before its body is read (the CSRF
  * header is checked first); the body is read once, for validation and the idempotency hash.
  */
 async function run(op: Operation, c: AppContext): Promise<Response> {

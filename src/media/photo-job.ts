@@ -2,7 +2,7 @@
  * The `photo.compress` message: compress one uploaded image and record the outcome on its row.
  *
  * Memory budget. A Worker isolate has 128 MB; photon's wasm memory grows to the peak of the
- * largest image it has handled and never shrinks (test/photo-compressor.test.ts measures it in
+ * largest image it has handled and never shrinks (test/channels/photo-compressor.test.ts measures it in
  * workerd: 24 MB for 2 MP without a resize, 50 MB for the worst 2 MP shapes (wider than 2048 px,
  * or a PNG with alpha), 101 MB at 4 MP, 163 MB at 6 MP, 257 MB at 12 MP). So the isolate
  * compresses only images within PHOTON_WORKER_MAX_PIXELS (16-bit PNGs count double, they decode

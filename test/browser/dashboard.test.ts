@@ -11,7 +11,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { makeJpeg, makePdf } from "../media-fixtures.ts";
+import { makeJpeg, makePdf } from "../../scripts/lib/media-fixtures.ts";
 import { makeClip, ROOT, type Stack, startStack } from "./harness.ts";
 
 const SHOTS = path.join(ROOT, "test-output/browser");

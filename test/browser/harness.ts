@@ -2,7 +2,7 @@
  * The browser suite's local stack, started once for all its tests: the Worker bundled by a dry-run
  * deploy and served by `wrangler dev` (static assets included, so the dashboard is at /app/), the
  * transcoder process (Debian's ffmpeg), and a fresh local state dir seeded with the demo data.
- * Started by the shared e2e harness (test/e2e/harness.ts), with the demo seed; removed after.
+ * Started by the shared e2e harness (scripts/lib/local-api.ts), with the demo seed; removed after.
  */
 import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,9 +10,9 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freePort, type LocalApi, Logs, ROOT, startLocalApi, startTranscoder, stopGroup } from "../e2e/harness.ts";
+import { freePort, type LocalApi, Logs, ROOT, startLocalApi, startTranscoder, stopGroup } from "../../scripts/lib/local-api.ts";
 
-export { makeClip, ROOT } from "../e2e/harness.ts";
+export { makeClip, ROOT } from "../../scripts/lib/local-api.ts";
 
 const exec = promisify(execFile);
 const TSX = path.join(ROOT, "node_modules/tsx/dist/cli.mjs");

@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type LocalApi, ROOT, sharedLocalApi } from "./harness.ts";
+import { type LocalApi, ROOT, sharedLocalApi } from "../../scripts/lib/local-api.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUTPUT = path.join(ROOT, "test-output");

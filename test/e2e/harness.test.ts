@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
-import { freePort, startLocalApi } from "./harness.ts";
+import { freePort, startLocalApi } from "../../scripts/lib/local-api.ts";
 
 test("wrangler dev starts on new ports when its first port was taken meanwhile", { timeout: 180_000 }, async () => {
   const squatter = createServer();

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { COLLECTION, generate, parseExamples, REFERENCE } from "../../scripts/gen-http.ts";
-import { type LocalApi, sharedLocalApi } from "./harness.ts";
+import { type LocalApi, sharedLocalApi } from "../../scripts/lib/local-api.ts";
 
 let api: LocalApi | undefined;
 before(

@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { freePort, type LocalApi, Logs, makeClip, sleep, startLocalApi, startTranscoder, stopGroup } from "./harness.ts";
+import { freePort, type LocalApi, Logs, makeClip, sleep, startLocalApi, startTranscoder, stopGroup } from "../../scripts/lib/local-api.ts";
 
 /** Far below the 900 s watchdog; generous for a loaded machine (the clip transcodes in seconds). */
 const BOUND_MS = 150_000;

@@ -16,7 +16,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { resolveBinary } from "../../transcoder/src/config.ts";
 import {
   freePort,
   type LocalApi,
@@ -26,7 +25,8 @@ import {
   startLocalApi,
   startTranscoder as startMediaService,
   stopGroup as stop,
-} from "./harness.ts";
+} from "../../scripts/lib/local-api.ts";
+import { resolveBinary } from "../../transcoder/src/config.ts";
 
 const exec = promisify(execFile);
 // ffprobe as the transcoder resolves it: PATH, else the npm-installed static build.
@@ -313,7 +313,7 @@ describe("photo compression end to end (the media container's photon path)", () 
   test("a 4000×3000 camera JPEG with EXIF/GPS comes back smaller, upright, capped at 2048 px and stripped of metadata", {
     timeout: 180_000,
   }, async () => {
-    const { makeJpeg, withExif, hasExif } = await import("../media-fixtures.ts");
+    const { makeJpeg, withExif, hasExif } = await import("../../scripts/lib/media-fixtures.ts");
     // Orientation 6: the camera held upright; the stored pixels are landscape.
     const original = withExif(makeJpeg(4000, 3000, 95), 6);
     assert.ok(hasExif(original));

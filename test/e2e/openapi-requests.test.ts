@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { parseExamples, REFERENCE } from "../../scripts/gen-http.ts";
-import { type LocalApi, sharedLocalApi } from "./harness.ts";
+import { type LocalApi, sharedLocalApi } from "../../scripts/lib/local-api.ts";
 
 type Schema = Record<string, unknown>;
 interface Operation {

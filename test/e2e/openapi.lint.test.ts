@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { type LocalApi, ROOT, sharedLocalApi } from "./harness.ts";
+import { type LocalApi, ROOT, sharedLocalApi } from "../../scripts/lib/local-api.ts";
 
 const exec = promisify(execFile);
 const OUTPUT = path.join(ROOT, "test-output");

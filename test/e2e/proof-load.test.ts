@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
+import { ROOT } from "../../scripts/lib/local-api.ts";
 import { runProofLoad } from "../../scripts/proof-load.ts";
-import { ROOT } from "./harness.ts";
 
 test("under load (50 clients, 10 s) with a key rotation while serving: no 5xx, no lost write, counts add up, no plaintext on disk", {
   timeout: 300_000,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type LocalApi, sharedLocalApi } from "./harness.ts";
+import { type LocalApi, sharedLocalApi } from "../../scripts/lib/local-api.ts";
 
 let api: LocalApi | undefined;
 before(

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
-import { freePort, type LocalApi, sleep, startLocalApi } from "./harness.ts";
+import { freePort, type LocalApi, sleep, startLocalApi } from "../../scripts/lib/local-api.ts";
 
 let api: LocalApi | undefined;
 let wranglerUrl = "";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { ROOT } from "./harness.ts";
+import { ROOT } from "../../scripts/lib/local-api.ts";
 
 const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
 

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readImageHeader } from "@propops/media-core/photo-compressor";
-import { ascii, contains, EXIF_MARKER, hasExif, makeJpeg, pngBomb, withExif } from "../../test/media-fixtures.ts";
+import { ascii, contains, EXIF_MARKER, hasExif, makeJpeg, pngBomb, withExif } from "../../scripts/lib/media-fixtures.ts";
 import type { Storage } from "./helpers.ts";
 import { startStorage } from "./helpers.ts";
 

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readImageHeader } from "@propops/media-core/photo-compressor";
-import { makeJpeg } from "../../test/media-fixtures.ts";
+import { makeJpeg } from "../../scripts/lib/media-fixtures.ts";
 import { resolveBinary } from "../src/config.ts";
 import type { Sandbox, Storage } from "./helpers.ts";
 import { jobBody, makeClip, must, probe, sandbox, startStorage, submit } from "./helpers.ts";

@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type Actor, actor, api, csrfFor, expectStatus, makeUser } from "../../helpers";
+import { type Actor, actor, api, csrfFor, expectStatus, makeUser } from "../../support/helpers";
 
 const list = (who: { token: string }, query = "") => api("GET", `/api/security/tokens?action=list${query}`, { token: who.token });
 const post = (who: Actor, body: Record<string, unknown>, as: "json" | "form" = "json") =>
