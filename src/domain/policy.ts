@@ -80,6 +80,14 @@ export function assertCan(caller: Caller, action: Action | Permission, message: 
   if (!can(caller, action, job)) throw forbidden(message);
 }
 
+/**
+ * May this caller delete this photo or document? Contractors only what they uploaded themselves
+ * (the agency's photos of their job stay); everyone else who may change the job, any.
+ */
+export function mayDeleteMedia(caller: Pick<Principal, "role" | "userId">, uploadedBy: number | null): boolean {
+  return caller.role !== "contractor" || uploadedBy === caller.userId;
+}
+
 /** Contractors are confined to their own jobs: the SQL form of "job.see" (see job-access.ts). */
 export const confinedToContractor = (caller: Pick<Principal, "role">) => caller.role === "contractor";
 

@@ -7,9 +7,10 @@
 import { and, eq } from "drizzle-orm";
 import type { Scope } from "../app/scope";
 import { auditEvents, documents, jobs, photos } from "../db/schema";
-import { ApiError, notFound } from "../domain/errors";
+import { ApiError, forbidden, notFound } from "../domain/errors";
 import { recordEvent } from "../domain/events";
 import { jobForChange } from "../domain/job-access";
+import { mayDeleteMedia } from "../domain/policy";
 import type { Services } from "../platform/services";
 import { removeStored } from "./cleanup";
 import { extensionOf, type TakenFile } from "./intake";
@@ -188,6 +189,9 @@ export async function deleteUpload<T extends UploadTable>(
     .get();
   if (!row) throw notFound(kind.what);
   const found = row.row as T["$inferSelect"];
+  if (!mayDeleteMedia(scope.caller, found.uploadedBy)) {
+    throw forbidden(`Contractors can delete only the ${kind.what.toLowerCase()}s they uploaded`);
+  }
   const { job } = await jobForChange(scope, { id: found.jobId });
   await db.batch([
     db.delete(table).where(eq(table.id, found.id)),

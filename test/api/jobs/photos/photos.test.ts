@@ -321,6 +321,32 @@ describe("viewing permissions", () => {
     await beyond.arrayBuffer();
   });
 
+  it("a contractor deletes only the photos they uploaded; the agency's stay (403), and a deletion is an event", async () => {
+    const agencyPhoto = await upload(staff, { job_id: String(job.job_id), photo_type: "before", file: blob(makeJpeg(40, 30, 80)) });
+    expectStatus(agencyPhoto, 201);
+    const refused = await api("DELETE", "/api/jobs/photos", {
+      token: contractor.token,
+      csrf: contractor.csrf,
+      body: { id: agencyPhoto.body.photo_id },
+    });
+    expectStatus(refused, 403);
+    expect(refused.body.message).toBe("Contractors can delete only the photos they uploaded");
+    expect(await photoRow(agencyPhoto.body.photo_id)).not.toBeNull();
+    const mine = await upload(contractor, { job_id: String(job.job_id), photo_type: "after", file: blob(makeJpeg(40, 30, 80)) });
+    expectStatus(mine, 201);
+    const deleted = await api("DELETE", "/api/jobs/photos", {
+      token: contractor.token,
+      csrf: contractor.csrf,
+      body: { id: mine.body.photo_id },
+    });
+    expectStatus(deleted, 200);
+    expect(await photoRow(mine.body.photo_id)).toBeNull();
+    const events = await env.DB.prepare("SELECT action, actor_user_id FROM audit_events WHERE job_uuid = ? AND action = 'photo.deleted'")
+      .bind(job.job_uuid)
+      .all<{ action: string; actor_user_id: number }>();
+    expect(events.results).toContainEqual({ action: "photo.deleted", actor_user_id: contractor.userId });
+  });
+
   it("another contractor's job is 404 for list, file, upload and delete", async () => {
     const list = await api("GET", `/api/jobs/photos?job_id=${job.job_id}`, { token: otherContractor.token });
     expectStatus(list, 404);
