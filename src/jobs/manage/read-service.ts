@@ -5,6 +5,7 @@ import { type Admission, useCase } from "../../app/use-case";
 import { jobs, jobTenants, tenants } from "../../db/schema";
 import { notFound } from "../../domain/errors";
 import { decryptPrivateFields } from "../../domain/job-fields";
+import { nextStatuses } from "../../domain/lifecycle";
 import { forgetCachedPins } from "../../pins/pins-cache";
 import { userPins } from "../../pins/user-pins";
 import { listJobsQueries } from "./list-query";
@@ -144,6 +145,12 @@ export const getJob = useCase(JOB_LIST, async (s: Scope, { uuid }: { uuid: strin
     ...secrets,
     tenants: tenantRows,
     completed_at: detail.completedAt,
+    accepted_at: detail.acceptedAt,
+    // What a client may offer this caller: the lifecycle's moves open from here (src/domain/lifecycle.ts).
+    next_statuses: nextStatuses(
+      { statusId: row.statusId, contractorId: row.contractorId, jobTypeId: row.jobTypeId, acceptedAt: detail.acceptedAt },
+      s.caller,
+    ),
   };
   return { job, version: detail.version };
 });

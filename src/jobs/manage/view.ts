@@ -5,6 +5,7 @@ import * as t from "../../db/schema";
 import { aliased } from "../../db/select";
 import { totalAmount } from "../../domain/job-fields";
 import { openStatus } from "../../domain/sla";
+import { NextStatus } from "../../http/openapi-shapes";
 import type { Db } from "../../platform/services";
 
 /** A name from a left-joined table: null when the job has no such reference. */
@@ -84,6 +85,7 @@ export const detailColumns = aliased({
   privateContactName: t.jobs.privateContactName,
   privateContactEmail: t.jobs.privateContactEmail,
   completedAt: t.jobs.completedAt,
+  acceptedAt: t.jobs.acceptedAt,
   version: t.jobs.version,
 });
 
@@ -199,4 +201,11 @@ export const JobDetail = JobListItem.extend({
     .openapi({ description: "Decrypted; null for contractors and for tokens without api.jobs.manage.manage" }),
   tenants: z.array(z.object({ id: z.number().int(), name: z.string() })),
   completed_at: z.string().nullable(),
+  accepted_at: z
+    .string()
+    .nullable()
+    .openapi({ description: "When the assigned contractor accepted the job (POST /api/jobs/work action=accept)" }),
+  next_statuses: z.array(NextStatus).openapi({
+    description: "Where this caller may take the job next (the job lifecycle), through which operation and requiring what",
+  }),
 }).openapi("JobDetail");

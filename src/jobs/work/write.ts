@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { CONTROL_CHARS_MESSAGE, noControlChars, zText, zUuid } from "../../domain/values";
 import { done } from "../../http/envelope";
 import { ex, JOB_UUID } from "../../http/openapi-samples";
+import { NextStatus } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { acceptJob, completeJob, declineJob, sendBackJob, signOffJob, startJob } from "./service";
 
@@ -23,14 +24,6 @@ const workBody = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("sign_off"), job_uuid: jobUuid }),
   z.strictObject({ action: z.literal("send_back"), job_uuid: jobUuid, reason }),
 ]);
-
-const NextStatus = z.object({
-  status_id: z.number().int(),
-  status_name: z.string(),
-  via: z.string(),
-  operation: z.string(),
-  requires: z.array(z.string()),
-});
 
 const WorkAnswer = z.object({
   success: z.literal(true),

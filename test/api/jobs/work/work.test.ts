@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { makeJpeg } from "../../../../scripts/lib/media-fixtures";
 import { createServices } from "../../../../src/platform/services";
 import { relayWebhookEvents } from "../../../../src/webhooks/relay";
-import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "../../../support/helpers";
+import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, seedFixtures } from "../../../support/helpers";
 import { auditActions, jobInStatus, jobRow, rows, send } from "../../../support/workflow-helpers";
 
 // POST /api/jobs/work: the contractor's side of the work and the office's sign-off, as the
@@ -45,6 +45,16 @@ describe("POST /api/jobs/work", () => {
     expectStatus(accept, 200);
     expect(accept.body).toMatchObject({ message: "Job accepted", status_name: "Approved", job_ref: job.job_ref });
     expect(accept.body.next_statuses.map((s: { via: string }) => s.via)).toEqual(["start"]);
+    // Every job read tells the caller the same: a UI offers only the buttons that will work.
+    const read = await getJob(contractor, job.job_uuid);
+    expect(read.next_statuses).toEqual(accept.body.next_statuses);
+    expect(read.accepted_at).toBeTruthy();
+    const asStaff = await getJob(staff, job.job_uuid);
+    expect(asStaff.next_statuses.map((n: { status_name: string; via: string }) => `${n.status_name}/${n.via}`)).toEqual([
+      "In Progress/start",
+      "In Progress/update",
+      "Cancelled/update",
+    ]);
 
     const start = await work(contractor, { action: "start", job_uuid: job.job_uuid });
     expectStatus(start, 200);
