@@ -144,7 +144,9 @@ export async function seedIfEmpty(db: D1Database, encryptionKeys: string, opts: 
       (i % 10) + 1,
       10 + (i % 3),
       i % 4 === 3 ? null : 20 + (i % 2),
-      250 + i * 10,
+      // The client budget leaves room for the demo's amendment (JOB-001's contractor budget to £220,
+      // £264 with VAT): the budget rule refuses a total above it.
+      300 + i * 10,
       180 + i * 5,
       created.toISOString().slice(0, 10),
       new Date(created.getTime() + 86_400_000).toISOString().slice(0, 10),
