@@ -1,6 +1,8 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TRANSITIONS } from "../../src/domain/lifecycle";
+import { noteReplyAddress } from "../../src/email/note-mail";
+import worker from "../../src/index";
 import { type Actor, type ApiResponse, actor, api, createJob, type Fixtures, seedFixtures } from "../support/helpers";
 
 // A property of the lifecycle (src/domain/lifecycle.ts) over every channel that can change a
@@ -78,6 +80,7 @@ describe("the lifecycle holds over random walks on every channel", () => {
     const log: string[] = [];
     const counts = { steps: 0, succeeded: 0, refused: 0, moved: 0 };
     const byChannel: Record<string, number> = {};
+    let mailAccepted = 0;
 
     for (let step = 0; step < STEPS; step++) {
       const role = pick(ROLES);
@@ -92,8 +95,8 @@ describe("the lifecycle holds over random walks on every channel", () => {
           .bind(crypto.randomUUID(), job.id, key)
           .run();
       }
-      const before = await jobRow(job.uuid);
-      const box = await outbox();
+      let before = await jobRow(job.uuid);
+      let box = await outbox();
       if (!before) throw new Error("job vanished");
       const ip = `10.${step % 200}.${Math.floor(step / 200)}.7`;
       const call = (method: string, path: string, body: Record<string, unknown>) =>
@@ -137,6 +140,49 @@ describe("the lifecycle holds over random walks on every channel", () => {
       } else if (r < 0.44) {
         channel = "recall_cancel";
         res = await call("POST", "/api/jobs/recall", { job_uuid: job.uuid, is_recall: 0, action_type: "cancel" });
+      } else if (r < 0.46) {
+        // Inbound mail: the contractor replies to a note of the job (a case note, never a status move);
+        // the note is set-up (made by staff first), the reply is the step.
+        channel = "mail";
+        const note = await api("POST", "/api/jobs/case-notes", {
+          token: staff.token,
+          csrf: staff.csrf,
+          body: { action: "create", job_uuid: job.uuid, message: "Please confirm the visit", send_email: true },
+          headers: { "cf-connecting-ip": ip },
+        });
+        const noteUuid = note.status === 201 ? (note.body.note_uuid as string) : crypto.randomUUID();
+        before = (await jobRow(job.uuid)) ?? before;
+        box = await outbox();
+        const sender = rnd() < 0.8 ? "contractor1@example.test" : "stranger@example.test";
+        const to = await noteReplyAddress(env.SIGNING_SECRET, noteUuid, "contractor1@example.test", env.EMAIL_DOMAIN);
+        const raw = [
+          `From: Bob Builder <${sender}>`,
+          `To: ${to}`,
+          "Subject: Re: your job",
+          `Message-ID: <${crypto.randomUUID()}@mail.example.test>`,
+          "Date: Tue, 02 Jun 2026 09:00:00 +0000",
+          "MIME-Version: 1.0",
+          "Content-Type: text/plain; charset=utf-8",
+          "",
+          "Yes, Tuesday morning.",
+          "",
+        ].join("\r\n");
+        const bytes = new TextEncoder().encode(raw);
+        let rejected: string | undefined;
+        const message = {
+          from: sender,
+          to,
+          headers: new Headers(),
+          raw: new Blob([bytes]).stream(),
+          rawSize: bytes.byteLength,
+          setReject: (reason: string) => {
+            rejected = reason;
+          },
+          forward: async () => ({}),
+          reply: async () => ({}),
+        } as unknown as ForwardableEmailMessage;
+        await worker.email(message, env, createExecutionContext());
+        res = { status: rejected ? 422 : 200, headers: new Headers(), body: { code: rejected ?? "" } };
       } else if (r < 0.48) {
         channel = "amendment";
         const pending = await env.DB.prepare("SELECT uuid FROM amendment_requests WHERE job_id = ? AND status = 'pending' LIMIT 1")
@@ -193,6 +239,7 @@ describe("the lifecycle holds over random walks on every channel", () => {
         continue;
       }
       counts.succeeded++;
+      if (channel === "mail") mailAccepted++;
       if (created) {
         const row = await jobRow(created);
         const status = Number(row?.status_id);
@@ -235,6 +282,8 @@ describe("the lifecycle holds over random walks on every channel", () => {
     // The walk must actually exercise the lifecycle, not only be refused.
     expect(counts.steps).toBe(STEPS);
     expect(counts.moved).toBeGreaterThan(60);
+    // Replies do land (threaded notes), not only bounce.
+    expect(mailAccepted).toBeGreaterThan(5);
     expect(counts.refused).toBeGreaterThan(300);
     for (const channel of [
       "update",
@@ -246,6 +295,7 @@ describe("the lifecycle holds over random walks on every channel", () => {
       "complete",
       "sign_off",
       "send_back",
+      "mail",
     ]) {
       expect(byChannel[channel] ?? 0, channel).toBeGreaterThan(20);
     }
