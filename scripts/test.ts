@@ -81,6 +81,8 @@ async function workerLane(log: string[]) {
   const checks: [string, string, string[]][] = [
     ["binding types match wrangler.toml (wrangler types --check)", "wrangler", ["types", "--include-runtime", "false", "--check"]],
     ["type check (tsc)", "tsc", ["--noEmit"]],
+    // The dashboard reads the Worker's types as declarations (dashboard/tsconfig.api.json): build them first.
+    ["the Worker's API declarations for the dashboard (tsc -b)", "tsc", ["-b", "dashboard/tsconfig.api.json"]],
     ["type check dashboard (tsc)", "tsc", ["--noEmit", "-p", "dashboard"]],
     ...(existsSync("transcoder/tsconfig.json")
       ? [["type check transcoder (tsc)", "tsc", ["--noEmit", "-p", "transcoder"]] as [string, string, string[]]]

@@ -30,6 +30,7 @@ export const fileResponses = (description: string, types: readonly string[]) => 
 });
 
 /** The 200 of an operation that lists (JSON) or downloads one file (`action=download`). */
-export const listOrFileResponses = (description: string, list: z.ZodType) => ({
+// Generic over the list schema so typed clients (the dashboard) still infer the JSON answer.
+export const listOrFileResponses = <T extends z.ZodType>(description: string, list: T) => ({
   200: { description, content: { "application/json": { schema: list }, "application/octet-stream": binary() } },
 });
