@@ -118,6 +118,55 @@ describe("Idempotency-Key", () => {
     expectStatus(await createWithKey(staff, key, jobBody("Idem other")), 422);
   });
 
+  it("twins sent at once: one job; the other answer is its replay or 409 in progress, never a second job", async () => {
+    for (let round = 0; round < 3; round++) {
+      const key = crypto.randomUUID();
+      const title = `Idem twins ${round}`;
+      const answers = await Promise.all([createWithKey(staff, key, jobBody(title)), createWithKey(staff, key, jobBody(title))]);
+      const fresh = answers.filter((a) => a.status === 201 && a.headers.get("Idempotent-Replayed") === null);
+      expect(fresh).toHaveLength(1);
+      for (const other of answers.filter((a) => a !== fresh[0])) {
+        if (other.status === 201) expectReplay(fresh[0] as ApiResponse, other);
+        else expect(other.body).toMatchObject({ code: "CONFLICT", message: "A request with this Idempotency-Key is still in progress; retry later" });
+      }
+      expect(await count("SELECT count(*) AS n FROM jobs WHERE job_title = ?", title)).toBe(1);
+    }
+  });
+
+  it("a replayed update with If-Match replays its 200 (the change it made does not make it stale); a different body under the key is 422 before anything changes", async () => {
+    const job = await createJob(staff, fx);
+    const etag = (await api("GET", `/api/jobs/manage?action=get&uuid=${job.job_uuid}`, { token: staff.token })).headers.get("ETag") ?? "";
+    const key = crypto.randomUUID();
+    const update = (title: string) =>
+      api("POST", "/api/jobs/manage", {
+        token: staff.token,
+        csrf: staff.csrf,
+        body: { action: "update", uuid: job.job_uuid, job_title: title },
+        headers: { "Idempotency-Key": key, "If-Match": etag },
+      });
+    const first = await update("Idem if-match");
+    expectStatus(first, 200);
+    const before = await jobRow(job.job_uuid);
+    expectReplay(first, await update("Idem if-match"));
+    expectStatus(await update("Idem something else"), 422);
+    expect(await jobRow(job.job_uuid)).toEqual(before);
+    expect((await auditActions(job.job_uuid)).filter((a) => a === "job.updated")).toHaveLength(1);
+  });
+
+  it("a write that changes nothing in D1 (a pin toggle lives in its Durable Object) replays too: the pin toggles once", async () => {
+    const job = await createJob(staff, fx);
+    const key = crypto.randomUUID();
+    const toggle = (headers: Record<string, string>) =>
+      api("POST", "/api/jobs/toggle-pin", { token: staff.token, csrf: staff.csrf, body: { job_uuid: job.job_uuid }, headers });
+    const first = await toggle({ "Idempotency-Key": key });
+    expectStatus(first, 200);
+    expectReplay(first, await toggle({ "Idempotency-Key": key }));
+    // Toggled once: the next toggle (a new request) takes the pin off again.
+    const next = await toggle({});
+    expectStatus(next, 200);
+    expect(next.body).not.toEqual(first.body);
+  });
+
   it("keys are scoped to the token: another token's same key is a new request", async () => {
     const other = await actor("staff");
     const key = crypto.randomUUID();
