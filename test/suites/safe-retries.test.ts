@@ -127,7 +127,11 @@ describe("Idempotency-Key", () => {
       expect(fresh).toHaveLength(1);
       for (const other of answers.filter((a) => a !== fresh[0])) {
         if (other.status === 201) expectReplay(fresh[0] as ApiResponse, other);
-        else expect(other.body).toMatchObject({ code: "CONFLICT", message: "A request with this Idempotency-Key is still in progress; retry later" });
+        else
+          expect(other.body).toMatchObject({
+            code: "CONFLICT",
+            message: "A request with this Idempotency-Key is still in progress; retry later",
+          });
       }
       expect(await count("SELECT count(*) AS n FROM jobs WHERE job_title = ?", title)).toBe(1);
     }
