@@ -12,16 +12,15 @@ export function slaBadge(state: SlaState) {
 
 /** The pin toggle: one button, its pressed state the job's pin; calls toggle-pin and reports back. */
 export function pinButton(session: Session, job: Pick<Job, "uuid" | "job_ref" | "is_pinned">, onChange: (pinned: boolean) => void) {
+  // One name whatever the state ("Pin JOB-007"): the visible word is "Pin", the reference is for
+  // screen readers, the star and aria-pressed carry the state. The visible text is part of the
+  // name, as label-content-name-mismatch asks (a "Pinned" label with a "Pin …" name failed it).
   const btn = h(
     "button",
-    {
-      type: "button",
-      class: "pin",
-      "aria-pressed": String(job.is_pinned),
-      // A toggle keeps one name; aria-pressed carries the state (the visible text says it too).
-      "aria-label": `Pin ${job.job_ref}`,
-    },
-    job.is_pinned ? "★ Pinned" : "☆ Pin",
+    { type: "button", class: "pin", "aria-pressed": String(job.is_pinned) },
+    h("span", { "aria-hidden": "true" }, job.is_pinned ? "★ " : "☆ "),
+    "Pin",
+    h("span", { class: "sr-only" }, ` ${job.job_ref}`),
   );
   const status = h("span", { class: "status", role: "status" });
   btn.addEventListener("click", () =>
@@ -216,7 +215,7 @@ async function jobList(session: Session, box: HTMLElement, changed: () => Promis
                 h(
                   "tr",
                   {},
-                  ["Job", "Status", "Priority", "SLA", "Address", ""].map((c) => h("th", { scope: "col" }, c)),
+                  ["Job", "Status", "Priority", "SLA", "Address", "Pin"].map((c) => h("th", { scope: "col" }, c)),
                 ),
               ),
               h(

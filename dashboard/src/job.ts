@@ -6,6 +6,7 @@ import { documentsSection, photosSection } from "./media";
 import type { JobPage } from "./page";
 import type { Session } from "./session";
 import type { Amendable, Answer, JobDetail, JobList, JobOne, Note, NoteCreated, Read, Status } from "./types";
+import { describeChanges, eventSentence, fieldLabel, MONEY_FIELDS, type Names, pounds } from "./words";
 export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string) {
   document.title = "Job · PropOps";
   replace(main, h("p", { class: "muted" }, "Loading the job…"));
@@ -304,6 +305,15 @@ async function amendmentsSection(page: JobPage) {
   const box = h("section", { class: "card", "aria-labelledby": "amend-title" });
   const title = h("h2", { id: "amend-title" }, "Amendments");
   const list = h("div", {});
+  // The API's own label for a field where amendable-fields gave one, else the dashboard's.
+  const amendLabel = (key: string) => amendable?.fields.find((f) => f.key === key)?.label ?? fieldLabel(key);
+  const amendValue = (key: string, v: string | null) => {
+    const f = amendable?.fields.find((x) => x.key === key);
+    const option = f?.options?.find((o) => String(o.value) === v);
+    if (option) return option.label;
+    if (v === null || v === "") return "none";
+    return MONEY_FIELDS.has(key) || f?.type === "money" ? pounds(v) : v;
+  };
   const load = async () => {
     try {
       const res = await session.api.get<Read<"amend-request">>("/api/jobs/amend-request", { job_uuid: job.uuid, limit: 50 });
@@ -337,15 +347,16 @@ async function amendmentsSection(page: JobPage) {
                       }
                     },
                   );
+                const label = amendLabel(a.field_name);
                 return h(
                   "li",
                   { "data-amendment": a.uuid },
                   h(
                     "p",
                     {},
-                    h("strong", {}, a.field_name),
-                    `: ${a.current_value ?? "—"} → ${a.requested_value} `,
-                    h("span", { class: `badge amend-${a.status}` }, a.status),
+                    h("strong", {}, label),
+                    `: ${amendValue(a.field_name, a.current_value)} → ${amendValue(a.field_name, a.requested_value)} `,
+                    h("span", { class: `badge amend-${a.status}` }, AMEND_STATUS[a.status] ?? a.status),
                   ),
                   h(
                     "p",
@@ -356,8 +367,8 @@ async function amendmentsSection(page: JobPage) {
                     ? h(
                         "div",
                         { class: "actions decide" },
-                        button(`Approve ${a.field_name} change`, decide("approved"), { class: "primary" }),
-                        button(`Reject ${a.field_name} change`, decide("rejected")),
+                        button(`Approve ${label.toLowerCase()} change`, decide("approved"), { class: "primary" }),
+                        button(`Reject ${label.toLowerCase()} change`, decide("rejected")),
                       )
                     : null,
                   out,
@@ -384,7 +395,7 @@ async function amendmentsSection(page: JobPage) {
     const valueInput = () => {
       const f = amendable.fields.find((x) => x.key === fieldSel.value);
       if (!f) return;
-      current.textContent = `Current value: ${f.current_value ?? "—"}. ${f.description}`;
+      current.textContent = `Current value: ${amendValue(f.key, f.current_value === null ? null : String(f.current_value))}. ${f.description}`;
       const control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement = f.options
         ? h(
             "select",
@@ -440,6 +451,7 @@ async function amendmentsSection(page: JobPage) {
 
 async function remedialsSection(page: JobPage) {
   const { session, job } = page;
+  if (!session.allowed("remedials")) return null;
   const box = h("section", { class: "card", "aria-labelledby": "rem-title" });
   const title = h("h2", { id: "rem-title" }, "Remedial jobs");
   try {
@@ -498,6 +510,11 @@ async function remedialsSection(page: JobPage) {
       out,
     );
   } catch (err) {
+    // Not this caller's to use (a contractor): the section is left out, not shown as a refusal.
+    if (err instanceof ApiError && err.forbidden) {
+      session.noteRefusal("remedials", err);
+      return null;
+    }
     replace(box, title, errorBox(err, "see remedial jobs"));
   }
   return box;
@@ -510,27 +527,18 @@ async function auditSection(page: JobPage) {
   const list = h("ol", { class: "audit" });
   const more = h("button", { type: "button" }, "Show older events");
   let offset = 0;
-  const describe = (changes: Record<string, unknown>) =>
-    Object.entries(changes)
-      .map(([k, v]) => {
-        if (v && typeof v === "object" && "before" in v && "after" in v) {
-          const c = v as { before: unknown; after: unknown };
-          return `${k}: ${String(c.before ?? "—")} → ${String(c.after ?? "—")}`;
-        }
-        if (v && typeof v === "object" && "changed" in v) return `${k} changed`;
-        return `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`;
-      })
-      .join("; ");
+  const names = await auditNames(page);
   const load = async () => {
     const res = await session.api.get<Read<"audit">>("/api/jobs/audit", { job_uuid: job.uuid, limit: 20, offset });
     for (const e of res.data) {
       list.append(
         h(
           "li",
-          {},
-          h("strong", {}, e.action),
-          ` by ${e.actor_name}, ${when(e.created_at)}`,
-          h("div", { class: "small" }, describe(e.changes)),
+          { "data-event": e.action },
+          h("span", { class: "event" }, eventSentence(e.action, e.actor_name, e.changes, names)),
+          " ",
+          h("time", { datetime: e.created_at, class: "muted small" }, when(e.created_at)),
+          e.action === "job.assigned" ? null : changeList(describeChanges(e.changes, names)),
         ),
       );
     }
@@ -545,4 +553,42 @@ async function auditSection(page: JobPage) {
     replace(box, title, errorBox(err, "read the audit trail"));
   }
   return box;
+}
+
+function changeList(lines: string[]) {
+  return lines.length
+    ? h(
+        "ul",
+        { class: "changes small" },
+        lines.map((l) => h("li", {}, l)),
+      )
+    : null;
+}
+
+const AMEND_STATUS: Record<string, string> = { pending: "pending", approved: "approved", rejected: "rejected" };
+
+/** Names for the ids an audit trail shows: the reference lists and the directories seen so far. */
+async function auditNames(page: JobPage): Promise<Names> {
+  const { session, job } = page;
+  session.remember("contractors", job.contractor_id, job.contractor_name);
+  session.remember("agents", job.agent_id, job.agent_name);
+  const [statuses, priorities, types] = await Promise.all([
+    session.statuses().catch(() => []),
+    session.priorities().catch(() => []),
+    session.types().catch(() => []),
+    // The first page of each directory: most names an estate's trail mentions.
+    session.directory("contractors", "", 200),
+    page.userType === "contractor" ? [] : session.directory("agents", "", 200),
+  ]);
+  const byId = (items: { ID: number; name: string }[]) => new Map(items.map((i) => [i.ID, i.name]));
+  const tenants = new Map((job.tenants ?? []).map((t) => [t.id, t.name]));
+  return {
+    status_id: byId(statuses),
+    priority_id: byId(priorities),
+    job_type_id: byId(types),
+    contractor_id: session.names.get("contractors") ?? new Map(),
+    agent_id: session.names.get("agents") ?? new Map(),
+    address_id: new Map([[job.address_id, job.full_address]]),
+    tenants_ids: tenants,
+  };
 }

@@ -5,7 +5,13 @@ import type { Read } from "./types";
 const TOKEN_KEY = "propops.token";
 const DENIED_KEY = "propops.denied";
 /** The reference lists cached for the session. */
-type ReferenceList = "statuses" | "priorities" | "types" | "file-types";
+type ReferenceList = "statuses" | "priorities" | "types" | "file-types" | "payment-statuses" | "time-ranges";
+/** The directories a picker searches by name (never a raw id in front of a person). */
+export type DirectoryKind = "contractors" | "agents" | "staff" | "tenants" | "addresses";
+export interface Named {
+  id: number;
+  name: string;
+}
 
 export class Session {
   readonly api: Api;
@@ -66,8 +72,49 @@ export class Session {
     }
     return p as Promise<Read<P>["data"]>;
   }
+  /** Names seen for each directory's ids (from directory pages and job reads), for sentences and filters. */
+  readonly names = new Map<DirectoryKind, Map<number, string>>();
+
+  remember(kind: DirectoryKind, id: number | null | undefined, name: string | null | undefined) {
+    if (id === null || id === undefined || !name) return;
+    let m = this.names.get(kind);
+    if (!m) this.names.set(kind, (m = new Map()));
+    m.set(id, name);
+  }
+
+  /**
+   * One page of a directory matching the start of a name (addresses: the reference's address
+   * search), as id and name; remembered for naming ids later. A refusal answers an empty list.
+   */
+  async directory(kind: DirectoryKind, search = "", limit = 50): Promise<Named[]> {
+    const key = `${kind}?${search.toLowerCase()}`;
+    let p = this.lists.get(key) as Promise<Named[]> | undefined;
+    if (!p) {
+      const query: Record<string, string | number> = { action: "list", limit };
+      if (search) query.search = search;
+      if (kind === "contractors" || kind === "agents" || kind === "staff") query.active = "true";
+      p = this.api
+        .get<{ data: { ID: number; name?: string; full_address?: string; line1?: string; postcode?: string }[] }>(
+          `/api/jobs/${kind}`,
+          query,
+        )
+        .then((r) =>
+          r.data.map((d) => {
+            const name = d.name ?? d.full_address ?? [d.line1, d.postcode].filter(Boolean).join(", ");
+            this.remember(kind, d.ID, name);
+            return { id: d.ID, name };
+          }),
+        );
+      p.catch(() => this.lists.delete(key));
+      this.lists.set(key, p);
+    }
+    return p.catch(() => []);
+  }
+
   statuses = () => this.list("statuses");
   priorities = () => this.list("priorities");
   types = () => this.list("types");
   fileTypes = () => this.list("file-types");
+  paymentStatuses = () => this.list("payment-statuses");
+  timeRanges = () => this.list("time-ranges");
 }
