@@ -77,8 +77,8 @@ export class Session {
 
   remember(kind: DirectoryKind, id: number | null | undefined, name: string | null | undefined) {
     if (id === null || id === undefined || !name) return;
-    let m = this.names.get(kind);
-    if (!m) this.names.set(kind, (m = new Map()));
+    const m = this.names.get(kind) ?? new Map<number, string>();
+    this.names.set(kind, m);
     m.set(id, name);
   }
 

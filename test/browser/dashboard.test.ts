@@ -13,7 +13,7 @@ import { after, before, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { makeJpeg, makePdf } from "../../scripts/lib/media-fixtures.ts";
 import { DESKTOP, PHONE, SHOTS, shots } from "./axe.ts";
-import { makeClip, ROOT, type Stack, startStack } from "./harness.ts";
+import { makeClip, type Stack, startStack } from "./harness.ts";
 
 let stack: Stack;
 let browser: Browser;
