@@ -1,8 +1,9 @@
 /** Entry: sign in, the page shell, and a hash router (#/ home, #/jobs/<uuid> a job). */
 import { announce, button, describeError, field, h, replace } from "./dom";
-import { renderHome } from "./home";
+import { renderBoard, renderBreaches, renderHome } from "./home";
 import { renderJob } from "./job";
 import { Session } from "./session";
+import { readHash } from "./view-state";
 
 const app = document.getElementById("app");
 let session = Session.restore();
@@ -51,7 +52,7 @@ function shell(current: Session, main: HTMLElement) {
       "header",
       { class: "topbar" },
       h("a", { href: "#/", class: "brand" }, "PropOps"),
-      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), signOut),
+      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), h("a", { href: "#/board" }, "Board"), signOut),
     ),
     main,
   ];
@@ -74,8 +75,11 @@ async function route() {
   };
   replace(app, ...shell(current, main));
   const job = /^#\/jobs\/([0-9a-f-]{36})$/i.exec(location.hash);
+  const [path, state] = readHash();
   if (job?.[1]) await renderJob(current, main, job[1]);
-  else await renderHome(current, main);
+  else if (path === "/board") await renderBoard(current, main, state);
+  else if (path === "/breaches") await renderBreaches(current, main);
+  else await renderHome(current, main, state);
   // Move focus to the new view's heading so keyboard and screen-reader users start at the top.
   const heading = main.querySelector("h1");
   if (heading) {

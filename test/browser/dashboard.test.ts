@@ -110,13 +110,15 @@ test("a manager signs in with a token and sees the SLA chart with the seeded bre
     `SLA status. Within SLA: ${sla.data.jobs_within_sla}, Overdue: ${sla.data.jobs_overdue}, Breached: ${sla.data.jobs_breached}`,
   );
   assert.equal(await manager.locator('[data-state="breached"] .chart-value').textContent(), String(sla.data.jobs_breached));
-  assert.equal(await manager.getByTestId("breach-list").getByRole("link").count(), sla.data.jobs_breached);
+  // The widget lists the most urgent five, each with its title, property, contractor and time past the deadline.
+  assert.equal(await manager.getByTestId("breach-list").getByRole("link").count(), Math.min(5, sla.data.jobs_breached));
+  assert.match(await text(manager, '[data-testid="breach-list"] li'), /^JOB-\d+ .+\n?.*, .+ · .+ past its deadline$/s);
   assert.equal(await text(manager, '[data-testid="job-count"]'), "Showing 1–12 of 12 jobs");
   assert.equal(await text(manager, "#pinned-title + .count"), "0 pinned");
   await shots(manager, "home-manager");
 
   const first = manager.getByTestId("breach-list").getByRole("link").first();
-  const ref = (await first.textContent()) ?? "";
+  const ref = (await first.locator("strong").textContent()) ?? "";
   await first.click();
   await manager.getByRole("heading", { level: 1, name: new RegExp(`^${ref} · `) }).waitFor();
   assert.equal(await text(manager, ".job-meta .sla-breached"), "Breached");
