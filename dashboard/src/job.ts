@@ -2,6 +2,7 @@
 import { ApiError } from "./api";
 import { busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
 import { pinButton, slaBadge } from "./home";
+import { actionsSection, editSection } from "./lifecycle";
 import { documentsSection, photosSection } from "./media";
 import type { JobPage } from "./page";
 import type { Session } from "./session";
@@ -11,8 +12,11 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
   document.title = "Job · PropOps";
   replace(main, h("p", { class: "muted" }, "Loading the job…"));
   let job: JobDetail;
+  let etag: string | undefined;
   try {
-    job = (await session.api.get<JobOne>("/api/jobs/manage", { action: "get", uuid })).data;
+    const read = await session.api.getWithEtag<JobOne>("/api/jobs/manage", { action: "get", uuid });
+    job = read.body.data;
+    etag = read.etag;
   } catch (err) {
     replace(main, h("h1", {}, "Job"), errorBox(err, "open this job"), h("p", {}, h("a", { href: "#/" }, "Back to the dashboard")));
     return;
@@ -28,6 +32,7 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
     job,
     userType: amendable?.user_type ?? "unknown",
     amendable,
+    etag,
     reload: async (message) => {
       await renderJob(session, main, uuid, message);
       // The redraw replaced the control that was used: keep keyboard focus on the outcome instead.
@@ -62,7 +67,15 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
         pinButton(session, job, (pinned) => void page.reload(pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard")),
       ),
     ),
-    h("div", { class: "grid" }, detailsSection(job), await workflowSection(page), ...(await Promise.all(sections))),
+    h(
+      "div",
+      { class: "grid" },
+      detailsSection(job),
+      actionsSection(page),
+      editSection(page),
+      await workflowSection(page),
+      ...(await Promise.all(sections)),
+    ),
   );
 }
 
@@ -115,10 +128,8 @@ function detailsSection(job: JobDetail) {
 async function workflowSection(page: JobPage) {
   const { session, job } = page;
   const box = h("section", { class: "card", "aria-labelledby": "workflow-title" }, h("h2", { id: "workflow-title" }, "Workflow"));
-  if (page.userType === "contractor") {
-    box.append(h("p", { class: "muted" }, "Status changes are made by the managing agent. Propose a change under Amendments."));
-    return box;
-  }
+  // A contractor's steps are under Next steps; budget or date changes go through Amendments.
+  if (page.userType === "contractor") return null;
   const statuses: Status[] = await session.statuses().catch(() => []);
   const status = statuses.find((s) => s.ID === job.status_id);
   let offered = 0;
@@ -207,7 +218,8 @@ async function workflowSection(page: JobPage) {
       out,
     );
   }
-  if (offered === 0) box.append(h("p", { class: "muted" }, `No workflow action is due: the job is ${job.status_name}.`));
+  // Nothing of the gate or recalls applies now: the section is left out (Next steps says what is open).
+  if (offered === 0) return null;
   return box;
 }
 

@@ -2,6 +2,7 @@
 import { announce, button, describeError, field, h, replace } from "./dom";
 import { renderBoard, renderBreaches, renderHome } from "./home";
 import { renderJob } from "./job";
+import { renderNewJob } from "./lifecycle";
 import { Session } from "./session";
 import { readHash } from "./view-state";
 
@@ -40,6 +41,11 @@ function signInView(message?: string) {
 }
 
 function shell(current: Session, main: HTMLElement) {
+  // Offered to the managing side only: a contractor proposes changes on their own jobs instead.
+  const newJob = h("a", { href: "#/new", hidden: true }, "New job");
+  void current.sideOf().then((side) => {
+    newJob.hidden = side === "contractor";
+  });
   const signOut = button("Sign out", () => {
     current.signOut();
     session = undefined;
@@ -52,7 +58,7 @@ function shell(current: Session, main: HTMLElement) {
       "header",
       { class: "topbar" },
       h("a", { href: "#/", class: "brand" }, "PropOps"),
-      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), h("a", { href: "#/board" }, "Board"), signOut),
+      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), h("a", { href: "#/board" }, "Board"), newJob, signOut),
     ),
     main,
   ];
@@ -79,6 +85,7 @@ async function route() {
   if (job?.[1]) await renderJob(current, main, job[1]);
   else if (path === "/board") await renderBoard(current, main, state);
   else if (path === "/breaches") await renderBreaches(current, main);
+  else if (path === "/new") await renderNewJob(current, main);
   else await renderHome(current, main, state);
   // Move focus to the new view's heading so keyboard and screen-reader users start at the top.
   const heading = main.querySelector("h1");

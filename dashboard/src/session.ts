@@ -111,6 +111,22 @@ export class Session {
     return p.catch(() => []);
   }
 
+  private side: Promise<"managing" | "contractor"> | undefined;
+  /**
+   * Which side the token is on, for what to offer (the API still decides every request): the
+   * staff directory is the agency's, and a contractor's contractor directory holds only itself.
+   */
+  sideOf(): Promise<"managing" | "contractor"> {
+    this.side ??= Promise.all([
+      this.api.get<{ count: number }>("/api/jobs/staff", { action: "list", limit: 1 }).then(
+        () => true,
+        () => false,
+      ),
+      this.directory("contractors", "", 2),
+    ]).then(([staff, contractors]) => (!staff && contractors.length <= 1 ? "contractor" : "managing"));
+    return this.side;
+  }
+
   statuses = () => this.list("statuses");
   priorities = () => this.list("priorities");
   types = () => this.list("types");
