@@ -1,16 +1,18 @@
 /** The job page: fields, status and SLA, workflow controls, notes, media, documents, amendments, remedials, audit. */
 import { ApiError } from "./api";
-import { busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
+import { announce, busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
 import { pinButton, slaBadge } from "./home";
 import { actionsSection, editSection } from "./lifecycle";
+import type { LiveEvent, Presence, Reset } from "./live";
 import { documentsSection, photosSection } from "./media";
 import type { JobPage } from "./page";
 import type { Session } from "./session";
 import type { Amendable, Answer, JobDetail, JobList, JobOne, Note, NoteCreated, Read, Status } from "./types";
 import { describeChanges, eventSentence, fieldLabel, MONEY_FIELDS, type Names, pounds } from "./words";
-export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string) {
+export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string, quiet = false) {
   document.title = "Job · PropOps";
-  replace(main, h("p", { class: "muted" }, "Loading the job…"));
+  // A live redraw keeps what is on screen until the new page is ready.
+  if (!quiet) replace(main, h("p", { class: "muted" }, "Loading the job…"));
   let job: JobDetail;
   let etag: string | undefined;
   try {
@@ -40,6 +42,8 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
     },
   };
   document.title = `${job.job_ref} · PropOps`;
+  // Nothing typed on this drawing yet: a live change may redraw it (see liveJobUpdate).
+  main.dataset.dirty = "";
   const sections = [
     notesSection(page),
     photosSection(page),
@@ -66,6 +70,8 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
         job.is_recall ? h("span", { class: "badge recall" }, "Recall") : null,
         pinButton(session, job, (pinned) => void page.reload(pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard")),
       ),
+      viewersLine(session, uuid),
+      h("div", { "data-testid": "live-notice" }),
     ),
     h(
       "div",
@@ -603,4 +609,45 @@ async function auditNames(page: JobPage): Promise<Names> {
     address_id: new Map([[job.address_id, job.full_address]]),
     tenants_ids: tenants,
   };
+}
+
+/** "Also viewing: Alice" from the live presence of this job (empty without live). */
+function viewersLine(session: Session, uuid: string) {
+  const el = h("p", { class: "viewers small", "data-testid": "viewers" });
+  const p = session.live.lastPresence.get(uuid);
+  if (p) showViewers(session, el, p);
+  return el;
+}
+
+export function showViewers(session: Session, el: Element, p: Presence) {
+  const { viewers, sure } = session.live.others(p);
+  const names = viewers.map((v) => v.name).join(", ");
+  el.textContent = viewers.length === 0 ? "" : sure ? `Also viewing: ${names}` : `Viewing now: ${names}`;
+}
+
+/**
+ * A live event for the job on screen: the page is drawn again in place (scroll kept), unless the
+ * person has typed something on it, which a redraw would lose: then a notice offers the redraw.
+ */
+export async function liveJobUpdate(session: Session, main: HTMLElement, uuid: string, e: LiveEvent | Reset) {
+  const actor = e.kind === "event" ? (e.data.actor as { name?: string } | undefined)?.name : undefined;
+  const what = `${actor ?? "Someone"} changed this job${e.kind === "event" ? ` (${e.type.replace(/[._]/g, " ")})` : ""}.`;
+  if (main.dataset.dirty === "1") {
+    const slot = main.querySelector('[data-testid="live-notice"]');
+    if (slot)
+      replace(
+        slot,
+        h(
+          "p",
+          { class: "notice live", role: "status" },
+          `${what} `,
+          button("Show the changes", () => void renderJob(session, main, uuid, undefined, true)),
+        ),
+      );
+    return;
+  }
+  const y = window.scrollY;
+  await renderJob(session, main, uuid, undefined, true);
+  window.scrollTo(0, y);
+  announce(what);
 }

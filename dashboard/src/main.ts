@@ -1,7 +1,8 @@
 /** Entry: sign in, the page shell, and a hash router (#/ home, #/jobs/<uuid> a job). */
 import { announce, button, describeError, field, h, replace } from "./dom";
+import type { ViewRefresh } from "./home";
 import { renderBoard, renderBreaches, renderHome } from "./home";
-import { renderJob } from "./job";
+import { liveJobUpdate, renderJob, showViewers } from "./job";
 import { renderNewJob } from "./lifecycle";
 import { Session } from "./session";
 import { readHash } from "./view-state";
@@ -58,10 +59,47 @@ function shell(current: Session, main: HTMLElement) {
       "header",
       { class: "topbar" },
       h("a", { href: "#/", class: "brand" }, "PropOps"),
-      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), h("a", { href: "#/board" }, "Board"), newJob, signOut),
+      h(
+        "nav",
+        { "aria-label": "Main" },
+        h("a", { href: "#/" }, "Dashboard"),
+        h("a", { href: "#/board" }, "Board"),
+        newJob,
+        liveBadge(current),
+        signOut,
+      ),
     ),
     main,
   ];
+}
+
+/** "Live" in the top bar while the event stream is connected; nothing when the API has none. */
+function liveBadge(current: Session) {
+  const el = h("span", { class: "live-state", "data-testid": "live-state" });
+  listening.push(
+    current.live.onState((state) => {
+      el.textContent =
+        state === "live" ? "● Live" : state === "polling" ? "● Live (polling)" : state === "connecting" ? "Reconnecting…" : "";
+      el.hidden = el.textContent === "";
+    }),
+  );
+  return el;
+}
+
+/** What the view on screen listens to (dropped when the next view is drawn). */
+let listening: (() => void)[] = [];
+
+/** Redraws a list view's parts after live events, at most once per 400 ms burst. */
+function refreshOnEvents(current: Session, refresh: ViewRefresh) {
+  let timer = 0;
+  listening.push(
+    current.live.onEvent(() => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        for (const f of [refresh.jobs, refresh.pinned, refresh.sla]) void f?.();
+      }, 400);
+    }),
+  );
 }
 
 async function route() {
@@ -79,14 +117,33 @@ async function route() {
     session = undefined;
     replace(app, h("main", { id: "main", tabindex: "-1" }, signInView(`Signed out: the API rejected the token (${msg}).`)));
   };
+  for (const stop of listening) stop();
+  listening = [];
   replace(app, ...shell(current, main));
+  current.live.start();
+  // Typing on a job page marks it: a live change then asks before redrawing (job.ts).
+  main.addEventListener("input", () => {
+    main.dataset.dirty = "1";
+  });
   const job = /^#\/jobs\/([0-9a-f-]{36})$/i.exec(location.hash);
   const [path, state] = readHash();
-  if (job?.[1]) await renderJob(current, main, job[1]);
-  else if (path === "/board") await renderBoard(current, main, state);
-  else if (path === "/breaches") await renderBreaches(current, main);
+  const uuid = job?.[1];
+  current.live.viewing(uuid ?? null);
+  if (uuid) {
+    listening.push(
+      current.live.onEvent((e) => {
+        if (e.kind === "reset" || e.job_uuid === uuid) void liveJobUpdate(current, main, uuid, e);
+      }),
+      current.live.onPresence((p) => {
+        const el = main.querySelector('[data-testid="viewers"]');
+        if (p.job_uuid === uuid && el) showViewers(current, el, p);
+      }),
+    );
+    await renderJob(current, main, uuid);
+  } else if (path === "/board") refreshOnEvents(current, await renderBoard(current, main, state));
+  else if (path === "/breaches") refreshOnEvents(current, await renderBreaches(current, main));
   else if (path === "/new") await renderNewJob(current, main);
-  else await renderHome(current, main, state);
+  else refreshOnEvents(current, await renderHome(current, main, state));
   // Move focus to the new view's heading so keyboard and screen-reader users start at the top.
   const heading = main.querySelector("h1");
   if (heading) {

@@ -1,5 +1,6 @@
 /** The signed-in session: the API client, cached reference lists, and what the API has refused. */
 import { Api, ApiError } from "./api";
+import { Live } from "./live";
 import type { Read } from "./types";
 
 const TOKEN_KEY = "propops.token";
@@ -15,12 +16,15 @@ export interface Named {
 
 export class Session {
   readonly api: Api;
+  /** The live event stream (started by main.ts once signed in; quiet when the API has none). */
+  readonly live: Live;
   /** Controls the API answered 403 for: hidden for the rest of the session. */
   private denied: Set<string>;
   private lists = new Map<string, Promise<unknown[]>>();
 
   constructor(token: string) {
     this.api = new Api(token);
+    this.live = new Live(this.api);
     let stored: unknown = [];
     try {
       stored = JSON.parse(sessionStorage.getItem(DENIED_KEY) ?? "[]");
@@ -45,6 +49,7 @@ export class Session {
   }
 
   signOut() {
+    this.live.stop();
     this.api.releaseBlobs();
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(DENIED_KEY);
