@@ -30,8 +30,8 @@ function signInView(message?: string) {
     try {
       session = await Session.signIn(input.value);
       input.value = "";
-      if (location.hash !== "#/") location.hash = "#/";
-      else route();
+      // The view the URL names (a shared link opened before signing in) is the one drawn.
+      void route();
     } catch (err) {
       status.className = "status error";
       status.textContent = describeError(err, "sign in");

@@ -328,7 +328,7 @@ test("a contractor signs in, sees only their jobs without private contacts, gets
 
     await contractor.getByLabel("Field", { exact: true }).selectOption("contractor_budget");
     await contractor.getByLabel("Requested value").fill("220");
-    await contractor.getByLabel("Reason").fill("Additional materials required.");
+    await contractor.getByLabel("Reason", { exact: true }).fill("Additional materials required.");
     await contractor.getByRole("button", { name: "Submit proposal" }).click();
     const item = contractor.locator(".amendments li").first();
     await item.waitFor();

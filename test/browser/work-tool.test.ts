@@ -242,8 +242,11 @@ test("the name filters and search find the job; the views keep their state in th
   assert.match(manager.url(), /contractor_id=20/);
   await manager.locator(`tr[data-job="${jobUuid}"]`).waitFor();
   // Shareable: the same URL in a fresh page shows the same filtered list; back undoes the filter.
+  // (A new tab has no token yet: the link survives signing in.)
   const shared = await manager.context().newPage();
   await shared.goto(manager.url());
+  await shared.getByLabel("API token").fill(stack.tokens.manager);
+  await shared.getByRole("button", { name: "Sign in" }).click();
   await shared.locator(`tr[data-job="${jobUuid}"]`).waitFor();
   assert.equal(await shared.getByLabel("Contractor", { exact: true }).locator("option:checked").textContent(), "Contractor_001");
   await shared.close();
