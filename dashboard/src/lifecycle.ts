@@ -132,7 +132,11 @@ export function actionsSection(page: JobPage): HTMLElement {
     } else box.append(h("p", { class: "muted" }, "You accepted this job."));
   }
 
-  const next = job.next_statuses;
+  // One button per destination: where an operation of its own (start) and a plain update reach the
+  // same status, the operation's is offered (it records what happened, not just the new status).
+  const next = job.next_statuses.filter(
+    (n, i, all) => n.via !== "update" || !all.some((m, j) => j !== i && m.status_id === n.status_id && m.via !== "update"),
+  );
   for (const n of next) {
     // The approval gate and recalls keep their own controls (the Workflow section).
     if (n.via === "approval_gate" || n.via === "recall" || n.via === "recall_completion") continue;

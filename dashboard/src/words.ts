@@ -108,9 +108,9 @@ export function describeChanges(changes: Record<string, unknown>, names: Names =
       if ("before" in c || "from" in c) {
         const b = fieldValue(k, before, names);
         const a = fieldValue(k, after, names);
-        out.push(
-          b !== undefined && a !== undefined ? `${label}: ${b} → ${a}` : a !== undefined ? `${label}: now ${a}` : `${label} changed`,
-        );
+        // A value set for the first time reads as the value, not "none → value".
+        if (a !== undefined && (b === undefined || b === "none")) out.push(`${label}: ${a}`);
+        else out.push(b !== undefined && a !== undefined ? `${label}: ${b} → ${a}` : `${label} changed`);
         continue;
       }
       continue;
