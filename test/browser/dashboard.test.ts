@@ -302,7 +302,7 @@ test("workflow: a manager passes an approval gate, recalls a completed job and c
   assert.match(await text(manager, "ol.audit"), /Manager_001 (recalled the job|completed the recall)\./);
 });
 
-test("a contractor signs in, sees only their jobs without private contacts, gets a clear 403 and proposes an amendment", {
+test("a contractor signs in, sees only their jobs without private contacts or controls they may not use, and proposes an amendment", {
   timeout: 60_000,
 }, async () => {
   const context = await browser.newContext({ viewport: DESKTOP });
