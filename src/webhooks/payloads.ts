@@ -67,7 +67,6 @@ interface Spec {
 }
 
 const PHOTO = "0b3f7c1e-6a2d-4f5e-9c8b-1d2e3f4a5b6c";
-const DOC = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b";
 const NOTE = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const AMEND = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a";
 
