@@ -11,6 +11,7 @@
  * - the `webhooks` section describes every event type with its payload and an example.
  */
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
+import { eventDescription, eventSchema, eventSchemaName, examplePayload } from "../webhooks/payloads";
 
 type Json = Record<string, unknown>;
 type Schema = Json & { type?: unknown; properties?: Record<string, Schema>; required?: string[]; oneOf?: Schema[]; anyOf?: Schema[] };
@@ -144,44 +145,27 @@ function refineOperation(path: string, method: string, op: Operation) {
   }
 }
 
-const EXAMPLE_JOB = "550e8400-e29b-41d4-a716-446655440000";
-
-/** The `webhooks` section: one entry per event type, with the Standard Webhooks payload. */
-function webhooks(): Json {
+/** The `webhooks` section: one entry per event type, its payload a named schema (`JobCreatedEvent`, …) in components. */
+function webhooks(schemas: Json): Json {
   const entries: Json = {};
   for (const type of WEBHOOK_EVENT_TYPES) {
+    const name = eventSchemaName(type);
+    schemas[name] = eventSchema(type);
     entries[type] = {
       post: {
         operationId: `webhook_${type.replace(/\W/g, "_")}`,
         summary: `Event ${type}`,
         description:
-          "Sent to every enabled subscription whose `event_types` include it (or are empty), signed with Standard Webhooks headers " +
+          `${eventDescription(type)} Sent to every enabled subscription whose \`event_types\` include it (or are empty), signed with Standard Webhooks headers ` +
           "(`webhook-id`, `webhook-timestamp`, `webhook-signature`: verify with the `standardwebhooks` library and the subscription's secret). " +
-          'Answer 2xx within 10 s; anything else is retried with backoff. Private values are never sent: a changed private field reads `{"changed": true}`.',
+          "Answer 2xx within 10 s; anything else is retried with backoff, so events can arrive late and out of order: apply one only if its " +
+          '`data.sequence` is not below the newest you applied for that job. Private values are never sent: a changed private field reads `{"changed": true}`.',
         tags: ["Webhooks"],
         // Sent by us, signed (Standard Webhooks), not called with a bearer token.
         security: [],
         requestBody: {
           required: true,
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                required: ["type", "timestamp", "data"],
-                properties: {
-                  type: { type: "string", enum: [type] },
-                  timestamp: { type: "string", format: "date-time" },
-                  data: {
-                    type: "object",
-                    required: ["job_uuid"],
-                    properties: { job_uuid: { type: ["string", "null"], description: "The job the event is about (null for none)" } },
-                    additionalProperties: true,
-                  },
-                },
-              },
-              example: { type, timestamp: "2024-06-01T09:30:00Z", data: { job_uuid: EXAMPLE_JOB } },
-            },
-          },
+          content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` }, example: examplePayload(type) } },
         },
         responses: { "200": { description: "Received (any 2xx)" }, "4XX": { description: "Refused: retried with backoff, then failed" } },
       },
@@ -191,9 +175,12 @@ function webhooks(): Json {
 }
 
 /** Refines the generated document in place (see the top of this file) and returns it. */
-export function refineDocument<D extends { paths?: unknown; webhooks?: unknown; tags?: unknown }>(doc: D): D {
+export function refineDocument<D extends { paths?: unknown; webhooks?: unknown; tags?: unknown; components?: unknown }>(doc: D): D {
   const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation>>;
   for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) refineOperation(path, method, op);
-  doc.webhooks = webhooks();
+  const components = (doc.components ?? {}) as { schemas?: Json };
+  components.schemas ??= {};
+  doc.components = components;
+  doc.webhooks = webhooks(components.schemas);
   return doc;
 }

@@ -18,6 +18,7 @@ const SCRIPTS = [
   "scripts/proof-load.ts",
   "scripts/proof-faults.ts",
   "bench/run.ts",
+  "bench/webhooks.bench.ts",
 ];
 
 const run = (file: string, arg: string) =>
