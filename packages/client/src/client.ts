@@ -35,7 +35,8 @@ type NotesBody = Content<Op<"/api/jobs/case-notes", "post">, "multipart/form-dat
 type PhotoBody = Content<Op<"/api/jobs/photos", "post">, "multipart/form-data">;
 type DocumentBody = Content<Op<"/api/jobs/documents", "post">, "multipart/form-data">;
 
-export type ListJobsQuery = Omit<Extract<Query<Op<"/api/jobs/manage", "get">>, { action: "list" }>, "action">;
+/** The list filters of GET /api/jobs/manage (the query without `action` and the single-job `uuid`). */
+export type ListJobsQuery = Omit<Query<Op<"/api/jobs/manage", "get">>, "action" | "uuid">;
 /** A page of jobs (the list answer of GET /api/jobs/manage). */
 export type JobsPage = Extract<Answer<Op<"/api/jobs/manage", "get">, 200>, { count: number }>;
 export type CreateJobFields = Fields<JobsBody, "create">;
