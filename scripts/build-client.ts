@@ -51,7 +51,7 @@ async function openApiDocument(): Promise<unknown> {
     const file = path.join(dir, "app.mjs");
     await writeFile(file, out.outputFiles[0]?.text ?? "");
     const app = (await import(pathToFileURL(file).href)) as typeof import("../src/app.ts");
-    return app.openApiDocument(app.createApp(), { PUBLIC_URL: "https://propops.example", EMAIL_FROM: "api@propops.example" });
+    return app.openApiDocument(app.createApp(), { PUBLIC_URL: "https://propops.example", EMAIL_FROM: "jobs@propops.example.com" });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

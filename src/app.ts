@@ -114,7 +114,7 @@ export function createApp(ops: readonly Operation[] = operations) {
  * The OpenAPI document of an app built by `createApp`, for a deployment's `PUBLIC_URL` and
  * `EMAIL_FROM`. Served at /api/openapi.json; scripts/build-client.ts generates the SDK from it.
  */
-export function openApiDocument(app: OpenAPIHono<AppEnv>, env: Pick<Env, "PUBLIC_URL" | "EMAIL_FROM">) {
+export function openApiDocument(app: OpenAPIHono<AppEnv>, env: { PUBLIC_URL: string; EMAIL_FROM: string }) {
   const origin = new URL(env.PUBLIC_URL).origin;
   const doc = app.getOpenAPI31Document({
     openapi: "3.1.0",
