@@ -7,8 +7,9 @@
  *   `attachments`) is described as `multipart/form-data` only, so a generated client sends a file
  *   the one way the API reads it (a JSON body cannot carry one);
  * - every parameter has a description (the reference's wording where it has one);
- * - optional query parameters keep their example in the description, not as a value: a docs
- *   page's "try it" would otherwise send every example filter at once (and find nothing);
+ * - optional query parameters keep their example in the description, not as a value, and every
+ *   example, default or enum value a docs page would prefill is marked `x-disabled` (shown, not
+ *   sent): "try it" would otherwise send every example filter at once (and find nothing);
  * - the `webhooks` section describes every event type with its payload and an example.
  */
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
@@ -21,6 +22,8 @@ interface Parameter {
   required?: boolean;
   description?: string;
   schema?: Schema & { example?: unknown };
+  /** `x-disabled`: Scalar's flag for an example shown in "try it" but not sent until ticked. */
+  examples?: Record<string, { value: unknown; "x-disabled"?: boolean }>;
 }
 interface Operation {
   operationId?: string;
@@ -131,6 +134,13 @@ function refineOperation(path: string, method: string, op: Operation) {
       const { example, ...schema } = p.schema;
       p.schema = schema;
       p.description = `${p.description ?? p.name}. Example: \`${p.name}=${String(example)}\``;
+      p.examples = { example: { value: example, "x-disabled": true } };
+    }
+    // A docs page's "try it" fills an optional filter from its enum or default and sends it
+    // (has_photos=true&pinned=true: the jobs list's first Send found nothing): shown, not ticked.
+    if (p.in === "query" && !p.required && p.schema && !p.examples) {
+      const value = p.schema.default ?? (Array.isArray(p.schema.enum) ? p.schema.enum[0] : undefined);
+      if (value !== undefined) p.examples = { example: { value, "x-disabled": true } };
     }
   }
   const content = op.requestBody?.content;

@@ -107,6 +107,12 @@ test("uploads are multipart only; optional query parameters carry no example val
     for (const [method, op] of Object.entries(ops))
       for (const p of op.parameters ?? []) {
         if (p.in === "query" && !p.required && "example" in p.schema) prefilled.push(`${method} ${path} ${p.name}`);
+        // An example, default or enum value a docs page would fill in is shown but not sent (Scalar's x-disabled).
+        const shown = (p as { examples?: Record<string, { "x-disabled"?: boolean }> }).examples;
+        const fillable = "default" in p.schema || Array.isArray(p.schema.enum) || shown;
+        if (p.in === "query" && !p.required && fillable && !Object.values(shown ?? {}).every((e) => e["x-disabled"] === true))
+          prefilled.push(`${method} ${path} ${p.name} (x-disabled)`);
+        if (p.in === "query" && !p.required && fillable && !shown) prefilled.push(`${method} ${path} ${p.name} (no disabled example)`);
         if (!(p as { description?: string }).description) undescribed.push(`${method} ${path} ${p.name}`);
       }
   assert.deepEqual(prefilled, []);
