@@ -163,15 +163,20 @@ test("the integrator's program type-checks (strict) in under 10 s", { timeout: 1
   assert.ok(cpuMs < 10_000, `took ${cpuMs.toFixed(0)} ms of CPU`);
 });
 
-test("a wrong call is a type error there (uploads take a Blob; unknown filters are refused)", { timeout: 120_000 }, async () => {
+test("a wrong call is a type error there (uploads take a Blob; unknown filters and event types are refused)", {
+  timeout: 120_000,
+}, async () => {
   await writeFile(
     path.join(project, "wrong.ts"),
     [
-      'import { createPropOpsClient } from "@propops/client";',
+      'import { createPropOpsClient, isEvent, type WebhookEvent } from "@propops/client";',
       'const client = createPropOpsClient({ baseUrl: "http://127.0.0.1:1", token: "t" });',
       'await client.uploadPhoto({ job_id: 1, file: "not a file" });',
       "await client.listJobs({ limit: 10, colour: 'red' });",
       "await client.listJobs({ limit: 10, status_id: 1 });",
+      "declare const event: WebhookEvent;",
+      'isEvent(event, "job.exploded");',
+      'if (isEvent(event, "job.created")) console.log(event.data.job_uuid);',
       "",
     ].join("\n"),
   );
@@ -183,6 +188,9 @@ test("a wrong call is a type error there (uploads take a Blob; unknown filters a
   assert.match(text, /wrong\.ts\(3,\d+\).*TS2322.*'Blob'/);
   assert.match(text, /wrong\.ts\(4,\d+\).*colour/);
   assert.doesNotMatch(text, /wrong\.ts\(5,/);
+  // Event types come from the document's webhooks section: an unknown one does not compile.
+  assert.match(text, /wrong\.ts\(7,\d+\).*"job\.exploded"/);
+  assert.doesNotMatch(text, /wrong\.ts\(8,/);
 });
 
 test("it lists, creates, uploads a photo, adds a note, gets a typed error and verifies the job's webhook", {
