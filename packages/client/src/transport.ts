@@ -104,7 +104,8 @@ export function createTransport(opts: TransportOptions): { fetch: (request: Requ
         res = await attempts(make, write);
       }
     }
-    if (!res.ok) throw await PropOpsError.from(res);
+    // 304 answers a conditional download: not an error.
+    if (!res.ok && res.status !== 304) throw await PropOpsError.from(res);
     return res;
   }
 
