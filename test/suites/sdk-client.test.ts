@@ -79,16 +79,21 @@ describe("@propops/client against the Worker", () => {
 
   it("an answer lost after the write: the retry carries the same Idempotency-Key and replays it (one job)", async () => {
     const net = network();
+    let kept = false;
     net.faults.push(async (req) => {
       const key = req.headers.get("Idempotency-Key");
       const answered = await exports.default.fetch(req); // the Worker acts…
       expect(answered.status).toBe(201);
+      await answered.text(); // sent in full (the Worker keeps the answer once it is sent)
       // …and keeps its answer (just after sending it): polled, not timed, so load cannot race it.
       for (let i = 0; i < 200; i++) {
         const row = await env.DB.prepare("SELECT status FROM idempotency_keys WHERE idem_key = ?")
           .bind(key)
           .first<{ status: number | null }>();
-        if (row?.status) break;
+        if (row?.status) {
+          kept = true;
+          break;
+        }
         await scheduler.wait(25);
       }
       throw new TypeError("network connection lost"); // …but its answer never reaches the client
@@ -97,6 +102,7 @@ describe("@propops/client against the Worker", () => {
     const created = await client.createJob(job("Sdk lost answer"));
     expect(created.job_ref).toMatch(/^JOB-/);
     const writes = net.writes();
+    expect(kept).toBe(true);
     expect(writes).toHaveLength(2); // the retry was answered by the replay
     expect(new Set(writes.map((w) => w.key)).size).toBe(1);
     expect(await jobsTitled("Sdk lost answer")).toBe(1);
