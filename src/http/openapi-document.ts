@@ -3,11 +3,13 @@
  * - request bodies accept exactly what the reference sends: the `csrf_token` field (the
  *   alternative to the `X-CSRF-Token` header) on every mutating body, and, in form and multipart
  *   bodies, numbers and yes/no values as the text a form carries;
- * - an upload (a body with a required binary field) is described as `multipart/form-data` only, so
- *   a generated client sends a file the one way the API reads it;
+ * - an upload (a body with any binary field: a photo's or document's `file`, a case note's
+ *   `attachments`) is described as `multipart/form-data` only, so a generated client sends a file
+ *   the one way the API reads it (a JSON body cannot carry one);
  * - every parameter has a description (the reference's wording where it has one);
- * - optional query parameters keep their example in the description, not as a value: a docs
- *   page's "try it" would otherwise send every example filter at once (and find nothing);
+ * - optional query parameters keep their example in the description, not as a value, and every
+ *   example, default or enum value a docs page would prefill is marked `x-disabled` (shown, not
+ *   sent): "try it" would otherwise send every example filter at once (and find nothing);
  * - the `webhooks` section describes every event type with its payload and an example.
  */
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
@@ -21,6 +23,8 @@ interface Parameter {
   required?: boolean;
   description?: string;
   schema?: Schema & { example?: unknown };
+  /** `x-disabled`: Scalar's flag for an example shown in "try it" but not sent until ticked. */
+  examples?: Record<string, { value: unknown; "x-disabled"?: boolean }>;
 }
 interface Operation {
   operationId?: string;
@@ -96,11 +100,12 @@ function withCsrf(schema: Schema): Schema {
   return { ...schema, properties: { ...schema.properties, csrf_token: CSRF_FIELD } };
 }
 
-/** Whether a body requires a file (then only multipart can carry it). */
-function requiresFile(schema: Schema): boolean {
+/** Whether a body has a file field, required or not, alone or in an array (then only multipart can carry it). */
+function hasFile(schema: Schema): boolean {
   const members = schema.oneOf ?? schema.anyOf;
-  if (Array.isArray(members)) return members.some(requiresFile);
-  return Object.entries(schema.properties ?? {}).some(([name, field]) => schema.required?.includes(name) && field.format === "binary");
+  if (Array.isArray(members)) return members.some(hasFile);
+  const isFile = (field: Schema): boolean => field.format === "binary" || (field.type === "array" && isFile((field.items ?? {}) as Schema));
+  return Object.values(schema.properties ?? {}).some(isFile);
 }
 
 const TEXT_FORMS: Record<string, Schema> = {
@@ -130,6 +135,13 @@ function refineOperation(path: string, method: string, op: Operation) {
       const { example, ...schema } = p.schema;
       p.schema = schema;
       p.description = `${p.description ?? p.name}. Example: \`${p.name}=${String(example)}\``;
+      p.examples = { example: { value: example, "x-disabled": true } };
+    }
+    // A docs page's "try it" fills an optional filter from its enum or default and sends it
+    // (has_photos=true&pinned=true: the jobs list's first Send found nothing): shown, not ticked.
+    if (p.in === "query" && !p.required && p.schema && !p.examples) {
+      const value = p.schema.default ?? (Array.isArray(p.schema.enum) ? p.schema.enum[0] : undefined);
+      if (value !== undefined) p.examples = { example: { value, "x-disabled": true } };
     }
   }
   const content = op.requestBody?.content;
@@ -140,7 +152,7 @@ function refineOperation(path: string, method: string, op: Operation) {
     media.schema = type === "application/json" ? schema : asForm(schema);
   }
   const json = content["application/json"]?.schema;
-  if (json && requiresFile(json)) {
+  if (json && hasFile(json)) {
     for (const type of Object.keys(content)) if (type !== "multipart/form-data") delete content[type];
   }
 }

@@ -12,6 +12,7 @@ const SCRIPTS = [
   "scripts/rotate-keys.ts",
   "scripts/gen-estate.ts",
   "scripts/gen-http.ts",
+  "scripts/build-client.ts",
   "scripts/seed.ts",
   "scripts/dev.ts",
   "scripts/test.ts",
