@@ -66,6 +66,7 @@ export const getWebhookDeliveries = operation({
               latency_ms: 312,
               last_error: "HTTP 500",
               last_attempt_at: "2024-06-02T09:00:00Z",
+              next_attempt_at: null,
               delivered_at: null,
               created_at: "2024-06-01T09:00:00Z",
               payload: { type: "job.created", timestamp: "2024-06-01T09:00:00Z", data: { job_uuid: JOB_UUID } },
