@@ -6,7 +6,7 @@
  */
 import { type RouteConfig, z } from "@hono/zod-openapi";
 import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
-import { ex, reference } from "./openapi-samples";
+import { ex } from "./openapi-samples";
 import { ErrorBody } from "./openapi-shapes";
 
 /** The reference's sections, in its order (plus the endpoints it leaves out). */
