@@ -8,6 +8,16 @@
 import type { CsrfToken, ErrorBody } from "./types";
 
 /** A request the API refused (or that never reached it: status 0). */
+/** The multipart body of an upload: `action=upload`, the job, the target's own fields, then the file. */
+export function uploadBody(jobId: number, fields: Record<string, string>, file: File): FormData {
+  const fd = new FormData();
+  fd.append("action", "upload");
+  fd.append("job_id", String(jobId));
+  for (const [name, value] of Object.entries(fields)) fd.append(name, value);
+  fd.append("file", file, file.name);
+  return fd;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -132,6 +132,13 @@ export function richText(html: string): DocumentFragment {
   return out;
 }
 
+/** A page's card: a section named by its heading (`id`-title), `wide` across the grid. */
+export function card(id: string, heading: string, wide = false) {
+  const box = h("section", { class: wide ? "card wide" : "card", "aria-labelledby": `${id}-title` });
+  const title = h("h2", { id: `${id}-title` }, heading);
+  return { box, title };
+}
+
 export function field(label: string, control: HTMLElement, hint?: string) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;

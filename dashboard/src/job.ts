@@ -1,6 +1,6 @@
 /** The job page: fields, status and SLA, workflow controls, notes, media, documents, amendments, remedials, audit. */
 import { ApiError } from "./api";
-import { announce, busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
+import { announce, busy, button, card, errorBox, field, h, money, replace, richText, when } from "./dom";
 import { pinButton, slaBadge } from "./home";
 import { actionsSection, editSection } from "./lifecycle";
 import type { LiveEvent, Presence, Reset } from "./live";
@@ -259,8 +259,7 @@ function noteItem(note: Note, replies: Map<string, Note[]>): HTMLElement {
 
 async function notesSection(page: JobPage) {
   const { session, job } = page;
-  const box = h("section", { class: "card wide", "aria-labelledby": "notes-title" });
-  const title = h("h2", { id: "notes-title" }, "Case notes");
+  const { box, title } = card("notes", "Case notes", true);
   const list = h("div", {});
   const load = async () => {
     try {
@@ -320,8 +319,7 @@ async function notesSection(page: JobPage) {
 
 async function amendmentsSection(page: JobPage) {
   const { session, job, amendable } = page;
-  const box = h("section", { class: "card", "aria-labelledby": "amend-title" });
-  const title = h("h2", { id: "amend-title" }, "Amendments");
+  const { box, title } = card("amend", "Amendments");
   const list = h("div", {});
   // The API's own label for a field where amendable-fields gave one, else the dashboard's.
   const amendLabel = (key: string) => amendable?.fields.find((f) => f.key === key)?.label ?? fieldLabel(key);
@@ -470,8 +468,7 @@ async function amendmentsSection(page: JobPage) {
 async function remedialsSection(page: JobPage) {
   const { session, job } = page;
   if (!session.allowed("remedials")) return null;
-  const box = h("section", { class: "card", "aria-labelledby": "rem-title" });
-  const title = h("h2", { id: "rem-title" }, "Remedial jobs");
+  const { box, title } = card("rem", "Remedial jobs");
   try {
     const res = await session.api.get<Read<"remedials">>("/api/jobs/remedials", { action: "list", job_uuid: job.uuid });
     const out = h("p", { class: "status", role: "status" });
@@ -540,8 +537,7 @@ async function remedialsSection(page: JobPage) {
 
 async function auditSection(page: JobPage) {
   const { session, job } = page;
-  const box = h("section", { class: "card wide", "aria-labelledby": "audit-title" });
-  const title = h("h2", { id: "audit-title" }, "Audit trail");
+  const { box, title } = card("audit", "Audit trail", true);
   const list = h("ol", { class: "audit" });
   const more = h("button", { type: "button" }, "Show older events");
   let offset = 0;

@@ -5,7 +5,7 @@
  * contractor's accept / decline. Every control is the public API; the lifecycle's rules stay in the
  * API: the page offers what `next_statuses` says and shows the API's answer when it refuses.
  */
-import { ApiError } from "./api";
+import { ApiError, uploadBody } from "./api";
 import { busy, button, field, h, replace } from "./dom";
 import type { JobPage } from "./page";
 import type { DirectoryKind, Named, Session } from "./session";
@@ -158,12 +158,7 @@ export function actionsSection(page: JobPage): HTMLElement {
           run("complete the job", async () => {
             const file = photo.files?.[0];
             if (file) {
-              const fd = new FormData();
-              fd.append("action", "upload");
-              fd.append("job_id", String(job.ID));
-              fd.append("photo_type", "after");
-              fd.append("file", file, file.name);
-              await session.api.upload("/api/jobs/photos", fd, (f) => {
+              await session.api.upload("/api/jobs/photos", uploadBody(job.ID, { photo_type: "after" }, file), (f) => {
                 out.textContent = `Uploading the photo… ${Math.round(f * 100)}%`;
               });
             }

@@ -1,6 +1,6 @@
 /** Photos and videos (grouped, with upload progress, compression and transcoding states) and documents. */
-import { ApiError } from "./api";
-import { announce, busy, button, bytes, errorBox, field, h, replace, when } from "./dom";
+import { ApiError, uploadBody } from "./api";
+import { announce, busy, button, bytes, card, errorBox, field, h, replace, when } from "./dom";
 import type { JobPage } from "./page";
 import { type Answer, PHOTO_TYPES, type Photo, type PhotoType, type Read } from "./types";
 
@@ -159,8 +159,7 @@ function videoPlayer(page: JobPage, p: Photo, status: HTMLElement) {
 
 export async function photosSection(page: JobPage) {
   const { session, job } = page;
-  const box = h("section", { class: "card wide", "aria-labelledby": "photos-title" });
-  const title = h("h2", { id: "photos-title" }, "Photos and videos");
+  const { box, title } = card("photos", "Photos and videos", true);
   const groups = h("div", {});
   let timer: number | undefined;
   const load = async (): Promise<void> => {
@@ -203,11 +202,7 @@ export async function photosSection(page: JobPage) {
     PHOTO_TYPES.map((t) => h("option", { value: t }, GROUP_LABEL[t])),
   );
   const form = uploadForm("Upload a photo or video", "image/jpeg,image/png,video/mp4", [field("Stage", type)], async (file, progress) => {
-    const fd = new FormData();
-    fd.append("action", "upload");
-    fd.append("job_id", String(job.ID));
-    fd.append("photo_type", type.value);
-    fd.append("file", file, file.name);
+    const fd = uploadBody(job.ID, { photo_type: type.value }, file);
     const r = await session.api.upload<Answer<"photos", "$post">>("/api/jobs/photos", fd, progress);
     await load();
     return r.message;
@@ -219,8 +214,7 @@ export async function photosSection(page: JobPage) {
 
 export async function documentsSection(page: JobPage) {
   const { session, job } = page;
-  const box = h("section", { class: "card", "aria-labelledby": "docs-title" });
-  const title = h("h2", { id: "docs-title" }, "Documents");
+  const { box, title } = card("docs", "Documents");
   const list = h("div", {});
   const out = h("p", { class: "status", role: "status" });
   const load = async () => {
@@ -278,11 +272,7 @@ export async function documentsSection(page: JobPage) {
     [field("Document type", typeSel)],
     async (file, progress) => {
       if (!typeSel.value) throw new ApiError(400, "choose a document type");
-      const fd = new FormData();
-      fd.append("action", "upload");
-      fd.append("job_id", String(job.ID));
-      fd.append("file_type_id", typeSel.value);
-      fd.append("file", file, file.name);
+      const fd = uploadBody(job.ID, { file_type_id: typeSel.value }, file);
       const r = await session.api.upload<Answer<"documents", "$post">>("/api/jobs/documents", fd, progress);
       await load();
       return r.message;
