@@ -1,8 +1,12 @@
-import { or, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { integer, type SQLiteColumn, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { jobs } from "../../db/schema";
 
-/** The FTS5 trigram index over title, reference and description (migrations/0001_jobs_search.sql). */
+/**
+ * The FTS5 trigram index over reference, title, description, the job's address (lines, town,
+ * postcode with and without its space) and its contractor's and agent's names
+ * (migrations/0017_jobs_search_property.sql; none of them encrypted).
+ */
 export const jobsSearch = sqliteTable("jobs_search", {
   rowid: integer("rowid").notNull(),
   jobsSearch: text("jobs_search"),
@@ -39,23 +43,30 @@ export interface JobSearch {
   residual: SQL | undefined;
 }
 
+/** What a short term is tested against: the job's row of the index, every searched column (whitespace-joined: a term has none). */
+const SEARCHED_TEXT = sql.raw(
+  "s.job_ref || ' ' || s.job_title || ' ' || s.job_description || ' ' || coalesce(s.property, '') || ' ' || coalesce(s.contractor_name, '') || ' ' || coalesce(s.agent_name, '')",
+);
+
 /**
- * Search across title, reference and description. Terms of three or more characters use the
- * `jobs_search` trigram index (substring, case-insensitive, every term must match); shorter terms
- * are a substring test on the jobs the index found. The list's schema asks for one long term: with
- * none, the test would run on every job.
+ * Search across reference, title, description, address, postcode, contractor and agent names
+ * (one index, so "boiler victoria" finds boiler jobs at Victoria Terrace). Terms of three or more
+ * characters use the `jobs_search` trigram index (substring, case-insensitive, every term must
+ * match); shorter terms are a substring test on the index row of each job the index found (one
+ * rowid lookup). The list's schema asks for one long term: with none, the test would run on every job.
  */
 export function jobSearch(search: string | undefined): JobSearch | undefined {
   const terms = searchTerms(search ?? "");
   if (terms.length === 0) return undefined;
   const long = terms.filter((t) => [...t].length >= MIN_SEARCH_WORD);
   const short = terms.filter((t) => [...t].length < MIN_SEARCH_WORD);
-  const likes = short.map(
-    (t) => sql`(${or(containsText(jobs.jobTitle, t), containsText(jobs.jobRef, t), containsText(jobs.jobDescription, t))})`,
-  );
+  const likes = short.map((t) => sql`instr(lower(${SEARCHED_TEXT}), lower(${t})) > 0`);
   return {
     match: long.length > 0 ? long.map(ftsPhrase).join(" AND ") : undefined,
-    residual: likes.length > 0 ? sql.join(likes, sql` AND `) : undefined,
+    residual:
+      likes.length > 0
+        ? sql`EXISTS (SELECT 1 FROM jobs_search s WHERE s.rowid = ${jobs.id} AND ${sql.join(likes, sql` AND `)})`
+        : undefined,
   };
 }
 
