@@ -113,6 +113,10 @@ describe("property-centric search on the jobs list", () => {
     expect(refs(await search(other, "Sample Town"))).toEqual([elsewhere.job_ref]);
     const own = await actor("contractor", { contractorId: plumbers });
     expect(refs(await search(own, "Victoria"))).toEqual([atVictoria.job_ref]);
+    // A short word on the contractor's own drive: tested on the index row its check looks up.
+    expect(refs(await search(own, "Victoria 7a"))).toEqual([atVictoria.job_ref]);
+    expect(refs(await search(own, "Victoria 9z"))).toEqual([]);
+    expect(refs(await search(other, "Sample 7a"))).toEqual([]);
   });
 
   it("hostile input is text, never FTS syntax", async () => {
