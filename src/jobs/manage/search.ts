@@ -1,6 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
 import { integer, type SQLiteColumn, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { jobs } from "../../db/schema";
 
 /**
  * The FTS5 trigram index over reference, title, description, the job's address (lines, town,
