@@ -56,8 +56,9 @@ export function routeLiveEvents(rows: readonly FeedRow[], known: (jobUuid: strin
     const row = rows[i] as FeedRow;
     const job = row.jobUuid;
     if (job !== null && !owner.has(job)) owner.set(job, row.jobRef != null ? row.contractorNow : known(job));
-    const after = job === null ? null : (owner.get(job) ?? null);
     const change = contractorChange(row.changes);
+    // An event that moved the contractor says both sides itself (an update and its job.assigned both do).
+    const after = change ? asId(change.after) : job === null ? null : (owner.get(job) ?? null);
     const before = change ? asId(change.before) : after;
     if (job !== null && change) owner.set(job, before);
     const [primary, ...rest] = webhookEventsFor(row);
