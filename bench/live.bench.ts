@@ -55,7 +55,9 @@ const users: Who[] = Array.from({ length: TOKENS }, (_, i) => {
   return { token: `pp_${uuid.replaceAll("-", "")}_${randomBytes(32).toString("base64url")}`, role, contractorId, uuid };
 }) as (Who & { uuid: string })[];
 const sql = [
-  ...FIRMS.map((id) => `INSERT INTO contractors (id, uuid, name, email) VALUES (${id}, '${randomUUID()}', 'Firm ${id}', 'firm${id}@example.test')`),
+  ...FIRMS.map(
+    (id) => `INSERT INTO contractors (id, uuid, name, email) VALUES (${id}, '${randomUUID()}', 'Firm ${id}', 'firm${id}@example.test')`,
+  ),
   ...(users as (Who & { uuid: string })[]).flatMap((u, i) => [
     `INSERT INTO users (uuid, name, email, role, contractor_id) VALUES ('${u.uuid}', 'Bench ${i}', 'bench${i}@example.test', '${u.role}', ${u.contractorId ?? "NULL"})`,
     `INSERT INTO api_tokens (uuid, user_id, name, token_hash) VALUES ('${randomUUID()}', (SELECT id FROM users WHERE uuid = '${u.uuid}'), 'bench', '${createHash("sha256").update(u.token).digest("hex")}')`,
@@ -118,16 +120,22 @@ try {
     reconnected: boolean;
     connectedAt: number;
   }
-  /** A ticket, then the socket; `newest`: the newest event id when the ticket was issued. */
+  /** A ticket, then the socket; `newest`: the newest event id when the ticket was issued. Retried twice. */
+  let openFailures = 0;
   const connect = async (who: Who, after?: number): Promise<{ ws: WebSocket; newest: number }> => {
-    const t = await call("POST", "/api/live", who.token, undefined, who.csrf);
-    const q = `ticket=${encodeURIComponent(t.ticket as string)}&after=${after ?? (t.after as number)}`;
-    const ws = new WebSocket(`${base.replace(/^http/, "ws")}/api/live?${q}`);
-    await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(), { once: true });
-      ws.addEventListener("error", () => reject(new Error("WebSocket failed to open")), { once: true });
-    });
-    return { ws, newest: t.after as number };
+    for (let attempt = 1; ; attempt++) {
+      const t = await call("POST", "/api/live", who.token, undefined, who.csrf);
+      const q = `ticket=${encodeURIComponent(t.ticket as string)}&after=${after ?? (t.after as number)}`;
+      const ws = new WebSocket(`${base.replace(/^http/, "ws")}/api/live?${q}`);
+      const opened = await new Promise<boolean>((resolve) => {
+        ws.addEventListener("open", () => resolve(true), { once: true });
+        ws.addEventListener("error", () => resolve(false), { once: true });
+      });
+      if (opened) return { ws, newest: t.after as number };
+      openFailures++;
+      if (attempt >= 3) throw new Error("a WebSocket failed to open three times");
+      await sleep(200);
+    }
   };
   const listen = (c: Client, ws: WebSocket, replayUntil: number) => {
     ws.addEventListener("message", (e) => {
@@ -153,6 +161,8 @@ try {
 
   // The writer: RATE notes a second, each answer's time kept by its note uuid.
   const answeredAt = new Map<string, number>();
+  const sentAt = new Map<string, number>();
+  const writeMs: number[] = [];
   const writes: { note: string; job: string }[] = [];
   let failures = 0;
   const inFlight: Promise<void>[] = [];
@@ -164,10 +174,19 @@ try {
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const job = jobs[n % jobs.length] as { uuid: string };
+    const sent = performance.now();
     inFlight.push(
-      call("POST", "/api/jobs/case-notes", writer.token, { action: "create", job_uuid: job.uuid, message: `Bench note ${n}` }, writer.csrf).then(
+      call(
+        "POST",
+        "/api/jobs/case-notes",
+        writer.token,
+        { action: "create", job_uuid: job.uuid, message: `Bench note ${n}` },
+        writer.csrf,
+      ).then(
         (res) => {
           answeredAt.set(res.note_uuid as string, performance.now());
+          sentAt.set(res.note_uuid as string, sent);
+          writeMs.push(performance.now() - sent);
           writes.push({ note: res.note_uuid as string, job: job.uuid });
         },
         (err) => {
@@ -181,6 +200,7 @@ try {
       const dropped = clients.filter((_, i) => i % 5 === 0);
       for (const c of dropped) c.ws.close();
       reconnecting = (async () => {
+        // (a failure here is reported after the writes: the promise is awaited below)
         await sleep(500);
         for (let i = 0; i < dropped.length; i += 20) {
           await Promise.all(
@@ -212,6 +232,11 @@ try {
   let disordered = 0;
   let doubled = 0;
   const latencies: number[] = [];
+  /** From the write's request (before its answer): what a person who made the change sees, never negative. */
+  const fromRequest: number[] = [];
+  let beforeAnswer = 0;
+  /** Per second of the run (by the write's answer): the worst latency, to see where a tail comes from. */
+  const worstBySecond: number[] = [];
   for (const c of clients) {
     const sees = (job: string) => c.who.role !== "contractor" || ownerOf.get(job) === c.who.contractorId;
     const ids = c.got.map((g) => g.id);
@@ -222,14 +247,25 @@ try {
       if (!sees(g.job)) forbidden++;
       else if (g.type !== "note.added" || !g.note || !noteJob.has(g.note)) extra++;
       const answered = g.note ? answeredAt.get(g.note) : undefined;
-      if (answered !== undefined && !g.replayed) latencies.push(Math.max(0, g.at - answered));
+      if (answered !== undefined && !g.replayed) {
+        const ms = Math.max(0, g.at - answered);
+        if (g.at < answered) beforeAnswer++;
+        fromRequest.push(g.at - (sentAt.get(g.note as string) ?? answered));
+        latencies.push(ms);
+        const sec = Math.floor((answered - t0) / 1000);
+        worstBySecond[sec] = Math.max(worstBySecond[sec] ?? 0, Math.round(ms));
+        for (let k = 0; k < sec; k++) worstBySecond[k] ??= 0;
+      }
     }
     for (const w of writtenInOrder) if (sees(w.job) && !notes.has(w.note)) missing++;
   }
+  const pctOf = (xs: number[], p: number) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  };
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  const p50 = pct(50);
-  const p99 = pct(99);
+  const p50 = pctOf(latencies, 50);
+  const p99 = pctOf(latencies, 99);
   const received = clients.reduce((s, c) => s + c.got.length, 0);
   const summary = {
     clients: clients.length,
@@ -239,6 +275,7 @@ try {
     write_failures: failures,
     writes_per_s: Number((writes.length / elapsed).toFixed(1)),
     reconnected: clients.filter((c) => c.reconnected).length,
+    open_failures_retried: openFailures,
     messages_received: received,
     messages_per_s: Math.round(received / elapsed),
     missing,
@@ -247,7 +284,12 @@ try {
     out_of_order: disordered,
     duplicates: doubled,
     latency_ms: { p50: Math.round(p50), p99: Math.round(p99), max: Math.round(latencies.at(-1) ?? Number.NaN), samples: latencies.length },
+    // Most events reach the clients before the writer has read its own answer (counted as 0 above).
+    received_before_the_answer: Number((beforeAnswer / Math.max(1, latencies.length)).toFixed(3)),
+    from_request_ms: { p50: Math.round(pctOf(fromRequest, 50)), p99: Math.round(pctOf(fromRequest, 99)) },
+    write_answer_ms: { p50: Math.round(pctOf(writeMs, 50)), p99: Math.round(pctOf(writeMs, 99)) },
     p99_vs_target: Number((p99 / TARGET_P99_MS).toFixed(3)),
+    worst_ms_by_second: worstBySecond,
   };
   console.log(JSON.stringify(summary, null, 2));
   mkdirSync("bench/out", { recursive: true });

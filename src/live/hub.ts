@@ -7,7 +7,7 @@ import { toIsoSeconds } from "../domain/time";
 import { createServices, type Services } from "../platform/services";
 import { type FeedRow, type LiveCaller, type LiveEvent, mayReceive, routeLiveEvents } from "./events";
 
-/** How long a ticket lasts, and how many recent events the hub keeps for resuming and polling. */
+/** How long a ticket lasts, and how many recent outbox ids the hub keeps the events of, for resuming and polling. */
 export const TICKET_TTL_SECONDS = 60;
 const KEEP_EVENTS = 100_000;
 /** Outbox rows read per step of a feed. */
@@ -152,10 +152,10 @@ export class LiveHub extends DurableObject<Env> {
       }
       for (const [job, c] of owners) this.sql.exec("INSERT OR REPLACE INTO owners (job_uuid, contractor_id) VALUES (?, ?)", job, c);
       this.sql.exec("UPDATE meta SET cursor = ? WHERE id = 1", through);
-      const cut = this.sql.exec<{ id: number }>("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?", KEEP_EVENTS).toArray()[0]?.id;
-      if (cut !== undefined) {
-        this.sql.exec("DELETE FROM events WHERE id <= ?", cut);
-        this.sql.exec("UPDATE meta SET kept_from = ? WHERE id = 1", cut);
+      // The events of the last KEEP_EVENTS outbox ids (an id range: no count, no walk of the table).
+      const cut = through - KEEP_EVENTS;
+      if (cut > 0 && this.sql.exec("DELETE FROM events WHERE id <= ? RETURNING id", cut).toArray().length > 0) {
+        this.sql.exec("UPDATE meta SET kept_from = max(kept_from, ?) WHERE id = 1", cut);
       }
     });
     this.rearmSla(rows);
