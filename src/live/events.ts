@@ -26,6 +26,8 @@ export interface RoutedLiveEvent {
 
 /** An outbox row as the hub reads it: with the job's contractor now (null when none or the job is gone). */
 export interface FeedRow extends AuditRow {
+  /** Whether the job row still exists (else its contractor is the hub's last known). */
+  jobExists: number | boolean;
   contractorNow: number | null;
 }
 
@@ -55,7 +57,7 @@ export function routeLiveEvents(rows: readonly FeedRow[], known: (jobUuid: strin
   for (let i = rows.length - 1; i >= 0; i--) {
     const row = rows[i] as FeedRow;
     const job = row.jobUuid;
-    if (job !== null && !owner.has(job)) owner.set(job, row.jobRef != null ? row.contractorNow : known(job));
+    if (job !== null && !owner.has(job)) owner.set(job, row.jobExists ? row.contractorNow : known(job));
     const change = contractorChange(row.changes);
     // An event that moved the contractor says both sides itself (an update and its job.assigned both do).
     const after = change ? asId(change.after) : job === null ? null : (owner.get(job) ?? null);

@@ -114,7 +114,9 @@ export class LiveHub extends DurableObject<Env> {
             action: auditEvents.action,
             changes: auditEvents.changes,
             createdAt: auditEvents.createdAt,
-            jobRef: jobs.jobRef,
+            jobRef: sql<string | null>`coalesce(${auditEvents.jobRef}, ${jobs.jobRef})`,
+            sequence: auditEvents.sequence,
+            jobExists: sql<number>`${jobs.id} IS NOT NULL`,
             contractorNow: jobs.contractorId,
           }),
         )
@@ -139,7 +141,7 @@ export class LiveHub extends DurableObject<Env> {
     const routed = routeLiveEvents(rows, known);
     // Each job's contractor now, for events read after the job is gone (its deletion).
     const owners = new Map<string, number | null>();
-    for (const r of rows) if (r.jobUuid && r.jobRef != null) owners.set(r.jobUuid, r.contractorNow);
+    for (const r of rows) if (r.jobUuid && r.jobExists) owners.set(r.jobUuid, r.contractorNow);
     this.ctx.storage.transactionSync(() => {
       for (const { event, contractors } of routed) {
         this.sql.exec(

@@ -129,7 +129,13 @@ describe("GET /api/live: the stream", () => {
     expect(Date.now() - answered).toBeLessThan(1000);
     expect(m).toMatchObject({ kind: "event", type: "note.added", job_uuid: job.job_uuid });
     expect(m.id).toBeGreaterThan(0);
-    expect(m.data).toMatchObject({ job_uuid: job.job_uuid, job_ref: job.job_ref, actor: { name: "Sam Staff" }, source: "api" });
+    expect(m.data).toMatchObject({
+      job_uuid: job.job_uuid,
+      job_ref: job.job_ref,
+      sequence: 2,
+      actor: { name: "Sam Staff" },
+      source: "api",
+    });
     console.log(`note → live message: ${Date.now() - started} ms after the write began`);
   });
 
