@@ -8,21 +8,19 @@ import { requestD1 } from "./db/session";
 import { docsPage } from "./docs/page";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
 import { RequestContext } from "./http/context";
+import { errorBody } from "./http/envelope";
 import { errorFields, log, requestIdFrom } from "./http/log";
 import { refineDocument } from "./http/openapi-document";
 import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { limitBeforeAuth, policyHeader } from "./http/rate-limit";
+import { mcpRoutes } from "./mcp/server";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
 import { corsPolicy } from "./ops/cors";
 import { health, healthRoute } from "./ops/health";
 import { type AppSchema, operations } from "./routes";
 import { scheduleWebhookRelay } from "./webhooks/relay";
-
-function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = [], details: Record<string, unknown> = {}) {
-  return { success: false, message, code, errors, ...details, request_id: requestId };
-}
 
 export function createApp(ops: readonly Operation[] = operations) {
   const app = new OpenAPIHono<AppEnv>();
@@ -67,6 +65,12 @@ export function createApp(ops: readonly Operation[] = operations) {
     await next();
   });
 
+  // The MCP server (src/mcp/): the same operations as tools, behind the same bearer tokens and limits.
+  app.use("/mcp", async (c, next) => {
+    await limitBeforeAuth(c);
+    await next();
+  });
+  mcpRoutes(app);
   internalMediaRoutes(app);
   videoCallbackRoutes(app);
   mount(app, ops);

@@ -544,6 +544,8 @@ export const auditEvents = sqliteTable(
     // JSON {field: {before, after}}; encrypted fields appear as {"changed": true} without values.
     changes: text("changes"),
     createdAt: createdAt(),
+    // "mcp" for a change made through the MCP server (src/mcp/); null through the HTTP API or a system actor.
+    via: text("via"),
   },
   (t) => [index("audit_events_job_idx").on(t.jobUuid, t.id)],
 );

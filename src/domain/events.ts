@@ -44,13 +44,14 @@ export function recordEvent(db: Db, e: EventInput, opts: { ifChanged?: boolean }
       actorName: e.actor.name,
       action: e.action,
       changes,
+      via: e.actor.via ?? null,
     });
   }
-  // Columns in table order: id, uuid, job_id, job_uuid, actor_user_id, actor_name, action, changes, created_at.
+  // Columns in table order: id, uuid, job_id, job_uuid, actor_user_id, actor_name, action, changes, created_at, via.
   return db
     .insert(auditEvents)
     .select(
-      sql`SELECT NULL, ${uuid}, ${e.jobId}, ${e.jobUuid}, ${e.actor.userId}, ${e.actor.name}, ${e.action}, ${changes}, strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE changes() > 0`,
+      sql`SELECT NULL, ${uuid}, ${e.jobId}, ${e.jobUuid}, ${e.actor.userId}, ${e.actor.name}, ${e.action}, ${changes}, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ${e.actor.via ?? null} WHERE changes() > 0`,
     );
 }
 
