@@ -1,4 +1,19 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type RequestId,
+} from "@modelcontextprotocol/sdk/types.js";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { version } from "../../package.json";
 import { bytesToHex, utf8 } from "../crypto/bytes";
 import type { Principal } from "../domain/caller";
@@ -6,59 +21,37 @@ import { ApiError } from "../domain/errors";
 import type { AppContext, AppEnv } from "../http/operation";
 import { limitCaller } from "../http/rate-limit";
 import { PROMPTS, promptMessages } from "./prompts";
-import { callTool, mayUse, TOOLS, toolNamed } from "./tools";
+import { callTool, mayUse, TOOLS, type ToolAnswer, toolNamed } from "./tools";
 
 /**
- * A stateless Streamable HTTP MCP server at POST /mcp (protocol 2025-11-25, the newest that
- * @modelcontextprotocol/sdk 1.32 negotiates; older supported versions are echoed back). Each POST
- * carries one JSON-RPC message and gets one JSON answer (no SSE stream, no session id): any
- * isolate answers any request, like the rest of the Worker. GET and DELETE answer 405, as the
- * transport allows a server without server-initiated streams or sessions.
+ * The MCP server at /mcp: the SDK's `Server` on its Web-standard Streamable HTTP transport,
+ * stateless (no session id, one fresh server and transport per POST, JSON answers rather than an
+ * SSE stream), so any isolate answers any request, like the rest of the Worker. Protocol: the
+ * newest the SDK negotiates (2025-11-25 in 1.32), older supported versions as the client asks.
  *
- * Hand-written rather than the SDK's McpServer: the SDK's server pulls ajv and its own zod schemas
- * (+55 KiB gzip), over the Worker's 1 MiB budget. The SDK's own Client tests this server
- * (test/e2e/mcp.e2e.test.ts).
+ * The low-level `Server` rather than `McpServer`: the tools are derived from the operations
+ * (./tools.ts) with JSON Schemas of their own, and a call is validated by the operation's zod
+ * schema so a bad argument reads the API's own message (McpServer would validate first, in its
+ * words).
  *
  * Admission is the API's: the bearer token (401 without one, or a revoked, expired or unknown
  * one, before any JSON-RPC), the per-token rate limit, then each tool's own admission. CSRF does
  * not apply: the token travels in a header, never in a cookie a browser would attach.
+ * Elicitation needs the server to ask the client within a session; statelessly, a destructive tool
+ * takes a required `confirm: true` instead.
  */
-
-export const LATEST_PROTOCOL_VERSION = "2025-11-25";
-const SUPPORTED = [LATEST_PROTOCOL_VERSION, "2025-06-18", "2025-03-26"];
 
 const INSTRUCTIONS =
   "PropOps Jobs API: property maintenance jobs. Tools are the API's operations (listOrGetJobs_list to search, " +
   "listOrGetJobs_get for one job with its next_statuses, getSlaStatus for breaches). Read a job as text with the job://{uuid} " +
   "resource. Tools that delete or cancel need confirm: true, sent only after the user agreed.";
 
-type Id = string | number;
-interface JsonRpcRequest {
-  jsonrpc: "2.0";
-  id?: Id | null;
-  method?: string;
-  params?: Record<string, unknown>;
-}
-
-class RpcError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data?: unknown,
-  ) {
-    super(message);
-  }
-}
-
-const rpcError = (id: Id | null, code: number, message: string, data?: unknown) => ({
-  jsonrpc: "2.0" as const,
-  id,
-  error: { code, message, ...(data !== undefined ? { data } : {}) },
-});
+/** Shared by every request: it holds only options (the SDK's validator for Workers: no code generation). */
+const validator = new CfWorkerJsonSchemaValidator();
 
 /** The tool call's Idempotency-Key: the client's own (`_meta.idempotency_key`) or one derived from the request id and the call. */
-async function keyFor(id: Id, params: Record<string, unknown>): Promise<string> {
-  const given = (params._meta as Record<string, unknown> | undefined)?.idempotency_key;
+async function keyFor(id: RequestId, params: { name: string; arguments?: unknown; _meta?: Record<string, unknown> }): Promise<string> {
+  const given = params._meta?.idempotency_key;
   if (typeof given === "string" && /^[\x21-\x7e]{1,255}$/.test(given)) return given;
   // Keys are per token already (idempotency.ts). The tool and its arguments are part of the key:
   // JSON-RPC ids restart at 0 in every client session, so another call reusing an id is another key.
@@ -66,92 +59,85 @@ async function keyFor(id: Id, params: Record<string, unknown>): Promise<string> 
   return `mcp-${bytesToHex(new Uint8Array(digest)).slice(0, 48)}`;
 }
 
-async function handle(c: AppContext, caller: Principal, msg: JsonRpcRequest): Promise<unknown> {
-  const params = msg.params ?? {};
-  switch (msg.method) {
-    case "initialize": {
-      const asked = typeof params.protocolVersion === "string" ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
-      return {
-        protocolVersion: SUPPORTED.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
-        capabilities: { tools: { listChanged: false }, resources: { listChanged: false }, prompts: { listChanged: false } },
-        serverInfo: { name: "propops-jobs-api", title: "PropOps Jobs API", version },
-        instructions: INSTRUCTIONS,
-      };
-    }
-    case "ping":
-      return {};
-    case "tools/list":
-      // Tools the caller may not use are not listed (the same admission a call would meet).
-      return {
-        tools: TOOLS.filter((t) => mayUse(caller, t)).map(({ name, title, description, inputSchema, annotations }) => ({
-          name,
-          title,
-          description,
-          inputSchema,
-          annotations,
-        })),
-      };
-    case "tools/call": {
-      const name = String(params.name ?? "");
-      const tool = toolNamed(name);
-      // An unlisted tool (unknown, or not the caller's) is the same error: a token learns nothing from it.
-      if (!tool || !mayUse(caller, tool)) throw new RpcError(-32602, `Unknown tool: ${name}`);
-      const key = tool.op.mutating ? { key: await keyFor(msg.id as Id, params) } : undefined;
-      const { status, body } = await callTool(c, caller, tool, params.arguments, key);
-      return {
-        content: [{ type: "text", text: JSON.stringify(body) }],
-        structuredContent: { status, ...body },
-        isError: status >= 400,
-      };
-    }
-    case "resources/list":
-      return { resources: [] };
-    case "resources/templates/list":
-      return {
-        resourceTemplates: [
-          {
-            uriTemplate: "job://{uuid}",
-            name: "job",
-            title: "A job: details, case notes and timeline",
-            description: "One job as Markdown: its fields (as the caller may see them), its next statuses, case notes and audit trail.",
-            mimeType: "text/markdown",
-          },
-        ],
-      };
-    case "resources/read":
-      return readResource(c, caller, String(params.uri ?? ""));
-    case "prompts/list":
-      return { prompts: PROMPTS.map(({ name, title, description, arguments: args }) => ({ name, title, description, arguments: args })) };
-    case "prompts/get": {
-      const messages = promptMessages(String(params.name ?? ""), (params.arguments ?? {}) as Record<string, string>);
-      if (!messages) throw new RpcError(-32602, `Unknown prompt: ${String(params.name)}`);
-      return messages;
-    }
-    case "completion/complete":
-      return { completion: { values: [] } };
-    case "logging/setLevel":
-      return {};
-    default:
-      throw new RpcError(-32601, `Method not found: ${msg.method}`);
-  }
+/** One request's server: its handlers close over the request's context and admitted caller. */
+function serverFor(c: AppContext, caller: Principal): Server {
+  const server = new Server(
+    { name: "propops-jobs-api", title: "PropOps Jobs API", version },
+    {
+      capabilities: { tools: { listChanged: false }, resources: { listChanged: false }, prompts: { listChanged: false } },
+      instructions: INSTRUCTIONS,
+      jsonSchemaValidator: validator,
+    },
+  );
+
+  // Tools the caller may not use are not listed (the same admission a call would meet).
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: TOOLS.filter((t) => mayUse(caller, t)).map(({ name, title, description, inputSchema, annotations }) => ({
+      name,
+      title,
+      description,
+      inputSchema: inputSchema as { type: "object" },
+      annotations,
+    })),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    const tool = toolNamed(req.params.name);
+    // An unlisted tool (unknown, or not the caller's) is the same error: a token learns nothing from it.
+    if (!tool || !mayUse(caller, tool)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+    const key = tool.op.mutating ? { key: await keyFor(extra.requestId, req.params) } : undefined;
+    const { status, body } = await callTool(c, caller, tool, req.params.arguments, key);
+    return {
+      content: [{ type: "text" as const, text: JSON.stringify(body) }],
+      structuredContent: { status, ...body },
+      isError: status >= 400,
+    };
+  });
+
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [] }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: [
+      {
+        uriTemplate: "job://{uuid}",
+        name: "job",
+        title: "A job: details, case notes and timeline",
+        description: "One job as Markdown: its fields (as the caller may see them), its next statuses, case notes and audit trail.",
+        mimeType: "text/markdown",
+      },
+    ],
+  }));
+  server.setRequestHandler(ReadResourceRequestSchema, (req) => readResource(c, caller, req.params.uri));
+
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({
+    prompts: PROMPTS.map(({ name, title, description, arguments: args }) => ({ name, title, description, arguments: args })),
+  }));
+  server.setRequestHandler(GetPromptRequestSchema, (req) => {
+    const messages = promptMessages(req.params.name, req.params.arguments ?? {});
+    if (!messages) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
+    return messages;
+  });
+  return server;
 }
 
 /** job://{uuid}: the job, its notes and its audit trail, each read through its tool (the same admission and views). */
 async function readResource(c: AppContext, caller: Principal, uri: string) {
-  const m = /^job:\/\/([0-9a-f-]{36})$/i.exec(uri);
-  if (!m) throw new RpcError(-32002, `Resource not found: ${uri}`);
-  const uuid = m[1] as string;
+  const m = /^job:\/\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(uri);
+  // -32002: the code the MCP specification gives "resource not found".
+  if (!m) throw new McpError(-32002, `Resource not found: ${uri}`);
+  const uuid = (m[1] as string).toLowerCase();
   const run = async (name: string, args: Record<string, unknown>) => {
     const tool = toolNamed(name);
     if (!tool || !mayUse(caller, tool)) return undefined;
     return callTool(c, caller, tool, args);
   };
   const job = await run("listOrGetJobs_get", { uuid });
-  if (!job || job.status >= 400) throw new RpcError(-32002, `Resource not found: ${uri}`, job?.body);
-  const notes = await run("listCaseNotesOrDownloadAttachment_list", { job_uuid: uuid });
-  const audit = await run("listJobAuditEvents", { job_uuid: uuid, limit: 50 });
+  if (!job || job.status >= 400) throw new McpError(-32002, `Resource not found: ${uri}`, job?.body);
+  const [notes, audit] = await Promise.all([
+    run("listCaseNotesOrDownloadAttachment_list", { job_uuid: uuid }),
+    run("listJobAuditEvents", { job_uuid: uuid, limit: 50 }),
+  ]);
   const data = job.body.data as Record<string, unknown>;
-  const section = (title: string, answer: { status: number; body: Record<string, unknown> } | undefined) =>
+  const section = (title: string, answer: ToolAnswer | undefined) =>
     answer && answer.status < 400
       ? `## ${title}\n\n\`\`\`json\n${JSON.stringify(answer.body.data, null, 2)}\n\`\`\``
       : `## ${title}\n\n(not available to this token${answer ? `: ${String(answer.body.message)}` : ""})`;
@@ -164,44 +150,47 @@ async function readResource(c: AppContext, caller: Principal, uri: string) {
   return { contents: [{ uri, mimeType: "text/markdown", text }] };
 }
 
-async function post(c: AppContext): Promise<Response> {
+const rpcError = (status: 400 | 405, code: number, message: string, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }), {
+    status,
+    headers: { "Content-Type": "application/json", ...headers },
+  });
+
+async function handle(c: AppContext): Promise<Response> {
   const ctx = c.var.ctx;
   if (!ctx.hasCredentials) throw new ApiError("UNAUTHORIZED", "Missing bearer token: send Authorization: Bearer <token>");
+  // Every change made through a tool records that it came through MCP (audit_events.via): the
+  // caller carries the channel from the moment it is resolved.
+  ctx.via = "mcp";
   const caller = await ctx.principal();
   await limitCaller(c, caller.tokenId);
-  const version = c.req.header("mcp-protocol-version");
-  if (version && !SUPPORTED.includes(version)) {
-    return c.json(rpcError(null, -32600, `Unsupported MCP-Protocol-Version: ${version}; supported: ${SUPPORTED.join(", ")}`), 400);
+  if (c.req.method !== "POST") {
+    // No server-initiated stream and no session to end: the transport allows answering 405.
+    return rpcError(405, -32000, "Method not allowed: this server is stateless (POST only, no SSE stream, no sessions)", {
+      Allow: "POST",
+    });
   }
-  let message: unknown;
+  let parsedBody: unknown;
   try {
-    message = await c.req.json();
+    parsedBody = await c.req.json();
   } catch {
-    return c.json(rpcError(null, -32700, "Parse error: the body must be one JSON-RPC message"), 400);
+    return rpcError(400, ErrorCode.ParseError, "Parse error: the body must be one JSON-RPC message");
   }
-  if (Array.isArray(message) || !message || typeof message !== "object" || (message as JsonRpcRequest).jsonrpc !== "2.0") {
-    return c.json(rpcError(null, -32600, "Invalid request: one JSON-RPC 2.0 message per POST (no batches)"), 400);
+  // One message per POST: JSON-RPC batches left the protocol in 2025-06-18, and a batch would run
+  // many tool calls under one request's rate-limit count.
+  if (Array.isArray(parsedBody)) {
+    return rpcError(400, ErrorCode.InvalidRequest, "Invalid request: one JSON-RPC message per POST (no batches)");
   }
-  const msg = message as JsonRpcRequest;
-  // A notification or a response to us: accepted, nothing to answer.
-  if (msg.id === undefined || msg.id === null || typeof msg.method !== "string") return c.body(null, 202);
-  // Every change made through a tool records that it came through MCP (audit_events.via).
-  ctx.via = "mcp";
+  const server = serverFor(c, caller);
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  await server.connect(transport);
   try {
-    return c.json({ jsonrpc: "2.0", id: msg.id, result: await handle(c, caller, msg) });
-  } catch (err) {
-    if (err instanceof RpcError) return c.json(rpcError(msg.id, err.code, err.message, err.data));
-    throw err;
+    return await transport.handleRequest(c.req.raw, { parsedBody });
+  } finally {
+    await server.close();
   }
 }
 
-const notAllowed = (c: AppContext) =>
-  c.json(rpcError(null, -32000, "Method not allowed: this server is stateless (POST only, no SSE stream, no sessions)"), 405, {
-    Allow: "POST",
-  });
-
 export function mcpRoutes(app: OpenAPIHono<AppEnv>) {
-  app.post("/mcp", post);
-  app.get("/mcp", notAllowed);
-  app.delete("/mcp", notAllowed);
+  app.on(["GET", "POST", "DELETE"], "/mcp", handle);
 }
