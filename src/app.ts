@@ -45,7 +45,7 @@ export function createApp(ops: readonly Operation[] = operations) {
     const { method, path } = c.req;
     log("info", "request", { method, path, status: c.res.status, duration_ms: Date.now() - started, request_id: ctx.requestId });
     c.res.headers.set("X-Request-Id", ctx.requestId);
-    if (c.req.path.startsWith("/api/")) {
+    if (c.req.path.startsWith("/api/") || c.req.path === "/mcp") {
       c.res.headers.set("Cache-Control", "no-store");
       c.res.headers.set("RateLimit-Policy", policyHeader(c.env));
     }

@@ -18,8 +18,8 @@ export const PROMPTS: readonly PromptDef[] = [
     description: "Find the jobs past their SLA deadline, group them and propose the next action for each.",
     arguments: [{ name: "focus", description: "Optional: a trade, area or contractor to focus on", required: false }],
     text: (a) =>
-      "Triage today's SLA breaches. Call getSlaStatus for the figures, then listOrGetJobs_list with sla=breached " +
-      "(and any filter that matches the focus) to fetch them. For each breached job read it (listOrGetJobs_get or the job://{uuid} " +
+      "Triage today's SLA breaches. Call getSlaStatus for the figures and the breached jobs (filter it by agent_id, " +
+      "contractor_id or priority_id if the focus names one; listContractors finds a contractor's id). For each breached job read it (listOrGetJobs_get or the job://{uuid} " +
       "resource) and give: job ref, how long past the deadline, who holds it (contractor), its next_statuses, and one concrete next " +
       "step (chase, reassign, escalate). Order by urgency. Do not change anything without asking." +
       (a.focus ? `\n\nFocus on: ${a.focus}` : ""),

@@ -5,6 +5,7 @@ import { utf8 } from "../crypto/bytes";
 import { DecryptionError } from "../crypto/fields";
 import type { Principal } from "../domain/caller";
 import { ApiError, badRequest, type FieldError } from "../domain/errors";
+import { STATUS } from "../domain/lifecycle";
 import { errorBody } from "../http/envelope";
 import { canonical, idempotentWith, sha256Hex } from "../http/idempotency";
 import { errorFields, log } from "../http/log";
@@ -29,6 +30,15 @@ const LEFT_OUT = {
 
 const DESTRUCTIVE_ACTIONS = new Set(["delete", "cancel", "unlink", "decline"]);
 
+/**
+ * Calls that cancel through an argument of a tool that does not otherwise destroy anything: a job
+ * update to Cancelled, a recall's action_type=cancel. They need `confirm: true` as well.
+ */
+const CANCELS: readonly { field: string; value: unknown; why: string }[] = [
+  { field: "status_id", value: STATUS.CANCELLED, why: "status_id Cancelled cancels the job" },
+  { field: "action_type", value: "cancel", why: "action_type=cancel cancels the recall" },
+];
+
 export interface Tool {
   name: string;
   title: string;
@@ -39,6 +49,8 @@ export interface Tool {
   action: string | undefined;
   /** The query string's action (GET) or the body's (writes), as the HTTP request would carry it. */
   destructive: boolean;
+  /** Arguments that make a call cancel something (then it needs confirm, as a destructive tool does). */
+  cancels: readonly { field: string; value: unknown; why: string }[];
 }
 
 /** The members of a union over `action`, through a preprocess step (case notes default to create). */
@@ -69,13 +81,16 @@ function jsonSchemaOf(schema: ZodType | undefined, isQuery: boolean): Record<str
     out = { type: "object" };
   }
   delete out.$schema;
+  // Rebuilt below without `action` (the tool names it): a stale copy must not survive the spread.
+  const { required: declared, ...rest } = out;
+  out = rest;
   const props = { ...((out.properties as Record<string, Record<string, unknown>>) ?? {}) };
   delete props.action;
   if (isQuery) {
     // A query string carries text: numbers and flags are accepted as JSON values too (sent as text).
     for (const [k, v] of Object.entries(props)) if (v.type === "string") props[k] = { ...v, type: ["string", "number", "boolean"] };
   }
-  const required = ((out.required as string[]) ?? []).filter((k) => k !== "action");
+  const required = ((declared as string[] | undefined) ?? []).filter((k) => k !== "action");
   return { ...out, type: "object", properties: props, ...(required.length ? { required } : {}) };
 }
 
@@ -101,9 +116,19 @@ function toolsOf(op: Operation): Tool[] {
       op.method === "delete" || /^delete/.test(op.operationId) || (action !== undefined && DESTRUCTIVE_ACTIONS.has(action));
     const readOnly = !op.mutating;
     const inputSchema = jsonSchemaOf(member, !op.mutating);
+    const props = inputSchema.properties as Record<string, unknown>;
+    const cancels = destructive ? [] : CANCELS.filter((c) => c.field in props);
     if (destructive) {
-      inputSchema.properties = { ...(inputSchema.properties as object), confirm: CONFIRM };
+      inputSchema.properties = { ...props, confirm: CONFIRM };
       inputSchema.required = [...((inputSchema.required as string[]) ?? []), "confirm"];
+    } else if (cancels.length > 0) {
+      inputSchema.properties = {
+        ...props,
+        confirm: {
+          type: "boolean",
+          description: `Must be true when the call cancels (${cancels.map((c) => c.why).join("; ")}): ask the user first.`,
+        },
+      };
     }
     const title = multi && action ? `${op.summary} [${action}]` : op.summary;
     return {
@@ -114,13 +139,14 @@ function toolsOf(op: Operation): Tool[] {
       annotations: {
         title,
         readOnlyHint: readOnly,
-        destructiveHint: destructive,
+        destructiveHint: destructive || cancels.length > 0,
         idempotentHint: readOnly || action === "update" || destructive,
         openWorldHint: false,
       },
       op,
       action,
       destructive,
+      cancels,
     };
   });
 }
@@ -187,8 +213,10 @@ export async function callTool(
       throw badRequest("arguments: must be an object", [{ field: "arguments", message: "must be an object" }]);
     }
     const { confirm, ...args } = (rawArgs ?? {}) as Record<string, unknown>;
-    if (tool.destructive && confirm !== true) {
-      throw badRequest("confirm: must be true: this tool deletes or cancels; ask the user, then call again with confirm: true", [
+    const cancelling = tool.cancels.find((c) => args[c.field] === c.value);
+    if ((tool.destructive || cancelling) && confirm !== true) {
+      const what = cancelling ? cancelling.why : "this tool deletes or cancels";
+      throw badRequest(`confirm: must be true: ${what}; ask the user, then call again with confirm: true`, [
         { field: "confirm", message: "must be true" },
       ]);
     }
