@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PERMISSIONS } from "../../../src/auth/permissions";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, makeUser, seedFixtures } from "../../support/helpers";
@@ -74,7 +75,7 @@ describe("transport and initialize", () => {
     const version = await mcpPost(staff.token, { jsonrpc: "2.0", id: 3, method: "tools/list" }, { "MCP-Protocol-Version": "1999-01-01" });
     expect(version.status).toBe(400);
     expect(version.body.error.message).toMatch(/Unsupported protocol version/);
-    const res = await exports().fetch(
+    const res = await exports.default.fetch(
       new Request("https://propops.test/mcp", { headers: { Authorization: `Bearer ${staff.token}`, Accept: "text/event-stream" } }),
     );
     expect(res.status).toBe(405);
@@ -86,12 +87,6 @@ describe("transport and initialize", () => {
     expect(res.body.error.code).toBe(-32601);
   });
 });
-
-async function exportsFetch() {
-  const { exports } = await import("cloudflare:workers");
-  return exports.default;
-}
-const exports = () => ({ fetch: async (r: Request) => (await exportsFetch()).fetch(r) });
 
 describe("auth: the API's bearer tokens", () => {
   it("401 with the API's envelope without a token, or with an unknown, revoked or expired one, before any JSON-RPC", async () => {
@@ -168,7 +163,12 @@ describe("tools/list: only the tools the caller may use", () => {
 
   it("each tool has its operation's description, JSON Schema input and annotations", async () => {
     const res = await rpc(admin.token, "tools/list");
-    const tools = res.body.result.tools as { name: string; description: string; inputSchema: any; annotations: any }[];
+    const tools = res.body.result.tools as {
+      name: string;
+      description: string;
+      inputSchema: { type: string; required?: string[]; properties: Record<string, unknown> };
+      annotations: Record<string, unknown>;
+    }[];
     const get = tools.find((t) => t.name === "listOrGetJobs_get");
     expect(get?.inputSchema).toMatchObject({ type: "object", required: ["uuid"] });
     expect(get?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
