@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- name…]`: runs the benchmarks (all, or those named): api, photos, video.
+ * `npm run bench [-- name…]`: runs the benchmarks (all, or those named): api, photos, video, mcp.
  * Each prints its figures against a baseline measured in the same run.
  */
 import { spawnSync } from "node:child_process";
@@ -10,6 +10,7 @@ const benches: Record<string, string> = {
   api: "bench/api.bench.ts",
   photos: "bench/photo-compress.bench.ts",
   video: "bench/video.bench.ts",
+  mcp: "bench/mcp.bench.ts",
 };
 const { positionals: wanted } = cliArgs(
   `npm run bench [-- name…]: runs the benchmarks (all, or those named: ${Object.keys(benches).join(", ")}), each against a baseline measured in the same run`,

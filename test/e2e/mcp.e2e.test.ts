@@ -136,6 +136,8 @@ function normalised(value: unknown, ids: Record<string, string>): unknown {
   const text = Object.entries(ids).reduce((t, [from, to]) => t.replaceAll(from, to), JSON.stringify(value));
   return JSON.parse(text, (key, v) => {
     if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?Z$/.test(v)) return "<time>";
+    // Other records' own ids (a note's, an amendment's): the jobs' were replaced above.
+    if (typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) return "<uuid>";
     if (["uuid", "id", "ID", "job_id", "note_id", "etag", "request_id", "amendment_uuid"].includes(key)) return "<id>";
     return v;
   });
