@@ -23,8 +23,8 @@ const api = await startLocalApi({
   vars: { TRANSCODER_URL: "http://127.0.0.1:9" },
   rateLimits: { perToken: 1_000_000, perAddress: 1_000_000, unverified: 1_000_000 },
   sql: [
-    `INSERT INTO jobs (uuid, job_ref, job_title, job_description, status_id, priority_id, job_type_id, address_id, vat_percentage)
-     VALUES ('${JOB}', 'JOB-BENCH', 'Boiler Service - Unit 001', 'Annual service.', 1, 2, 3, 9001, 20)`,
+    `INSERT INTO jobs (uuid, job_ref, job_title, job_description, status_id, priority_id, job_type_id, address_id, vat_percentage, sla_started_at)
+     VALUES ('${JOB}', 'JOB-BENCH', 'Boiler Service - Unit 001', 'Annual service.', 1, 2, 3, 9001, 20, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))`,
   ],
 });
 const stop = () => api.stop();

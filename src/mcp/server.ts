@@ -20,6 +20,7 @@ import type { Principal } from "../domain/caller";
 import { ApiError } from "../domain/errors";
 import type { AppContext, AppEnv } from "../http/operation";
 import { limitCaller } from "../http/rate-limit";
+import { readLimited } from "../lib/read-limited";
 import { PROMPTS, promptMessages } from "./prompts";
 import { callTool, mayUse, TOOLS, type ToolAnswer, toolNamed } from "./tools";
 
@@ -150,7 +151,10 @@ async function readResource(c: AppContext, caller: Principal, uri: string) {
   return { contents: [{ uri, mimeType: "text/markdown", text }] };
 }
 
-const rpcError = (status: 400 | 405, code: number, message: string, headers: Record<string, string> = {}) =>
+/** The API's cap on a JSON body (src/http/body.ts): a case note's 50,000 characters fit with room. */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+const rpcError = (status: 400 | 405 | 413, code: number, message: string, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }), {
     status,
     headers: { "Content-Type": "application/json", ...headers },
@@ -170,9 +174,12 @@ async function handle(c: AppContext): Promise<Response> {
       Allow: "POST",
     });
   }
+  // Read here, capped as the API caps a JSON body, so that a batch is refused before any of it runs.
+  const bytes = c.req.raw.body ? await readLimited(c.req.raw.body, MAX_MESSAGE_BYTES) : new Uint8Array();
+  if (bytes === null) return rpcError(413, -32000, "Request body too large: one JSON-RPC message of at most 1 MiB");
   let parsedBody: unknown;
   try {
-    parsedBody = await c.req.json();
+    parsedBody = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return rpcError(400, ErrorCode.ParseError, "Parse error: the body must be one JSON-RPC message");
   }

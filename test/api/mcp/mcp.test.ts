@@ -69,6 +69,9 @@ describe("transport and initialize", () => {
     ]);
     expect(batch.status).toBe(400);
     expect(batch.body.error.message).toMatch(/no batches/);
+    const huge = await mcpPost(staff.token, { jsonrpc: "2.0", id: 9, method: "ping", params: { pad: "x".repeat(1024 * 1024) } });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.message).toMatch(/at most 1 MiB/);
     const bad = await mcpPost(staff.token, "{not json");
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe(-32700);
