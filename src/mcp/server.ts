@@ -22,7 +22,7 @@ import type { AppContext, AppEnv } from "../http/operation";
 import { limitCaller } from "../http/rate-limit";
 import { readLimited } from "../lib/read-limited";
 import { PROMPTS, promptMessages } from "./prompts";
-import { callTool, mayUse, TOOLS, type ToolAnswer, toolNamed } from "./tools";
+import { bodyOf, callTool, mayUse, TOOLS, type ToolAnswer, toolNamed } from "./tools";
 
 /**
  * The MCP server at /mcp: the SDK's `Server` on its Web-standard Streamable HTTP transport,
@@ -87,12 +87,10 @@ function serverFor(c: AppContext, caller: Principal): Server {
     // An unlisted tool (unknown, or not the caller's) is the same error: a token learns nothing from it.
     if (!tool || !mayUse(caller, tool)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
     const key = tool.op.mutating ? { key: await keyFor(extra.requestId, req.params) } : undefined;
-    const { status, body } = await callTool(c, caller, tool, req.params.arguments, key);
-    return {
-      content: [{ type: "text" as const, text: JSON.stringify(body) }],
-      structuredContent: { status, ...body },
-      isError: status >= 400,
-    };
+    const { status, text } = await callTool(c, caller, tool, req.params.arguments, key);
+    // The API's envelope as the route wrote it, and its HTTP status in _meta: one serialisation,
+    // no structuredContent copy (the tools declare no outputSchema).
+    return { content: [{ type: "text" as const, text }], _meta: { "propops/status": status }, isError: status >= 400 };
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: [] }));
@@ -132,16 +130,16 @@ async function readResource(c: AppContext, caller: Principal, uri: string) {
     return callTool(c, caller, tool, args);
   };
   const job = await run("listOrGetJobs_get", { uuid });
-  if (!job || job.status >= 400) throw new McpError(-32002, `Resource not found: ${uri}`, job?.body);
+  if (!job || job.status >= 400) throw new McpError(-32002, `Resource not found: ${uri}`, job ? bodyOf(job) : undefined);
   const [notes, audit] = await Promise.all([
     run("listCaseNotesOrDownloadAttachment_list", { job_uuid: uuid }),
     run("listJobAuditEvents", { job_uuid: uuid, limit: 50 }),
   ]);
-  const data = job.body.data as Record<string, unknown>;
+  const data = bodyOf(job).data as Record<string, unknown>;
   const section = (title: string, answer: ToolAnswer | undefined) =>
     answer && answer.status < 400
-      ? `## ${title}\n\n\`\`\`json\n${JSON.stringify(answer.body.data, null, 2)}\n\`\`\``
-      : `## ${title}\n\n(not available to this token${answer ? `: ${String(answer.body.message)}` : ""})`;
+      ? `## ${title}\n\n\`\`\`json\n${JSON.stringify(bodyOf(answer).data, null, 2)}\n\`\`\``
+      : `## ${title}\n\n(not available to this token${answer ? `: ${String(bodyOf(answer).message)}` : ""})`;
   const text = [
     `# ${String(data.job_ref ?? "Job")} (${uuid})`,
     `## Details\n\n\`\`\`json\n${JSON.stringify(data, null, 2)}\n\`\`\``,

@@ -171,8 +171,20 @@ export function toolNamed(name: string): Tool | undefined {
 
 export interface ToolAnswer {
   status: number;
-  body: Record<string, unknown>;
+  /** The API's JSON envelope as the route sends it (passed on as it is: no second serialisation). */
+  text: string;
 }
+
+/** The envelope as an object (the job:// resource reads fields from it). */
+export function bodyOf(answer: ToolAnswer): Record<string, unknown> {
+  try {
+    return JSON.parse(answer.text) as Record<string, unknown>;
+  } catch {
+    return { success: answer.status < 400, message: answer.text };
+  }
+}
+
+const answer = (status: number, body: Record<string, unknown>): ToolAnswer => ({ status, text: JSON.stringify(body) });
 
 /** The tool's arguments as the HTTP request would carry them: query text, or the JSON body with its action. */
 function inputOf(tool: Tool, args: Record<string, unknown>): Record<string, unknown> {
@@ -229,26 +241,19 @@ export async function callTool(
     } else {
       res = await run();
     }
-    const text = await res.text();
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      body = { success: res.ok, message: text };
-    }
-    return { status: res.status, body };
+    return { status: res.status, text: await res.text() };
   } catch (err) {
     if (err instanceof ApiError) {
-      return { status: err.status, body: errorBody(err.code, err.message, ctx.requestId, err.errors, err.details) };
+      return answer(err.status, errorBody(err.code, err.message, ctx.requestId, err.errors, err.details));
     }
     if (err instanceof DecryptionError) {
       log("error", "decryption_failed", { request_id: ctx.requestId, tool: tool.name, message: err.message });
-      return {
-        status: 500,
-        body: errorBody("INTERNAL", "Stored private data could not be decrypted; quote the request id when reporting it", ctx.requestId),
-      };
+      return answer(
+        500,
+        errorBody("INTERNAL", "Stored private data could not be decrypted; quote the request id when reporting it", ctx.requestId),
+      );
     }
     log("error", "unhandled_error", { request_id: ctx.requestId, tool: tool.name, ...errorFields(err) });
-    return { status: 500, body: errorBody("INTERNAL", "Internal error; quote the request id when reporting it", ctx.requestId) };
+    return answer(500, errorBody("INTERNAL", "Internal error; quote the request id when reporting it", ctx.requestId));
   }
 }

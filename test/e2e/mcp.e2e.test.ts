@@ -73,10 +73,10 @@ async function connect(token: string): Promise<Client> {
   return client;
 }
 
-/** A tool call's answer: the API's envelope, as the tool's structured content. */
+/** A tool call's answer: the API's envelope, the tool's text content. */
 async function tool(client: Client, name: string, args: Record<string, unknown>) {
   const res = await client.callTool({ name, arguments: args });
-  const body = res.structuredContent as Record<string, unknown>;
+  const body = JSON.parse((res.content as { text: string }[])[0]?.text ?? "{}") as Record<string, unknown>;
   assert.equal(res.isError, false, `${name}: ${JSON.stringify(body)}`);
   return body;
 }

@@ -359,7 +359,7 @@ describe("MCP tools: tool × role × token", () => {
     } else {
       // Admitted: empty arguments meet the operation's validation (or confirm), never an admission refusal.
       expect(call.body.result, JSON.stringify(call.body)).toBeDefined();
-      expect(call.body.result.structuredContent.code).not.toBe("FORBIDDEN");
+      expect(JSON.parse(call.body.result.content[0].text).code).not.toBe("FORBIDDEN");
     }
   });
 

@@ -45,7 +45,7 @@ export async function rpc(token: string, method: string, params: Record<string, 
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tool results are arbitrary JSON
-export type ToolResult = { isError: boolean; structuredContent: any; content: { type: string; text: string }[] };
+export type ToolResult = { isError: boolean; _meta: Record<string, any>; content: { type: string; text: string }[] };
 
 /** tools/call: the tool's result (throws on a JSON-RPC error, which a tool refusal is not). */
 export async function callTool(token: string, name: string, args: Record<string, unknown> = {}, id?: number | string): Promise<ToolResult> {

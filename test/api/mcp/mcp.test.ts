@@ -195,7 +195,7 @@ describe("tools/call", () => {
     expect(res.isError).toBe(false);
     const rest = await api("GET", `/api/jobs/manage?action=get&uuid=${job.job_uuid}`, { token: staff.token });
     expect(text(res)).toEqual(rest.body);
-    expect(res.structuredContent).toEqual({ status: 200, ...rest.body });
+    expect(res._meta).toEqual({ "propops/status": 200 });
     expect(text(res).data.next_statuses).toBeDefined();
   });
 
@@ -217,10 +217,10 @@ describe("tools/call", () => {
       contractor_id: fx.contractorId,
     });
     expect(created.isError).toBe(false);
-    expect(created.structuredContent.status).toBe(201);
+    expect(created._meta["propops/status"]).toBe(201);
     const uuid = text(created).job_uuid as string;
     const note = await callTool(staff.token, "createUpdateDeleteCaseNote_create", { job_uuid: uuid, message: "Tenant called again." });
-    expect(note.structuredContent.status).toBe(201);
+    expect(note._meta["propops/status"]).toBe(201);
     const notes = await callTool(staff.token, "listCaseNotesOrDownloadAttachment_list", { job_uuid: uuid });
     expect(text(notes).data.map((n: { message: string }) => n.message)).toEqual(["Tenant called again."]);
     const pin = await callTool(staff.token, "toggleJobPin", { job_uuid: uuid });
@@ -236,7 +236,7 @@ describe("tools/call", () => {
     const rest = await send(staff, "POST", "/api/jobs/manage", { action: "update", uuid: job.job_uuid, priority_id: "high" });
     expectStatus(rest, 400);
     expect(text(res)).toMatchObject({ success: false, code: "BAD_REQUEST", message: rest.body.message, errors: rest.body.errors });
-    expect(res.structuredContent.status).toBe(400);
+    expect(res._meta["propops/status"]).toBe(400);
     const unknown = await callTool(staff.token, "createUpdateDeleteJob_update", { uuid: job.job_uuid, is_admin: true });
     expect(text(unknown).errors).toEqual([{ field: "is_admin", message: "is not a known field" }]);
     const notObject = await rpc(staff.token, "tools/call", { name: "listOrGetJobs_get", arguments: "uuid" });
@@ -260,7 +260,7 @@ describe("tools/call", () => {
     ] as const) {
       const res = await callTool(otherContractor.token, name, args);
       expect(res.isError, name).toBe(true);
-      expect(res.structuredContent.status, name).toBe(404);
+      expect(res._meta["propops/status"], name).toBe(404);
       expect(text(res).message, name).toBe(rest.body.message);
     }
     // …and the job's own contractor reads it.
@@ -296,7 +296,7 @@ describe("the approval gate cannot be walked around through any tool", () => {
     for (const [who, name, args] of attempts) {
       const res = await callTool(who.token, name, args);
       expect(res.isError, `${who.role} ${name}: ${JSON.stringify(text(res))}`).toBe(true);
-      expect(res.structuredContent.status).toBeGreaterThanOrEqual(400);
+      expect(res._meta["propops/status"]).toBeGreaterThanOrEqual(400);
     }
     // Staff are not offered the gate at all.
     expect(
