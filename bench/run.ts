@@ -10,6 +10,7 @@ const benches: Record<string, string> = {
   api: "bench/api.bench.ts",
   photos: "bench/photo-compress.bench.ts",
   video: "bench/video.bench.ts",
+  webhooks: "bench/webhooks.bench.ts",
   mcp: "bench/mcp.bench.ts",
 };
 const { positionals: wanted } = cliArgs(
