@@ -9,22 +9,20 @@ import { docsPage } from "./docs/page";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
 import { prefersHtml } from "./http/accept";
 import { RequestContext } from "./http/context";
+import { errorBody } from "./http/envelope";
 import { errorFields, log, requestIdFrom } from "./http/log";
 import { refineDocument } from "./http/openapi-document";
 import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { limitBeforeAuth, policyHeader } from "./http/rate-limit";
 import { mountLiveSocket } from "./live/routes";
+import { mcpRoutes } from "./mcp/server";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
 import { corsPolicy } from "./ops/cors";
 import { health, healthRoute } from "./ops/health";
 import { type AppSchema, operations } from "./routes";
 import { scheduleWebhookRelay } from "./webhooks/relay";
-
-function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = [], details: Record<string, unknown> = {}) {
-  return { success: false, message, code, errors, ...details, request_id: requestId };
-}
 
 export function createApp(ops: readonly Operation[] = operations) {
   const app = new OpenAPIHono<AppEnv>();
@@ -49,7 +47,7 @@ export function createApp(ops: readonly Operation[] = operations) {
     const { method, path } = c.req;
     log("info", "request", { method, path, status: c.res.status, duration_ms: Date.now() - started, request_id: ctx.requestId });
     c.res.headers.set("X-Request-Id", ctx.requestId);
-    if (c.req.path.startsWith("/api/")) {
+    if (c.req.path.startsWith("/api/") || c.req.path === "/mcp") {
       c.res.headers.set("Cache-Control", "no-store");
       c.res.headers.set("RateLimit-Policy", policyHeader(c.env));
     }
@@ -69,6 +67,12 @@ export function createApp(ops: readonly Operation[] = operations) {
     await next();
   });
 
+  // The MCP server (src/mcp/): the same operations as tools, behind the same bearer tokens and limits.
+  app.use("/mcp", async (c, next) => {
+    await limitBeforeAuth(c);
+    await next();
+  });
+  mcpRoutes(app);
   internalMediaRoutes(app);
   videoCallbackRoutes(app);
   mountLiveSocket(app);

@@ -527,6 +527,8 @@ export const auditEvents = sqliteTable(
     // JSON {field: {before, after}}; encrypted fields appear as {"changed": true} without values.
     changes: text("changes"),
     createdAt: createdAt(),
+    // "mcp" for a change made through the MCP server (src/mcp/); null through the HTTP API or a system actor.
+    via: text("via"),
     // Set by the trigger audit_events_sequence_ai (migration 0020) in the insert itself: the job's
     // reference (kept once the job is deleted) and its per-job event number 1, 2, 3, … (webhooks' `sequence`).
     jobRef: text("job_ref"),

@@ -9,7 +9,7 @@ import type { FieldCipher } from "../crypto/fields";
 import * as schema from "../db/schema";
 import { aliased } from "../db/select";
 import type { MeteredD1 } from "../db/session";
-import type { Principal } from "../domain/caller";
+import type { Channel, Principal } from "../domain/caller";
 import { ApiError } from "../domain/errors";
 import { jobVisibleTo, jobVisibleToToken } from "../domain/job-access";
 import { cachedPins, type PinsSnapshot, rememberPins } from "../pins/pins-cache";
@@ -39,6 +39,8 @@ export class RequestContext {
   /** Why the caller was not admitted: every later use of the caller fails with it. */
   private refused: unknown;
   permission: Permission | undefined;
+  /** Set by a channel other than the HTTP API before the caller is resolved (src/mcp/): the caller carries it. */
+  via: Channel | undefined;
 
   constructor(
     readonly env: Env,
@@ -134,8 +136,9 @@ export class RequestContext {
   private async use(verified: VerifiedToken): Promise<Principal> {
     this.pinsVersion = verified.pinsVersion;
     noteTokenUse(this.services, verified.caller.tokenId, verified.lastUsedAt, await this.tokenHash());
-    this.resolved = verified.caller;
-    return verified.caller;
+    // A copy: the cached caller is shared by this token's other requests.
+    this.resolved = this.via ? { ...verified.caller, via: this.via } : verified.caller;
+    return this.resolved;
   }
 
   /** The verified caller from this isolate's cache (no round trip), if the token is there and unexpired. */

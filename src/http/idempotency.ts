@@ -49,12 +49,12 @@ const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
 const iso = toIsoSeconds;
 
-async function sha256Hex(data: Uint8Array | ArrayBuffer): Promise<string> {
+export async function sha256Hex(data: Uint8Array | ArrayBuffer): Promise<string> {
   return bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
 }
 
 /** A stable form of a parsed body: keys sorted, files by name, type, size and content hash. */
-async function canonical(value: unknown): Promise<unknown> {
+export async function canonical(value: unknown): Promise<unknown> {
   if (value instanceof File) {
     return { file: value.name, type: value.type, size: value.size, sha256: await sha256Hex(await value.arrayBuffer()) };
   }
@@ -84,9 +84,22 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
       { field: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" },
     ]);
   }
+  return idempotentWith(c, tokenId, key, await requestHash(c), handler);
+}
+
+/**
+ * The same, for a channel that derives its key and request hash itself (the MCP server, src/mcp/:
+ * a tool call's key comes from its JSON-RPC id, its hash from the tool and its arguments).
+ */
+export async function idempotentWith(
+  c: AppContext,
+  tokenId: number,
+  key: string,
+  hash: string,
+  handler: () => Promise<Response>,
+): Promise<Response> {
   const ctx = c.var.ctx;
   const db = ctx.db;
-  const hash = await requestHash(c);
   const now = ctx.services.clock.now().getTime();
   const claimedAt = iso(now);
   const mine = and(eq(idempotencyKeys.tokenId, tokenId), eq(idempotencyKeys.key, key));

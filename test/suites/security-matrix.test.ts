@@ -2,9 +2,11 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mintCsrfToken } from "../../src/auth/csrf";
 import { PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES, type Role } from "../../src/auth/permissions";
+import { TOOLS } from "../../src/mcp/tools";
 import { operations } from "../../src/routes";
 import { webhookEventsFor } from "../../src/webhooks/events";
 import { actor, api, createJob, csrfFor, expectStatus, makeUser, seedFixtures, type TestUser } from "../support/helpers";
+import { rpc, toolNames } from "../support/mcp";
 
 /**
  * The shared auth / CSRF / permission matrix, run against every operation in src/routes.ts:
@@ -314,5 +316,88 @@ describe("private fields: role × token × channel", () => {
     expect(secretsIn(payloads)).toEqual([]);
     const created = (payloads.find((p) => p.type === "job.created")?.data.changes ?? {}) as Record<string, unknown>;
     for (const f of FIELDS) expect(created[f]).toEqual({ changed: true });
+  });
+});
+
+/**
+ * The MCP tools (src/mcp/tools.ts) under the same matrix: every tool × every role, narrowed,
+ * revoked and expired tokens. A tool is listed, and runs, exactly when its HTTP route admits the
+ * caller: the route's answer to the same caller is the oracle, so the two channels cannot drift.
+ */
+describe("MCP tools: tool × role × token", () => {
+  const callers = new Map<Role, { token: string; csrf: string }>();
+  let mcpRevoked: TestUser;
+  let mcpExpired: TestUser;
+  beforeAll(async () => {
+    const fx = await seedFixtures();
+    for (const role of ROLES) {
+      const u = await makeUser(role, { contractorId: role === "contractor" ? fx.contractorId : null });
+      callers.set(role, { token: u.token, csrf: await csrfFor(u.token) });
+    }
+    mcpRevoked = await makeUser("admin", { revokedAt: pastIso });
+    mcpExpired = await makeUser("admin", { expiresAt: pastIso });
+  });
+
+  const listed = async (token: string) => new Set(await toolNames(token));
+  const cases = TOOLS.flatMap((tool) => ROLES.map((role) => [tool.name, role, tool] as const));
+
+  it.each(cases)("%s as %s: listed and callable exactly when its route admits the role", async (_name, role, tool) => {
+    const who = callers.get(role);
+    if (!who) throw new Error("no caller");
+    const method = tool.op.method.toUpperCase();
+    const rest = await api(method, tool.op.path, {
+      token: who.token,
+      csrf: tool.op.mutating ? who.csrf : undefined,
+      body: tool.op.mutating ? {} : undefined,
+    });
+    const admitted = !(rest.status === 403 && rest.body.code === "FORBIDDEN");
+    expect((await listed(who.token)).has(tool.name)).toBe(admitted);
+    const call = await rpc(who.token, "tools/call", { name: tool.name, arguments: {} });
+    if (!admitted) {
+      expect(call.body.error?.code).toBe(-32602);
+      expect(call.body.error?.message).toMatch(/Unknown tool/);
+    } else {
+      // Admitted: empty arguments meet the operation's validation (or confirm), never an admission refusal.
+      expect(call.body.result, JSON.stringify(call.body)).toBeDefined();
+      expect(JSON.parse(call.body.result.content[0].text).code).not.toBe("FORBIDDEN");
+    }
+  });
+
+  it.each(TOOLS.filter((t) => t.op.permission).map((t) => [t.name, t] as const))(
+    "%s: a token narrowed without its permission neither lists nor runs it",
+    async (_name, tool) => {
+      const permission = tool.op.permission as Permission;
+      const narrowed = await makeUser("admin", { permissions: PERMISSIONS.filter((p) => p !== permission) });
+      expect((await listed(narrowed.token)).has(tool.name)).toBe(false);
+      const call = await rpc(narrowed.token, "tools/call", { name: tool.name, arguments: {} });
+      expect(call.body.error?.code).toBe(-32602);
+      const only = await makeUser("admin", { permissions: [permission] });
+      expect((await listed(only.token)).has(tool.name)).toBe(true);
+    },
+  );
+
+  it.each(TOOLS.map((t) => [t.name] as const))("%s: revoked and expired tokens get 401 before any tool runs", async (name) => {
+    for (const [u, message] of [
+      [mcpRevoked, /revoked/],
+      [mcpExpired, /expired/],
+    ] as const) {
+      const res = await rpc(u.token, "tools/call", { name, arguments: {} });
+      expect(res.status).toBe(401);
+      expect(res.body).toMatchObject({ success: false, code: "UNAUTHORIZED" });
+      expect(res.body.message).toMatch(message);
+    }
+  });
+
+  it("every operation is a tool, or left out on purpose (files as bytes, tokens, admin)", () => {
+    const covered = new Set(TOOLS.map((t) => t.op.operationId));
+    const left = operations.filter((op) => !covered.has(op.operationId)).map((op) => op.operationId);
+    expect(left.sort()).toEqual(
+      ["getCsrfToken", "getPhotoFile", "getVideoVariantFile", "uploadDocument", "uploadPhoto"]
+        .concat(
+          operations.filter((op) => op.path.startsWith("/api/security/") || op.path.startsWith("/api/admin/")).map((op) => op.operationId),
+        )
+        .filter((v, i, a) => a.indexOf(v) === i)
+        .sort(),
+    );
   });
 });

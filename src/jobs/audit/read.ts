@@ -16,6 +16,10 @@ const AuditItem = z
       .record(z.string(), z.unknown())
       .openapi({ description: '{field: {before, after}}; encrypted fields appear as {"changed": true} without values' }),
     created_at: z.string(),
+    via: z
+      .string()
+      .nullable()
+      .openapi({ description: '"mcp" when the change came through the MCP server (/mcp); null through the HTTP API or a system actor' }),
   })
   .openapi("AuditEvent");
 
@@ -50,6 +54,7 @@ export const getAudit = operation({
               actor_user_id: 7,
               changes: { contractor_budget: { from: 180, to: 200 } },
               created_at: "2024-06-01T14:00:00Z",
+              via: null,
             },
           ],
           count: 1,

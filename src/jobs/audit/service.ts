@@ -12,6 +12,7 @@ export interface AuditEntry {
   actor_user_id: number | null;
   changes: Record<string, unknown>;
   created_at: string;
+  via: string | null;
 }
 
 /**
@@ -42,6 +43,7 @@ export const readAuditTrail = useCase(
       actor_user_id: r.actorUserId,
       changes: r.changes ? (JSON.parse(r.changes) as Record<string, unknown>) : {},
       created_at: r.createdAt,
+      via: r.via,
     }));
     await hideForeignJobs(s, data);
     return { data, count: n };

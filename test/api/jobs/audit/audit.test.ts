@@ -32,6 +32,8 @@ describe("GET /api/jobs/audit", () => {
       actor_user_id: staff.userId,
       changes: { job_title: { before: "Boiler Service - Unit 001", after: "Boiler repair" } },
       created_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
+      // The HTTP API's changes: null ("mcp" through the MCP server, test/api/mcp/mcp.test.ts).
+      via: null,
     });
     const page = await trail(staff, `job_uuid=${job.job_uuid}&limit=1&offset=1`);
     expectStatus(page, 200);
