@@ -18,6 +18,7 @@ import { videoCallbackRoutes } from "./media/video-callback-route";
 import { corsPolicy } from "./ops/cors";
 import { health, healthRoute } from "./ops/health";
 import { type AppSchema, operations } from "./routes";
+import { tusRoutes } from "./uploads/tus";
 import { scheduleWebhookRelay } from "./webhooks/relay";
 
 function errorBody(code: ErrorCode, message: string, requestId: string, errors: unknown[] = [], details: Record<string, unknown> = {}) {
@@ -70,6 +71,8 @@ export function createApp(ops: readonly Operation[] = operations) {
   internalMediaRoutes(app);
   videoCallbackRoutes(app);
   mount(app, ops);
+  // Resumable uploads (tus 1.0): header-driven, so mounted beside the operations (src/uploads/tus.ts).
+  tusRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
