@@ -5,11 +5,20 @@ import { type AnySQLiteColumn, index, integer, primaryKey, real, sqliteTable, te
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%SZ','now'))`;
 const createdAt = () => text("created_at").notNull().default(now);
 const bool = (name: string) => integer(name, { mode: "boolean" }).notNull().default(false);
+const id = () => integer("id").primaryKey({ autoIncrement: true });
+const uuid = () => text("uuid").notNull().unique();
+/** A user who did something (null once the user is gone, or for the system). */
+const byUser = (name: string) => integer(name).references((): AnySQLiteColumn => users.id);
+/** The job a row belongs to: removed with it. */
+const ofJob = () =>
+  integer("job_id")
+    .notNull()
+    .references((): AnySQLiteColumn => jobs.id, { onDelete: "cascade" });
 
 // ── reference data ─────────────────────────────────────────────────────────────
 
 export const jobStatuses = sqliteTable("job_statuses", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+  id: id(),
   name: text("name").notNull().unique(),
   sortOrder: integer("sort_order").notNull(),
   requiresApproval: bool("requires_approval"),
@@ -23,7 +32,7 @@ export const jobStatuses = sqliteTable("job_statuses", {
 });
 
 export const priorities = sqliteTable("priorities", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+  id: id(),
   name: text("name").notNull().unique(),
   sortOrder: integer("sort_order").notNull(),
   // Hours from creation (or recall) to the SLA deadline; null = no SLA for this priority.
@@ -31,32 +40,32 @@ export const priorities = sqliteTable("priorities", {
 });
 
 export const jobTypes = sqliteTable("job_types", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+  id: id(),
   name: text("name").notNull().unique(),
 });
 
 export const paymentStatuses = sqliteTable("payment_statuses", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+  id: id(),
   name: text("name").notNull().unique(),
   sortOrder: integer("sort_order").notNull().default(0),
 });
 
 export const timeRanges = sqliteTable("time_ranges", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+  id: id(),
   name: text("name").notNull(),
   startTime: text("start_time").notNull(), // "08:00"
   endTime: text("end_time").notNull(), // "12:00"
 });
 
 export const fileTypes = sqliteTable("file_types", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
+  id: id(),
   name: text("name").notNull().unique(),
 });
 
 export const addresses = sqliteTable(
   "addresses",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: id(),
     line1: text("line1").notNull(),
     line2: text("line2"),
     town: text("town").notNull(),
@@ -75,31 +84,23 @@ const nocase = (column: AnySQLiteColumn) => sql`${column} COLLATE NOCASE`;
 /** 0 = inactive: stays on the jobs it is on, cannot be assigned to another (src/domain/job-fields.ts). */
 const active = () => integer("active", { mode: "boolean" }).notNull().default(true);
 
-export const agents = sqliteTable(
-  "agents",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    name: text("name").notNull(),
-    email: text("email"),
-    active: active(),
-    createdAt: createdAt(),
-  },
-  (t) => [index("agents_name_idx").on(nocase(t.name)), index("agents_active_name_idx").on(t.active, nocase(t.name))],
-);
+/** A directory of parties (agents, contractors): the same columns and name indexes for each. */
+const partyTable = <N extends string>(name: N) =>
+  sqliteTable(
+    name,
+    {
+      id: id(),
+      uuid: uuid(),
+      name: text("name").notNull(),
+      email: text("email"),
+      active: active(),
+      createdAt: createdAt(),
+    },
+    (t) => [index(`${name}_name_idx`).on(nocase(t.name)), index(`${name}_active_name_idx`).on(t.active, nocase(t.name))],
+  );
 
-export const contractors = sqliteTable(
-  "contractors",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    name: text("name").notNull(),
-    email: text("email"),
-    active: active(),
-    createdAt: createdAt(),
-  },
-  (t) => [index("contractors_name_idx").on(nocase(t.name)), index("contractors_active_name_idx").on(t.active, nocase(t.name))],
-);
+export const agents = partyTable("agents");
+export const contractors = partyTable("contractors");
 
 /**
  * A contractor's trades (the job types it takes). Name and active are copies of the contractor's,
@@ -127,8 +128,8 @@ export const contractorJobTypes = sqliteTable(
 export const tenants = sqliteTable(
   "tenants",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    id: id(),
+    uuid: uuid(),
     name: text("name").notNull(),
     // Personal contact data: encrypted (v1.<kid>.<b64>), see src/crypto/fields.ts.
     email: text("email"),
@@ -144,8 +145,8 @@ export const tenants = sqliteTable(
 export const users = sqliteTable(
   "users",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    id: id(),
+    uuid: uuid(),
     name: text("name").notNull(),
     email: text("email").notNull(),
     role: text("role", { enum: ["admin", "manager", "staff", "agent", "contractor"] }).notNull(),
@@ -171,8 +172,8 @@ export const users = sqliteTable(
 export const apiTokens = sqliteTable(
   "api_tokens",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    id: id(),
+    uuid: uuid(),
     userId: integer("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -195,8 +196,8 @@ export const apiTokens = sqliteTable(
 export const jobs = sqliteTable(
   "jobs",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    id: id(),
+    uuid: uuid(),
     jobRef: text("job_ref").notNull().unique(),
     jobTitle: text("job_title").notNull(),
     jobDescription: text("job_description").notNull(),
@@ -216,7 +217,7 @@ export const jobs = sqliteTable(
       .references(() => addresses.id),
     agentId: integer("agent_id").references(() => agents.id),
     contractorId: integer("contractor_id").references(() => contractors.id),
-    createdBy: integer("created_by").references(() => users.id),
+    createdBy: byUser("created_by"),
     jobTotalBudget: real("job_total_budget"),
     contractorBudget: real("contractor_budget"),
     vatPercentage: real("vat_percentage").notNull(),
@@ -238,7 +239,7 @@ export const jobs = sqliteTable(
     acceptedAt: text("accepted_at"),
     startedAt: text("started_at"),
     signedOffAt: text("signed_off_at"),
-    signedOffBy: integer("signed_off_by").references(() => users.id),
+    signedOffBy: byUser("signed_off_by"),
     createdAt: createdAt(),
     updatedAt: text("updated_at").notNull().default(now),
     // Bumped by the jobs_version_bump trigger (migration 0005) on every update; the job's ETag.
@@ -275,9 +276,7 @@ export const jobs = sqliteTable(
 export const jobTenants = sqliteTable(
   "job_tenants",
   {
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    jobId: ofJob(),
     tenantId: integer("tenant_id")
       .notNull()
       .references(() => tenants.id),
@@ -290,11 +289,9 @@ export const jobTenants = sqliteTable(
 export const caseNotes = sqliteTable(
   "case_notes",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    uuid: uuid(),
+    jobId: ofJob(),
     // Threaded replies (inbound email) point at the note they answer.
     parentId: integer("parent_id"),
     // Encrypted: sanitised HTML (or plain text) and its plain-text form.
@@ -314,7 +311,7 @@ export const caseNotes = sqliteTable(
     // Inbound email: the message's Message-ID (dedupe) and the sender (encrypted).
     inboundMessageId: text("inbound_message_id"),
     fromEmail: text("from_email"),
-    createdBy: integer("created_by").references(() => users.id),
+    createdBy: byUser("created_by"),
     createdByName: text("created_by_name").notNull(),
     createdAt: createdAt(),
     updatedAt: text("updated_at").notNull().default(now),
@@ -330,14 +327,12 @@ export const caseNotes = sqliteTable(
 export const noteAttachments = sqliteTable(
   "note_attachments",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    id: id(),
+    uuid: uuid(),
     noteId: integer("note_id")
       .notNull()
       .references(() => caseNotes.id, { onDelete: "cascade" }),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    jobId: ofJob(),
     r2Key: text("r2_key").notNull(),
     filename: text("filename").notNull(),
     contentType: text("content_type").notNull(),
@@ -352,11 +347,9 @@ export const noteAttachments = sqliteTable(
 export const photos = sqliteTable(
   "photos",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    uuid: uuid(),
+    jobId: ofJob(),
     photoType: text("photo_type", { enum: ["before", "during", "after", "other"] })
       .notNull()
       .default("other"),
@@ -381,7 +374,7 @@ export const photos = sqliteTable(
     processingError: text("processing_error"),
     processingAttempts: integer("processing_attempts").notNull().default(0),
     processedAt: text("processed_at"),
-    uploadedBy: integer("uploaded_by").references(() => users.id),
+    uploadedBy: byUser("uploaded_by"),
     createdAt: createdAt(),
   },
   (t) => [index("photos_job_idx").on(t.jobId, t.photoType)],
@@ -390,11 +383,9 @@ export const photos = sqliteTable(
 export const documents = sqliteTable(
   "documents",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    uuid: uuid(),
+    jobId: ofJob(),
     fileTypeId: integer("file_type_id")
       .notNull()
       .references(() => fileTypes.id),
@@ -402,7 +393,7 @@ export const documents = sqliteTable(
     filename: text("filename").notNull(),
     contentType: text("content_type").notNull(),
     size: integer("size").notNull(),
-    uploadedBy: integer("uploaded_by").references(() => users.id),
+    uploadedBy: byUser("uploaded_by"),
     createdAt: createdAt(),
   },
   (t) => [index("documents_job_idx").on(t.jobId)],
@@ -413,11 +404,9 @@ export const documents = sqliteTable(
 export const amendmentRequests = sqliteTable(
   "amendment_requests",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    uuid: uuid(),
+    jobId: ofJob(),
     fieldName: text("field_name").notNull(),
     currentValue: text("current_value"),
     requestedValue: text("requested_value").notNull(),
@@ -425,10 +414,10 @@ export const amendmentRequests = sqliteTable(
     status: text("status", { enum: ["pending", "approved", "rejected", "superseded"] })
       .notNull()
       .default("pending"),
-    requestedBy: integer("requested_by").references(() => users.id),
+    requestedBy: byUser("requested_by"),
     requestedByName: text("requested_by_name").notNull(),
     requestedAt: createdAt(),
-    decidedBy: integer("decided_by").references(() => users.id),
+    decidedBy: byUser("decided_by"),
     decidedAt: text("decided_at"),
     decisionNotes: text("decision_notes"),
   },
@@ -438,18 +427,16 @@ export const amendmentRequests = sqliteTable(
 export const recalls = sqliteTable(
   "recalls",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    uuid: uuid(),
+    jobId: ofJob(),
     reason: text("reason").notNull(),
     previousStatusId: integer("previous_status_id"),
-    raisedBy: integer("raised_by").references(() => users.id),
+    raisedBy: byUser("raised_by"),
     raisedAt: createdAt(),
     // completed | cancelled once the cycle closes.
     outcome: text("outcome"),
-    closedBy: integer("closed_by").references(() => users.id),
+    closedBy: byUser("closed_by"),
     closedAt: text("closed_at"),
   },
   (t) => [index("recalls_job_idx").on(t.jobId)],
@@ -458,7 +445,7 @@ export const recalls = sqliteTable(
 export const remedialLinks = sqliteTable(
   "remedial_links",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: id(),
     parentJobId: integer("parent_job_id")
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
@@ -466,7 +453,7 @@ export const remedialLinks = sqliteTable(
     remedialJobId: integer("remedial_job_id")
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
-    linkedBy: integer("linked_by").references(() => users.id),
+    linkedBy: byUser("linked_by"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("remedial_links_remedial_idx").on(t.remedialJobId), index("remedial_links_parent_idx").on(t.parentJobId)],
@@ -475,15 +462,13 @@ export const remedialLinks = sqliteTable(
 export const approvalDecisions = sqliteTable(
   "approval_decisions",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    jobId: ofJob(),
     decision: text("decision", { enum: ["approve", "reject"] }).notNull(),
     notes: text("notes"),
     fromStatusId: integer("from_status_id").notNull(),
     toStatusId: integer("to_status_id").notNull(),
-    decidedBy: integer("decided_by").references(() => users.id),
+    decidedBy: byUser("decided_by"),
     createdAt: createdAt(),
   },
   (t) => [index("approval_decisions_job_idx").on(t.jobId)],
@@ -492,10 +477,8 @@ export const approvalDecisions = sqliteTable(
 export const slaBreaches = sqliteTable(
   "sla_breaches",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    jobId: integer("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    id: id(),
+    jobId: ofJob(),
     // One breach per job per deadline: a recall sets a new deadline, which may breach again.
     slaDeadline: text("sla_deadline").notNull(),
     detectedAt: createdAt(),
@@ -534,8 +517,8 @@ export const slaOpenPairCounts = sqliteTable(
 export const auditEvents = sqliteTable(
   "audit_events",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    uuid: text("uuid").notNull().unique(),
+    id: id(),
+    uuid: uuid(),
     jobId: integer("job_id"),
     jobUuid: text("job_uuid"),
     actorUserId: integer("actor_user_id"),
@@ -551,8 +534,8 @@ export const auditEvents = sqliteTable(
 // ── webhooks (src/webhooks/) ─────────────────────────────────────────────────────
 
 export const webhookSubscriptions = sqliteTable("webhook_subscriptions", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  uuid: text("uuid").notNull().unique(),
+  id: id(),
+  uuid: uuid(),
   url: text("url").notNull(),
   description: text("description"),
   // JSON array of event types; [] = every type.
@@ -570,9 +553,9 @@ export const webhookSubscriptions = sqliteTable("webhook_subscriptions", {
 export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    id: id(),
     // webhook-id is msg_<uuid>: the same on every retry and redelivery, so receivers can dedupe.
-    uuid: text("uuid").notNull().unique(),
+    uuid: uuid(),
     subscriptionId: integer("subscription_id")
       .notNull()
       .references(() => webhookSubscriptions.id, { onDelete: "cascade" }),

@@ -1,15 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { directory, ex } from "../../http/openapi-samples";
-import { directoryOperation, zFilterFlag } from "../reference/directory";
+import { directoryEntry, directoryOperation, zFilterFlag } from "../reference/directory";
 import { listAgents } from "./service";
 
-const Agent = z.object({
-  ID: z.number().int().openapi({ description: "The agent_id to set on a job" }),
-  uuid: z.string(),
-  name: z.string(),
-  email: z.string().nullable(),
-  active: z.boolean().openapi({ description: "Only active agents can be set on a job" }),
-});
+const Agent = directoryEntry(
+  { id: "The agent_id to set on a job", active: "Only active agents can be set on a job" },
+  {
+    email: z.string().nullable(),
+  },
+  {},
+);
 
 export const getAgents = directoryOperation({
   path: "/api/jobs/agents",

@@ -1,19 +1,20 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
 import { directory, ex } from "../../http/openapi-samples";
-import { directoryOperation, zFilterFlag } from "../reference/directory";
+import { directoryEntry, directoryOperation, zFilterFlag } from "../reference/directory";
 import { listContractors } from "./service";
 
-const Contractor = z.object({
-  ID: z.number().int().openapi({ description: "The contractor_id to assign on a job" }),
-  uuid: z.string(),
-  name: z.string(),
-  email: z.string().nullable(),
-  active: z.boolean().openapi({ description: "Only active contractors can be assigned to a job" }),
-  job_types: z
-    .array(z.object({ ID: z.number().int(), name: z.string() }))
-    .openapi({ description: "The trades the contractor takes (job types, GET /api/jobs/types)" }),
-});
+const Contractor = directoryEntry(
+  { id: "The contractor_id to assign on a job", active: "Only active contractors can be assigned to a job" },
+  {
+    email: z.string().nullable(),
+  },
+  {
+    job_types: z
+      .array(z.object({ ID: z.number().int(), name: z.string() }))
+      .openapi({ description: "The trades the contractor takes (job types, GET /api/jobs/types)" }),
+  },
+);
 
 export const getContractors = directoryOperation({
   path: "/api/jobs/contractors",

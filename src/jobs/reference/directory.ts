@@ -38,6 +38,24 @@ export const zSearch = () =>
     .optional()
     .openapi({ description: "The start of the name, case-insensitive (ASCII letters): `smi` finds Smith & Sons", example: "smi" });
 
+/**
+ * A directory's record: the columns every directory has, around its own (`before` the active flag,
+ * `after` it, in the order the API answers them).
+ */
+export const directoryEntry = <B extends z.ZodRawShape, A extends z.ZodRawShape>(
+  texts: { readonly id: string; readonly active: string },
+  before: B,
+  after: A,
+) =>
+  z.object({
+    ID: z.number().int().openapi({ description: texts.id }),
+    uuid: z.string(),
+    name: z.string(),
+    ...before,
+    active: z.boolean().openapi({ description: texts.active }),
+    ...after,
+  });
+
 export const directoryQuery = <T extends z.ZodRawShape>(extra: T) =>
   z.strictObject({ action: z.literal("list"), search: zSearch(), ...extra, ...zPagination });
 

@@ -1,16 +1,16 @@
 import { z } from "@hono/zod-openapi";
 import { directory, ex } from "../../http/openapi-samples";
-import { directoryOperation, zFilterFlag } from "../reference/directory";
+import { directoryEntry, directoryOperation, zFilterFlag } from "../reference/directory";
 import { listStaff, STAFF_ROLES } from "./service";
 
-const StaffUser = z.object({
-  ID: z.number().int().openapi({ description: "The user id (as in `created_by`)" }),
-  uuid: z.string(),
-  name: z.string(),
-  email: z.string(),
-  role: z.enum(STAFF_ROLES),
-  active: z.boolean().openapi({ description: "false once the account is disabled" }),
-});
+const StaffUser = directoryEntry(
+  { id: "The user id (as in `created_by`)", active: "false once the account is disabled" },
+  {
+    email: z.string(),
+    role: z.enum(STAFF_ROLES),
+  },
+  {},
+);
 
 export const getStaff = directoryOperation({
   path: "/api/jobs/staff",

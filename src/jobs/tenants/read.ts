@@ -1,18 +1,22 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
 import { directory, ex } from "../../http/openapi-samples";
-import { directoryOperation, zFilterFlag } from "../reference/directory";
+import { directoryEntry, directoryOperation, zFilterFlag } from "../reference/directory";
 import { listTenants } from "./service";
 
-const Tenant = z.object({
-  ID: z.number().int().openapi({ description: "An id for a job's tenants_ids" }),
-  uuid: z.string(),
-  name: z.string(),
-  address_id: z.number().int(),
-  active: z.boolean().openapi({ description: "Only active tenants can be put on a job" }),
-  email: z.string().nullable().openapi({ description: "Masked (encrypted at rest; never returned in full)", example: "j•••@example.com" }),
-  phone: z.string().nullable().openapi({ description: "Masked: the last three digits only", example: "•••• 123" }),
-});
+const Tenant = directoryEntry(
+  { id: "An id for a job's tenants_ids", active: "Only active tenants can be put on a job" },
+  {
+    address_id: z.number().int(),
+  },
+  {
+    email: z
+      .string()
+      .nullable()
+      .openapi({ description: "Masked (encrypted at rest; never returned in full)", example: "j•••@example.com" }),
+    phone: z.string().nullable().openapi({ description: "Masked: the last three digits only", example: "•••• 123" }),
+  },
+);
 
 export const getTenants = directoryOperation({
   path: "/api/jobs/tenants",
