@@ -135,6 +135,8 @@ export function tusRoutes(app: OpenAPIHono<AppEnv>) {
     const meta = parsed.data;
     try {
       admitCaller(who, ADMISSIONS[meta.target]);
+      // The body is file bytes, never a form: the token comes in X-CSRF-Token only (the check reads no body).
+      c.set("parsedBody", Promise.resolve({}));
       await checkCsrf(c, who.tokenId);
     } catch (err) {
       c.var.ctx.refuse(err);
@@ -160,7 +162,9 @@ export function tusRoutes(app: OpenAPIHono<AppEnv>) {
     return answer(c, state, 201, location);
   });
 
-  app.on("HEAD", "/api/uploads/:id", async (c) => {
+  // Hono answers HEAD through the GET route (dropping the body); tus defines no GET.
+  app.get("/api/uploads/:id", async (c) => {
+    if (c.req.method !== "HEAD") throw new ApiError("NOT_FOUND", "No GET on an upload: HEAD answers its offset");
     checkVersion(c);
     await caller(c);
     const state = await uploadState(c.var.ctx, c.req.param("id"));
