@@ -125,7 +125,7 @@ try {
         endpoint: `${api.url}/api/uploads`,
         headers: { ...auth, "X-CSRF-Token": csrf },
         metadata: { filename: "bench.pdf", job_id: String(created.job_id), target: "document", file_type_id: "1" },
-        chunkSize,
+        chunkSize: chunkSize ?? Number.POSITIVE_INFINITY,
         retryDelays: null,
         onError: reject,
         onSuccess: () => resolve(),

@@ -113,7 +113,8 @@ function tusUpload(opts: { chunkSize?: number; onChunkComplete?: (accepted: numb
         target: "photo",
         photo_type: "during",
       },
-      chunkSize: opts.chunkSize,
+      // undefined would override tus-js-client's default (one PATCH for the rest) and send empty chunks.
+      chunkSize: opts.chunkSize ?? Number.POSITIVE_INFINITY,
       // Long enough for wrangler dev to come back after a kill.
       retryDelays: [0, 300, 1000, 2000, 3000, 5000, 8000, 10_000, 15_000, 20_000],
       removeFingerprintOnSuccess: true,
