@@ -159,13 +159,16 @@ try {
 
   const mbps = (ms: number) => file.length / MiB / (ms / 1000);
   const plainMs = median(times.plain);
-  process.stdout.write("\nkind                  median ms   MiB/s   ratio vs plain   workerd peak RSS (largest process / all)\n");
+  process.stdout.write(
+    "\nkind                  median ms   MiB/s   ratio vs plain   workerd peak RSS (largest process / all / all minus before the upload)\n",
+  );
   for (const kind of Object.keys(kinds) as Kind[]) {
     const ms = median(times[kind]);
     const largest = Math.max(...memory[kind].map((m) => m.largest));
     const sum = Math.max(...memory[kind].map((m) => m.sum));
+    const grown = Math.max(...memory[kind].map((m) => m.sum - m.before));
     process.stdout.write(
-      `${kind.padEnd(20)} ${ms.toFixed(0).padStart(10)} ${mbps(ms).toFixed(1).padStart(7)} ${`${(plainMs / ms).toFixed(2)}×`.padStart(16)}   ${largest.toFixed(0)} MiB / ${sum.toFixed(0)} MiB\n`,
+      `${kind.padEnd(20)} ${ms.toFixed(0).padStart(10)} ${mbps(ms).toFixed(1).padStart(7)} ${`${(plainMs / ms).toFixed(2)}×`.padStart(16)}   ${largest.toFixed(0)} MiB / ${sum.toFixed(0)} MiB / +${grown.toFixed(0)} MiB\n`,
     );
   }
   const baseline = Math.min(...memory.plain.map((m) => m.before));
