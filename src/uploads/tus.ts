@@ -10,7 +10,8 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { admitCaller } from "../app/use-case";
 import { ApiError, badRequest } from "../domain/errors";
 import { zId, zUuid } from "../domain/values";
-import { errorResponses } from "../http/openapi-shapes";
+import { documented, type OperationDocs } from "../http/openapi-examples";
+import { ex } from "../http/openapi-samples";
 import { type AppContext, type AppEnv, checkCsrf, toFieldErrors } from "../http/operation";
 import { limitCaller } from "../http/rate-limit";
 import { addNoteFiles } from "../jobs/case-notes/service";
@@ -266,31 +267,42 @@ const DESCRIPTION =
   "`Upload-Offset` that `HEAD` answers. The permission, size limit (20 MB; note files 5 MB: 413 at creation) and checks " +
   "are those of the plain upload of the target; the file is checked when its last byte lands, and the final answer " +
   "names the record (photos list, documents list, note attachments). An upload belongs to the token that created it " +
-  "(404 to any other) and expires 24 h after creation.";
+  "(404 to any other) and expires 24 h after creation. `OPTIONS /api/uploads` (no token) is tus discovery: `Tus-Version`, " +
+  "`Tus-Extension`, `Tus-Max-Size` and the IETF draft's `Upload-Limit`.";
 
+const UPLOAD_UUID = "7d0f4a52-3c1e-4b8a-9f6d-2e5a1c9b8d47";
+const chunkExample = { bytes: ex("The file's next bytes, from Upload-Offset", "<binary>") };
+const photoFinished = {
+  success: true,
+  message: "Upload complete",
+  upload_uuid: UPLOAD_UUID,
+  target: "photo",
+  photo_uuid: "a1b2c3d4-e5f6-7890-abcd-ef0123456789",
+  photo_id: 501,
+  processing_status: "pending",
+};
+const DOCS: Record<string, { docs: OperationDocs; mutating: boolean }> = {
+  createUpload: {
+    mutating: true,
+    docs: { body: chunkExample, responses: { 201: { photo: ex("A video sent whole with the creation", photoFinished) } } },
+  },
+  getUploadOffset: { mutating: false, docs: { responses: {} } },
+  appendUpload: {
+    mutating: true,
+    docs: { body: chunkExample, responses: { 200: { photo: ex("The last byte landed: the video is a photo record", photoFinished) } } },
+  },
+  terminateUpload: { mutating: true, docs: { responses: {} } },
+};
+
+/**
+ * The operations as the API documents every other one (src/http/openapi-examples.ts: error statuses
+ * and codes, common headers), plus the tus headers of their answers. No Idempotency-Key here (tus
+ * resumes by offset), so no 422; 412 is the protocol version's. OPTIONS discovery is described in
+ * the text: it takes no token and answers no error an operation entry could list.
+ */
 function registerDocs(app: OpenAPIHono<AppEnv>) {
   const common = { tags: ["Uploads"], security: [{ bearerAuth: [] }] };
   const routes = [
-    createRoute({
-      ...common,
-      method: "options",
-      path: "/api/uploads",
-      operationId: "discoverUploads",
-      summary: "tus discovery: versions, extensions and the largest upload",
-      description: DESCRIPTION,
-      security: [],
-      responses: {
-        204: {
-          description: "What this server speaks",
-          headers: {
-            "Tus-Version": { description: "1.0.0", schema: { type: "string" } },
-            "Tus-Extension": { description: EXTENSIONS, schema: { type: "string" } },
-            "Tus-Max-Size": { description: "Bytes", schema: { type: "integer" } },
-            "Upload-Limit": { description: "IETF draft: `max-size=<bytes>, expires=<seconds>`", schema: { type: "string" } },
-          },
-        },
-      },
-    }),
     createRoute({
       ...common,
       method: "post",
@@ -313,7 +325,6 @@ function registerDocs(app: OpenAPIHono<AppEnv>) {
           headers: { Location: { description: "The upload's URL", schema: { type: "string" } }, ...offsetHeaders, ...recordHeader },
           content: { "application/json": { schema: finished } },
         },
-        ...errorResponses,
       },
     }),
     createRoute({
@@ -322,13 +333,16 @@ function registerDocs(app: OpenAPIHono<AppEnv>) {
       path: "/api/uploads/{id}",
       operationId: "getUploadOffset",
       summary: "Where a resumable upload stands (tus core)",
+      description:
+        "The stored offset, the declared length and the expiry of one of the caller's uploads (404 for any other token's). " +
+        "While a request whose connection dropped is still storing what arrived, it waits a moment for that offset. " +
+        "Once finished, `Upload-Record` names what the upload became.",
       request: { params: idParam, headers: z.object(tusHeaders) },
       responses: {
         200: {
           description: "Its offset and length",
           headers: { ...offsetHeaders, "Upload-Length": { description: "Declared size", schema: { type: "integer" } }, ...recordHeader },
         },
-        404: { description: "No such upload for this token (or expired, terminated)" },
       },
     }),
     createRoute({
@@ -337,6 +351,10 @@ function registerDocs(app: OpenAPIHono<AppEnv>) {
       path: "/api/uploads/{id}",
       operationId: "appendUpload",
       summary: "Send bytes at the stored offset (tus core)",
+      description:
+        "Appends the body at `Upload-Offset`, which must equal the stored offset (409 otherwise, or while another request writes the upload). " +
+        "Bytes past `Upload-Length` are refused (413). What arrives before a dropped connection is kept. " +
+        "When the last byte lands the file is checked as the plain upload of its target checks it; a refused file leaves nothing behind.",
       request: {
         params: idParam,
         headers: z.object({
@@ -352,7 +370,6 @@ function registerDocs(app: OpenAPIHono<AppEnv>) {
           headers: { ...offsetHeaders, ...recordHeader },
           content: { "application/json": { schema: finished } },
         },
-        ...errorResponses,
       },
     }),
     createRoute({
@@ -360,10 +377,30 @@ function registerDocs(app: OpenAPIHono<AppEnv>) {
       method: "delete",
       path: "/api/uploads/{id}",
       operationId: "terminateUpload",
-      summary: "Abandon a resumable upload (tus termination): its stored parts are aborted",
+      summary: "Abandon a resumable upload (tus termination)",
+      description: "Ends one of the caller's unfinished uploads: its R2 multipart upload is aborted and its staged bytes deleted.",
       request: { params: idParam, headers: z.object(tusHeaders) },
-      responses: { 204: { description: "Terminated" }, ...errorResponses },
+      responses: { 204: { description: "Terminated" } },
     }),
   ];
-  for (const route of routes) app.openAPIRegistry.registerPath(route);
+  for (const route of routes) {
+    const spec = DOCS[route.operationId ?? ""];
+    if (!spec) throw new Error(`no docs for ${route.operationId}`);
+    const out = documented(route, { docs: { ...spec.docs, ifMatch: true }, mutating: spec.mutating });
+    const responses = out.responses as Record<string, { description: string; headers?: Record<string, unknown> }>;
+    for (const [status, res] of Object.entries(route.responses as Record<string, { headers?: Record<string, unknown> }>)) {
+      const doc = responses[status];
+      if (doc) doc.headers = { ...doc.headers, ...res.headers };
+    }
+    delete responses["422"];
+    const version = responses["412"];
+    if (version) {
+      version.description =
+        "Tus-Resumable is not 1.0.0 (the answer's Tus-Version names the one spoken). Error codes: `PRECONDITION_FAILED`.";
+      const example = (version as { content?: Record<string, { examples?: Record<string, { value: Record<string, unknown> }> }> })
+        .content?.["application/json"]?.examples?.PRECONDITION_FAILED;
+      if (example) example.value = { ...example.value, message: `Unsupported Tus-Resumable: send Tus-Resumable: ${TUS_VERSION}` };
+    }
+    app.openAPIRegistry.registerPath(out);
+  }
 }

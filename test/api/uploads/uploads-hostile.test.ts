@@ -11,7 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ascii, concat, makeJpeg, makeZip } from "../../../scripts/lib/media-fixtures";
 import worker from "../../../src/index";
 import { PART_SIZE, UPLOAD_TTL_SECONDS } from "../../../src/uploads/service";
-import { type Actor, actor, api, createJob, expectStatus, type Fixtures, seedFixtures } from "../../support/helpers";
+import { type Actor, actor, api, createJob, type Fixtures, seedFixtures } from "../../support/helpers";
 import { checkIntegrity } from "../../support/integrity";
 import { bigPdf, create, metadata, patch, tus } from "./support";
 

@@ -37,7 +37,11 @@ describe("tus discovery", () => {
   it("is described in the OpenAPI document", async () => {
     const res = await api("GET", "/api/openapi.json");
     const paths = res.body.paths;
-    expect(Object.keys(paths["/api/uploads"])).toEqual(expect.arrayContaining(["options", "post"]));
+    expect(Object.keys(paths["/api/uploads"])).toEqual(["post"]);
+    expect(paths["/api/uploads"].post.description).toContain("`OPTIONS /api/uploads` (no token) is tus discovery");
+    expect(Object.keys(paths["/api/uploads"].post.responses)).toEqual(
+      expect.arrayContaining(["201", "400", "401", "403", "413", "415", "429"]),
+    );
     expect(Object.keys(paths["/api/uploads/{id}"])).toEqual(expect.arrayContaining(["head", "patch", "delete"]));
   });
 });
