@@ -10,6 +10,7 @@ const benches: Record<string, string> = {
   api: "bench/api.bench.ts",
   photos: "bench/photo-compress.bench.ts",
   video: "bench/video.bench.ts",
+  webhooks: "bench/webhooks.bench.ts",
 };
 const { positionals: wanted } = cliArgs(
   `npm run bench [-- name…]: runs the benchmarks (all, or those named: ${Object.keys(benches).join(", ")}), each against a baseline measured in the same run`,

@@ -1,10 +1,13 @@
 /**
  * Hono's typed client against the PropOps Jobs API: every path, query, body and answer below is
- * checked by TypeScript from the API's own route schemas (`AppType`). Run against a local API:
+ * checked by TypeScript from the API's own route schemas (`AppType`). It compiles only inside this
+ * repository and cannot send files: integrators use the SDK, `@propops/client` (packages/client,
+ * README "Calling the API"). Run against a local API (`npm run dev` in another terminal):
  *
  *   TOKEN=$(npm run --silent token -- --role staff)
- *   npm run example -- http://127.0.0.1:8787 "$TOKEN"
+ *   npm run example -- http://127.0.0.1:8787 "$TOKEN"      # [address id], default 5 (seeded)
  *
+ * It prints the listed count, the new job's uuid and reference, and the fields the update changed.
  * The tests run `listCreateUpdate` against the Worker itself (test/suites/typed-client.test.ts).
  */
 import { hc } from "hono/client";
@@ -50,7 +53,11 @@ export async function listCreateUpdate(baseUrl: string, token: string, opts: { a
   return { listedCount: page.count, jobUuid: job_uuid, jobRef: job_ref, changed: "changed_fields" in change ? change.changed_fields : [] };
 }
 
-if (process.argv[1]?.endsWith("typed-client.ts") && process.argv[2]) {
-  const [url, token] = process.argv.slice(2);
-  console.log(JSON.stringify(await listCreateUpdate(url ?? "", token ?? ""), null, 2));
+if (process.argv[1]?.endsWith("typed-client.ts")) {
+  const [url, token, addressId] = process.argv.slice(2).filter((a) => a !== "--");
+  if (!url || !token || url === "--help" || url === "-h") {
+    console.log("npm run example -- <api url> <token> [address id, default 5]: lists, creates and updates a job with hc<AppType>");
+    process.exit(url === "--help" || url === "-h" ? 0 : 2);
+  }
+  console.log(JSON.stringify(await listCreateUpdate(url, token, { addressId: addressId ? Number(addressId) : undefined }), null, 2));
 }

@@ -80,25 +80,9 @@ export function createApp(ops: readonly Operation[] = operations) {
     description: "API token (`npm run token -- --role staff` locally).",
   });
   // Generated from the route schemas, then refined for integrators' tools (src/http/openapi-document.ts).
-  app.get("/api/openapi.json", (c) => {
-    // The configured origin (wrangler.toml PUBLIC_URL), never the request's Host: a forged Host would
-    // otherwise get a document telling "try it" clients to send their tokens to another server.
-    const origin = new URL(c.env.PUBLIC_URL).origin;
-    const doc = app.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: {
-        title: "PropOps Jobs API",
-        version,
-        description:
-          "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
-        contact: { name: "PropOps API support", email: c.env.EMAIL_FROM, url: `${origin}/docs` },
-        license: { name: "Proprietary: PropOps terms of service", url: `${origin}/docs` },
-      },
-      servers: [{ url: origin, description: "This deployment" }],
-      tags: [...OPENAPI_TAGS],
-    });
-    return c.json(refineDocument(doc));
-  });
+  // The configured origin (wrangler.toml PUBLIC_URL), never the request's Host: a forged Host would
+  // otherwise get a document telling "try it" clients to send their tokens to another server.
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument(app, c.env)));
   app.get("/docs", docsPage);
   app.get("/health", health);
   app.openAPIRegistry.registerPath(healthRoute);
@@ -127,6 +111,28 @@ export function createApp(ops: readonly Operation[] = operations) {
   });
 
   return app;
+}
+
+/**
+ * The OpenAPI document of an app built by `createApp`, for a deployment's `PUBLIC_URL` and
+ * `EMAIL_FROM`. Served at /api/openapi.json; scripts/build-client.ts generates the SDK from it.
+ */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, env: { PUBLIC_URL: string; EMAIL_FROM: string }) {
+  const origin = new URL(env.PUBLIC_URL).origin;
+  const doc = app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "PropOps Jobs API",
+      version,
+      description:
+        "Maintenance jobs for property management. Mutating requests need a CSRF token from GET /api/security/csrf-token, sent as the `csrf_token` field or the `X-CSRF-Token` header.",
+      contact: { name: "PropOps API support", email: env.EMAIL_FROM, url: `${origin}/docs` },
+      license: { name: "Proprietary: PropOps terms of service", url: `${origin}/docs` },
+    },
+    servers: [{ url: origin, description: "This deployment" }],
+    tags: [...OPENAPI_TAGS],
+  });
+  return refineDocument(doc);
 }
 
 function safeExecutionCtx(c: { executionCtx: unknown }): ExecutionContext | undefined {

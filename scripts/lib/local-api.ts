@@ -147,6 +147,8 @@ export interface LocalApiOptions {
   firstPorts?: { web: number; inspector: number };
   /** Seeds the fresh state (its persist dir) once the schema is applied, before the user and `sql`. */
   prepare?: (persist: string) => Promise<void>;
+  /** Serves with a copy of wrangler.toml changed by this (e.g. a queue's max_batch_timeout, for a benchmark). */
+  editConfig?: (toml: string) => string;
 }
 
 /** wrangler.toml with other `[[ratelimits]]` limits and its relative paths made absolute (the copy lives in a temp dir). */
@@ -204,9 +206,12 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
   await writeEnv(opts.encryptionKeys ?? JSON.stringify({ active: "k1", keys: { k1: randomBytes(32).toString("base64") } }));
   let config = path.join(ROOT, "wrangler.toml");
   const limitVars: Record<string, string> = {};
-  if (opts.rateLimits) {
+  if (opts.rateLimits || opts.editConfig) {
     config = path.join(tmp, "wrangler.toml");
-    await writeFile(config, await configWithRateLimits(opts.rateLimits));
+    const edit = opts.editConfig ?? ((toml: string) => toml);
+    await writeFile(config, edit(await configWithRateLimits(opts.rateLimits ?? {})));
+  }
+  if (opts.rateLimits) {
     const { perToken, perAddress, unverified } = opts.rateLimits;
     if (perToken) limitVars.RATE_LIMIT_PER_TOKEN = String(perToken);
     if (perAddress) limitVars.RATE_LIMIT_PER_ADDRESS = String(perAddress);

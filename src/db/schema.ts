@@ -527,6 +527,10 @@ export const auditEvents = sqliteTable(
     // JSON {field: {before, after}}; encrypted fields appear as {"changed": true} without values.
     changes: text("changes"),
     createdAt: createdAt(),
+    // Set by the trigger audit_events_sequence_ai (migration 0020) in the insert itself: the job's
+    // reference (kept once the job is deleted) and its per-job event number 1, 2, 3, … (webhooks' `sequence`).
+    jobRef: text("job_ref"),
+    sequence: integer("sequence"),
   },
   (t) => [index("audit_events_job_idx").on(t.jobUuid, t.id)],
 );
@@ -573,6 +577,8 @@ export const webhookDeliveries = sqliteTable(
     lastAttemptAt: text("last_attempt_at"),
     deliveredAt: text("delivered_at"),
     createdAt: createdAt(),
+    // When a pending delivery is next attempted (now on creation, now + backoff on a retry); null once settled.
+    nextAttemptAt: text("next_attempt_at"),
   },
   (t) => [
     uniqueIndex("webhook_deliveries_event_idx").on(t.subscriptionId, t.auditEventId, t.eventType),

@@ -46,11 +46,12 @@ export function recordEvent(db: Db, e: EventInput, opts: { ifChanged?: boolean }
       changes,
     });
   }
-  // Columns in table order: id, uuid, job_id, job_uuid, actor_user_id, actor_name, action, changes, created_at.
+  // Columns in table order: id, uuid, job_id, job_uuid, actor_user_id, actor_name, action, changes, created_at,
+  // job_ref, sequence (the last two filled by the trigger audit_events_sequence_ai, migration 0020).
   return db
     .insert(auditEvents)
     .select(
-      sql`SELECT NULL, ${uuid}, ${e.jobId}, ${e.jobUuid}, ${e.actor.userId}, ${e.actor.name}, ${e.action}, ${changes}, strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE changes() > 0`,
+      sql`SELECT NULL, ${uuid}, ${e.jobId}, ${e.jobUuid}, ${e.actor.userId}, ${e.actor.name}, ${e.action}, ${changes}, strftime('%Y-%m-%dT%H:%M:%SZ','now'), NULL, NULL WHERE changes() > 0`,
     );
 }
 

@@ -3,14 +3,17 @@
  * - request bodies accept exactly what the reference sends: the `csrf_token` field (the
  *   alternative to the `X-CSRF-Token` header) on every mutating body, and, in form and multipart
  *   bodies, numbers and yes/no values as the text a form carries;
- * - an upload (a body with a required binary field) is described as `multipart/form-data` only, so
- *   a generated client sends a file the one way the API reads it;
+ * - an upload (a body with any binary field: a photo's or document's `file`, a case note's
+ *   `attachments`) is described as `multipart/form-data` only, so a generated client sends a file
+ *   the one way the API reads it (a JSON body cannot carry one);
  * - every parameter has a description (the reference's wording where it has one);
- * - optional query parameters keep their example in the description, not as a value: a docs
- *   page's "try it" would otherwise send every example filter at once (and find nothing);
+ * - optional query parameters keep their example in the description, not as a value, and every
+ *   example, default or enum value a docs page would prefill is marked `x-disabled` (shown, not
+ *   sent): "try it" would otherwise send every example filter at once (and find nothing);
  * - the `webhooks` section describes every event type with its payload and an example.
  */
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
+import { eventDescription, eventSchema, eventSchemaName, examplePayload } from "../webhooks/payloads";
 
 type Json = Record<string, unknown>;
 type Schema = Json & { type?: unknown; properties?: Record<string, Schema>; required?: string[]; oneOf?: Schema[]; anyOf?: Schema[] };
@@ -20,6 +23,8 @@ interface Parameter {
   required?: boolean;
   description?: string;
   schema?: Schema & { example?: unknown };
+  /** `x-disabled`: Scalar's flag for an example shown in "try it" but not sent until ticked. */
+  examples?: Record<string, { value: unknown; "x-disabled"?: boolean }>;
 }
 interface Operation {
   operationId?: string;
@@ -95,11 +100,12 @@ function withCsrf(schema: Schema): Schema {
   return { ...schema, properties: { ...schema.properties, csrf_token: CSRF_FIELD } };
 }
 
-/** Whether a body requires a file (then only multipart can carry it). */
-function requiresFile(schema: Schema): boolean {
+/** Whether a body has a file field, required or not, alone or in an array (then only multipart can carry it). */
+function hasFile(schema: Schema): boolean {
   const members = schema.oneOf ?? schema.anyOf;
-  if (Array.isArray(members)) return members.some(requiresFile);
-  return Object.entries(schema.properties ?? {}).some(([name, field]) => schema.required?.includes(name) && field.format === "binary");
+  if (Array.isArray(members)) return members.some(hasFile);
+  const isFile = (field: Schema): boolean => field.format === "binary" || (field.type === "array" && isFile((field.items ?? {}) as Schema));
+  return Object.values(schema.properties ?? {}).some(isFile);
 }
 
 const TEXT_FORMS: Record<string, Schema> = {
@@ -129,6 +135,13 @@ function refineOperation(path: string, method: string, op: Operation) {
       const { example, ...schema } = p.schema;
       p.schema = schema;
       p.description = `${p.description ?? p.name}. Example: \`${p.name}=${String(example)}\``;
+      p.examples = { example: { value: example, "x-disabled": true } };
+    }
+    // A docs page's "try it" fills an optional filter from its enum or default and sends it
+    // (has_photos=true&pinned=true: the jobs list's first Send found nothing): shown, not ticked.
+    if (p.in === "query" && !p.required && p.schema && !p.examples) {
+      const value = p.schema.default ?? (Array.isArray(p.schema.enum) ? p.schema.enum[0] : undefined);
+      if (value !== undefined) p.examples = { example: { value, "x-disabled": true } };
     }
   }
   const content = op.requestBody?.content;
@@ -139,49 +152,32 @@ function refineOperation(path: string, method: string, op: Operation) {
     media.schema = type === "application/json" ? schema : asForm(schema);
   }
   const json = content["application/json"]?.schema;
-  if (json && requiresFile(json)) {
+  if (json && hasFile(json)) {
     for (const type of Object.keys(content)) if (type !== "multipart/form-data") delete content[type];
   }
 }
 
-const EXAMPLE_JOB = "550e8400-e29b-41d4-a716-446655440000";
-
-/** The `webhooks` section: one entry per event type, with the Standard Webhooks payload. */
-function webhooks(): Json {
+/** The `webhooks` section: one entry per event type, its payload a named schema (`JobCreatedEvent`, …) in components. */
+function webhooks(schemas: Json): Json {
   const entries: Json = {};
   for (const type of WEBHOOK_EVENT_TYPES) {
+    const name = eventSchemaName(type);
+    schemas[name] = eventSchema(type);
     entries[type] = {
       post: {
         operationId: `webhook_${type.replace(/\W/g, "_")}`,
         summary: `Event ${type}`,
         description:
-          "Sent to every enabled subscription whose `event_types` include it (or are empty), signed with Standard Webhooks headers " +
+          `${eventDescription(type)} Sent to every enabled subscription whose \`event_types\` include it (or are empty), signed with Standard Webhooks headers ` +
           "(`webhook-id`, `webhook-timestamp`, `webhook-signature`: verify with the `standardwebhooks` library and the subscription's secret). " +
-          'Answer 2xx within 10 s; anything else is retried with backoff. Private values are never sent: a changed private field reads `{"changed": true}`.',
+          "Answer 2xx within 10 s; anything else is retried with backoff, so events can arrive late and out of order: apply one only if its " +
+          '`data.sequence` is not below the newest you applied for that job. Private values are never sent: a changed private field reads `{"changed": true}`.',
         tags: ["Webhooks"],
         // Sent by us, signed (Standard Webhooks), not called with a bearer token.
         security: [],
         requestBody: {
           required: true,
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                required: ["type", "timestamp", "data"],
-                properties: {
-                  type: { type: "string", enum: [type] },
-                  timestamp: { type: "string", format: "date-time" },
-                  data: {
-                    type: "object",
-                    required: ["job_uuid"],
-                    properties: { job_uuid: { type: ["string", "null"], description: "The job the event is about (null for none)" } },
-                    additionalProperties: true,
-                  },
-                },
-              },
-              example: { type, timestamp: "2024-06-01T09:30:00Z", data: { job_uuid: EXAMPLE_JOB } },
-            },
-          },
+          content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` }, example: examplePayload(type) } },
         },
         responses: { "200": { description: "Received (any 2xx)" }, "4XX": { description: "Refused: retried with backoff, then failed" } },
       },
@@ -191,9 +187,12 @@ function webhooks(): Json {
 }
 
 /** Refines the generated document in place (see the top of this file) and returns it. */
-export function refineDocument<D extends { paths?: unknown; webhooks?: unknown; tags?: unknown }>(doc: D): D {
+export function refineDocument<D extends { paths?: unknown; webhooks?: unknown; tags?: unknown; components?: unknown }>(doc: D): D {
   const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation>>;
   for (const [path, ops] of Object.entries(paths)) for (const [method, op] of Object.entries(ops)) refineOperation(path, method, op);
-  doc.webhooks = webhooks();
+  const components = (doc.components ?? {}) as { schemas?: Json };
+  components.schemas ??= {};
+  doc.components = components;
+  doc.webhooks = webhooks(components.schemas);
   return doc;
 }

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { type FieldCipher, fieldCipher } from "../crypto/fields";
 import { webhookDeliveries, webhookSubscriptions } from "../db/schema";
+import { toIsoSeconds } from "../domain/time";
 import type { Services } from "../platform/services";
 import type { WebhookMessage } from "./relay";
 import { checkTargetForDelivery } from "./target";
@@ -44,6 +45,8 @@ export interface DeliverOptions {
   /** Outbound HTTP (tests pass a recorder; production the global fetch). */
   fetcher?: typeof fetch;
   cipher?: FieldCipher;
+  /** The backoff the queue will wait before the next attempt if this one fails (the log's next_attempt_at). */
+  retryDelaySeconds?: number;
 }
 
 /**
@@ -68,7 +71,9 @@ export async function deliverWebhook(services: Services, deliveryId: number, opt
     outcome: "delivered" | "retry" | "failed",
     fields: { responseStatus?: number | null; latencyMs?: number | null; error?: string | null; attempted: boolean },
   ) => {
-    const now = services.clock.iso();
+    const at = services.clock.now();
+    const now = toIsoSeconds(at.getTime());
+    const retryIn = options.retryDelaySeconds ?? retryDelaySeconds(delivery.attempts + 1);
     await db
       .update(webhookDeliveries)
       .set({
@@ -79,6 +84,7 @@ export async function deliverWebhook(services: Services, deliveryId: number, opt
         lastError: fields.error ? fields.error.slice(0, 500) : null,
         lastAttemptAt: fields.attempted ? now : webhookDeliveries.lastAttemptAt,
         deliveredAt: outcome === "delivered" ? now : null,
+        nextAttemptAt: outcome === "retry" ? toIsoSeconds(at.getTime() + retryIn * 1000) : null,
       })
       .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.status, "pending")));
     return outcome;
@@ -133,7 +139,10 @@ export async function consumeWebhooks(
         const message = messages[i] as Message<WebhookMessage>;
         let outcome: DeliveryOutcome | "error";
         try {
-          outcome = await deliverWebhook(services, message.body.deliveryId, options);
+          outcome = await deliverWebhook(services, message.body.deliveryId, {
+            ...options,
+            retryDelaySeconds: retryDelaySeconds(message.attempts),
+          });
         } catch (err) {
           console.error(
             `webhook delivery ${message.body?.deliveryId} failed, attempt ${message.attempts}:`,
@@ -148,7 +157,7 @@ export async function consumeWebhooks(
         message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
         const behind = messages.slice(i + 1);
         for (const m of behind) m.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-        await noteDeferred(services, behind);
+        await noteDeferred(services, behind, retryDelaySeconds(message.attempts));
         return;
       }
     }),
@@ -183,13 +192,16 @@ async function groupBySubscription(services: Services, messages: readonly Messag
 }
 
 /** Says in the delivery log why a delivery waits (kept if it has a reason of its own already). */
-async function noteDeferred(services: Services, messages: readonly Message<WebhookMessage>[]): Promise<void> {
+async function noteDeferred(services: Services, messages: readonly Message<WebhookMessage>[], delaySeconds: number): Promise<void> {
   const ids = messages.map((m) => m.body?.deliveryId).filter((id): id is number => Number.isInteger(id));
   if (ids.length === 0) return;
   try {
     await services.db
       .update(webhookDeliveries)
-      .set({ lastError: sql`coalesce(${webhookDeliveries.lastError}, ${DEFERRED})` })
+      .set({
+        lastError: sql`coalesce(${webhookDeliveries.lastError}, ${DEFERRED})`,
+        nextAttemptAt: toIsoSeconds(services.clock.now().getTime() + delaySeconds * 1000),
+      })
       .where(and(inArray(webhookDeliveries.id, ids), eq(webhookDeliveries.status, "pending")));
   } catch (err) {
     console.error("webhook batch: could not note deferred deliveries:", err instanceof Error ? err.message : err);

@@ -31,23 +31,33 @@ export const WEBHOOK_EVENT_TYPES = [
   "media.deleted",
   // A contractor put on a job (none or another before): contractor_id before and after.
   "job.assigned",
+  // A photo, video or document added to a job (videos then send media.processed or media.failed).
+  "media.uploaded",
+  // A case note's text, privacy or files changed, or the note removed.
+  "note.updated",
+  "note.deleted",
+  // A remedial job linked to (or unlinked from) the job it remedies: sent for both jobs.
+  "remedial.linked",
+  "remedial.unlinked",
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-/** One event as sent: the Standard Webhooks payload shape. */
+/** One event as sent: the Standard Webhooks payload shape (each type's schema: src/webhooks/payloads.ts). */
 export interface WebhookEvent {
   type: WebhookEventType;
   timestamp: string;
-  data: { job_uuid: string | null } & Record<string, unknown>;
+  data: { job_uuid: string | null; job_ref: string | null; sequence: number | null } & Record<string, unknown>;
 }
 
 /** The audit row fields the mapping reads. */
 export interface AuditRow {
   id: number;
   jobUuid: string | null;
-  /** The job's reference, when the job still exists (the relay joins it in). */
+  /** The job's reference (stored with the event by migration 0020's trigger, so a deleted job's too). */
   jobRef?: string | null;
+  /** The job's event number: 1, 2, 3, … in commit order (the same trigger); null for an event about no job. */
+  sequence?: number | null;
   actorUserId: number | null;
   actorName: string;
   action: string;
@@ -55,7 +65,13 @@ export interface AuditRow {
   createdAt: string;
 }
 
-/** Audit action → the event it primarily is. Actions not listed (photo uploads, note edits, …) send nothing. */
+/**
+ * Audit action → the event it primarily is. Actions not listed send nothing: the media pipeline's
+ * internal steps (`photo.video_dispatched`), outbound mail results (`case_note.emailed`), and pins,
+ * which are not in the outbox at all: a pin is one user's private bookmark (the UserPins Durable
+ * Object), not a fact about the job another system would sync, and sending it would tell an
+ * integrator what a given person is watching.
+ */
 export const ACTION_EVENT_TYPES: Readonly<Record<string, WebhookEventType>> = {
   "job.created": "job.created",
   "job.updated": "job.updated",
@@ -84,6 +100,15 @@ export const ACTION_EVENT_TYPES: Readonly<Record<string, WebhookEventType>> = {
   "photo.deleted": "media.deleted",
   "document.deleted": "media.deleted",
   "job.assigned": "job.assigned",
+  "photo.uploaded": "media.uploaded",
+  "document.uploaded": "media.uploaded",
+  "case_note.updated": "note.updated",
+  "case_note.attachments_added": "note.updated",
+  "case_note.deleted": "note.deleted",
+  "job.remedial_linked": "remedial.linked",
+  "job.remedial_added": "remedial.linked",
+  "job.remedial_unlinked": "remedial.unlinked",
+  "job.remedial_removed": "remedial.unlinked",
 };
 
 /** Keys whose values are private (encrypted at rest, or message text): sent as {changed: true} only. */
@@ -121,12 +146,14 @@ const afterOf = (changes: Record<string, unknown>, key: string): unknown => {
  * whenever the job's status moved (an update, a recall, an approval decision), so subscribers of
  * status changes see every one of them whatever caused it.
  */
-export function webhookEventsFor(row: AuditRow): WebhookEvent[] {
+export function webhookEventsFor(row: AuditRow, names: ReferenceNames = {}): WebhookEvent[] {
   const primary = ACTION_EVENT_TYPES[row.action];
   const changes = parseChanges(row.changes);
   const base = {
     job_uuid: row.jobUuid,
     job_ref: row.jobRef ?? refOf(changes),
+    // Both events of one change (its primary event and job.status_changed) carry the change's number.
+    sequence: row.sequence ?? null,
     action: row.action,
     actor: { user_id: row.actorUserId, name: row.actorName },
   };
@@ -135,7 +162,7 @@ export function webhookEventsFor(row: AuditRow): WebhookEvent[] {
     out.push({
       type: primary,
       timestamp: row.createdAt,
-      data: { ...base, ...details(primary, row.action, changes), changes: publicChanges(changes) },
+      data: { ...base, ...details(primary, row.action, changes), ...namesOf(changes, names), changes: publicChanges(changes) },
     });
   }
   const status = changes.status_id;
@@ -154,6 +181,25 @@ export function webhookEventsFor(row: AuditRow): WebhookEvent[] {
 }
 
 const statusName = (id: unknown) => (typeof id === "number" ? (STATUS_NAMES[id] ?? null) : null);
+
+/** Names of the reference data the relay reads with the events (priorities live in D1, not in code). */
+export interface ReferenceNames {
+  priorities?: ReadonlyMap<number, string>;
+}
+
+/** The status and priority names beside their ids, wherever a change carries those ids. */
+function namesOf(changes: Record<string, unknown>, names: ReferenceNames): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const pair = (key: string, name: (id: unknown) => string | null) => {
+    const v = changes[key];
+    return isChange(v) && ("before" in v || "after" in v) ? { before: name(v.before), after: name(v.after) } : undefined;
+  };
+  const status = pair("status_id", statusName);
+  if (status) out.status = status;
+  const priority = pair("priority_id", (id) => (typeof id === "number" ? (names.priorities?.get(id) ?? null) : null));
+  if (priority) out.priority = priority;
+  return out;
+}
 /** A deleted job's reference, from its deletion event. */
 const refOf = (changes: Record<string, unknown>) => {
   const ref = changes.job_ref;
@@ -203,6 +249,39 @@ function details(type: WebhookEventType, action: string, changes: Record<string,
       return { contractor_id: changes.contractor_id ?? null };
     case "job.assigned":
       return { contractor_id: { before: beforeOf(changes, "contractor_id") ?? null, after: afterOf(changes, "contractor_id") ?? null } };
+    case "media.uploaded":
+      return action === "document.uploaded"
+        ? {
+            kind: "document",
+            photo_uuid: null,
+            document_uuid: changes.document_uuid ?? null,
+            filename: changes.filename ?? null,
+            size: changes.size ?? null,
+            file_type: changes.file_type ?? null,
+          }
+        : {
+            kind: changes.kind === "video" ? "video" : "image",
+            photo_uuid: changes.photo_uuid ?? null,
+            document_uuid: null,
+            filename: changes.filename ?? null,
+            size: changes.size ?? null,
+            photo_type: changes.photo_type ?? null,
+          };
+    case "note.updated":
+      return {
+        note_uuid: changes.note_uuid ?? null,
+        fields: action === "case_note.attachments_added" ? ["attachments"] : Object.keys(changes).filter((k) => k !== "note_uuid"),
+      };
+    case "note.deleted":
+      return { note_uuid: changes.note_uuid ?? null };
+    case "remedial.linked":
+    case "remedial.unlinked": {
+      // The parent's event names the remedial job, the remedial's event its parent.
+      const onParent = action === "job.remedial_added" || action === "job.remedial_removed";
+      const other = onParent ? changes.remedial_job : changes.remedial_parent;
+      const ref = isChange(other) ? (other.after ?? other.before ?? null) : null;
+      return { role: onParent ? "parent" : "remedial", other_job_ref: ref };
+    }
     case "media.deleted":
       return {
         kind: action === "document.deleted" ? "document" : "photo",

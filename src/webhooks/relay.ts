@@ -1,5 +1,5 @@
 import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
-import { auditEvents, jobs, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
+import { auditEvents, jobs, priorities, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
 import { aliased } from "../db/select";
 import { toIsoSeconds } from "../domain/time";
 import type { Services } from "../platform/services";
@@ -39,21 +39,25 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
   const result: RelayResult = { claimed: 0, deliveries: 0 };
   for (let step = 0; step < MAX_STEPS; step++) {
     const cursor = sql`(SELECT ${webhookRelayCursor.lastEventId} FROM ${webhookRelayCursor} WHERE ${webhookRelayCursor.id} = 1)`;
-    const [cursors, subs, events] = await db.batch([
+    const [cursors, subs, events, priorityRows] = await db.batch([
       db.select({ lastEventId: webhookRelayCursor.lastEventId }).from(webhookRelayCursor).where(eq(webhookRelayCursor.id, 1)),
       db
         .select({ id: webhookSubscriptions.id, eventTypes: webhookSubscriptions.eventTypes, fromEventId: webhookSubscriptions.fromEventId })
         .from(webhookSubscriptions)
         .where(eq(webhookSubscriptions.enabled, true)),
-      // With the job's reference, which every event carries (job_ref), while the job exists.
+      // With the job's reference, which every event carries (job_ref): stored with the event since
+      // migration 0020, from the job row for older events.
       db
-        .select(aliased({ ...getTableColumns(auditEvents), jobRef: jobs.jobRef }))
+        .select(aliased({ ...getTableColumns(auditEvents), jobRef: sql<string | null>`coalesce(${auditEvents.jobRef}, ${jobs.jobRef})` }))
         .from(auditEvents)
         .leftJoin(jobs, eq(jobs.uuid, auditEvents.jobUuid))
         .where(gt(auditEvents.id, cursor))
         .orderBy(asc(auditEvents.id))
         .limit(CLAIM_SIZE),
+      // Priority names for the payloads (a handful of rows).
+      db.select({ id: priorities.id, name: priorities.name }).from(priorities),
     ]);
+    const names = { priorities: new Map(priorityRows.map((p) => [p.id, p.name])) };
     const from = cursors[0]?.lastEventId;
     const last = events.at(-1);
     if (from === undefined || !last) break;
@@ -76,7 +80,7 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
     const rows: { uuid: string; subscription_id: number; audit_event_id: number; event_type: string; payload: string }[] = [];
     const filters = subs.map((s) => ({ ...s, types: parseTypes(s.eventTypes) }));
     for (const event of events) {
-      for (const e of webhookEventsFor(event)) {
+      for (const e of webhookEventsFor(event, names)) {
         const payload = JSON.stringify(e);
         for (const s of filters) {
           if (event.id <= s.fromEventId || !subscribed(s.types, e.type)) continue;
@@ -92,10 +96,11 @@ export async function relayWebhookEvents(services: Services): Promise<RelayResul
       db
         .insert(webhookDeliveries)
         // Columns in table order: id, uuid, subscription_id, audit_event_id, event_type, payload, status,
-        // attempts, response_status, latency_ms, last_error, last_attempt_at, delivered_at, created_at.
+        // attempts, response_status, latency_ms, last_error, last_attempt_at, delivered_at, created_at,
+        // next_attempt_at (now: it is queued at once).
         .select(
           sql`SELECT NULL, value ->> 'uuid', value ->> 'subscription_id', value ->> 'audit_event_id', value ->> 'event_type',
-            value ->> 'payload', 'pending', 0, NULL, NULL, NULL, NULL, NULL, ${now}
+            value ->> 'payload', 'pending', 0, NULL, NULL, NULL, NULL, NULL, ${now}, ${now}
             FROM json_each(${JSON.stringify(part)}) WHERE ${won}`,
         )
         .onConflictDoNothing()

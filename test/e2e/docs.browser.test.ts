@@ -155,3 +155,47 @@ test("a Test Request sent from the page reaches the API and its answer is shown"
   assert.deepEqual(offOrigin, [], "requests leaving the origin");
   assert.deepEqual(cspViolations, [], "CSP violations");
 });
+
+test("the jobs list's first Send filters nothing: examples are shown, not pre-ticked (a real job comes back)", {
+  timeout: 120_000,
+}, async () => {
+  assert.ok(api);
+  // A job to find (the shared database may hold none yet).
+  const auth = { Authorization: `Bearer ${api.token}` };
+  const csrf = (await (await fetch(`${api.url}/api/security/csrf-token`, { headers: auth })).json()) as { csrf_token: string };
+  const created = await fetch(`${api.url}/api/jobs/manage`, {
+    method: "POST",
+    headers: { ...auth, "Content-Type": "application/json", "X-CSRF-Token": csrf.csrf_token },
+    body: JSON.stringify({
+      action: "create",
+      job_title: "Docs try-it job",
+      job_description: "Found by the first Send",
+      priority_id: 2,
+      status_id: 1,
+      job_type_id: 3,
+      address_id: 9001,
+    }),
+  });
+  assert.equal(created.status, 201, await created.text());
+
+  await page.goto(`${api.url}/docs`);
+  await page.locator('a[href$="/GET/api/jobs/manage"]').first().click();
+  const section = page.locator('[id$="/GET/api/jobs/manage"]').first();
+  await section.waitFor({ timeout: 60_000 });
+  await section
+    .getByRole("button", { name: /Test Request/i })
+    .first()
+    .click();
+  await page.getByPlaceholder("Token").first().fill(api.token);
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/jobs/manage", { timeout: 30_000 });
+  await page.getByRole("button", { name: /^Send/ }).first().click();
+  const res = await answered;
+  assert.equal(res.status(), 200, await res.text());
+  // Only the required action goes out: no example filter (status_id, search, has_photos…) is active.
+  const sent = new URL(res.url()).searchParams;
+  assert.deepEqual([...sent.keys()], ["action"], res.url());
+  assert.equal(sent.get("action"), "list");
+  const body = (await res.json()) as { count: number; data: { job_title: string }[] };
+  assert.ok(body.count >= 1, `count ${body.count}`);
+  await page.getByText("200 OK").first().waitFor({ timeout: 15_000 });
+});

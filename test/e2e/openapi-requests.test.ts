@@ -1,7 +1,7 @@
 /**
  * The reference's own requests validate against our OpenAPI document (ajv, JSON Schema 2020-12,
  * strict): every curl example of docs/api-reference.txt, its query parameters and its JSON or form
- * body (the `csrf_token` field included). Uploads are described as multipart only, and no optional
+ * body (the `csrf_token` field included). Every body with a file field (photos, documents, case-note attachments) is described as multipart only, and no optional
  * query parameter carries an example value a docs page would send as an active filter.
  */
 import assert from "node:assert/strict";
@@ -88,15 +88,31 @@ test("a body the API refuses is refused by the schema too (unknown field, wrong 
 });
 
 test("uploads are multipart only; optional query parameters carry no example value", () => {
-  for (const path of ["/api/jobs/photos", "/api/jobs/documents"]) {
+  for (const path of ["/api/jobs/photos", "/api/jobs/documents", "/api/jobs/case-notes"]) {
     assert.deepEqual(Object.keys(paths[path]?.post?.requestBody?.content ?? {}), ["multipart/form-data"], path);
   }
+  // Every operation with a file field anywhere in its body (a JSON body cannot carry one).
+  const withFile: string[] = [];
+  for (const [path, ops] of Object.entries(paths))
+    for (const [method, op] of Object.entries(ops)) {
+      const content = op.requestBody?.content ?? {};
+      if (!JSON.stringify(content).includes('"format":"binary"')) continue;
+      withFile.push(`${method} ${path}`);
+      assert.deepEqual(Object.keys(content), ["multipart/form-data"], `${method} ${path}`);
+    }
+  assert.deepEqual(withFile.sort(), ["post /api/jobs/case-notes", "post /api/jobs/documents", "post /api/jobs/photos"]);
   const prefilled: string[] = [];
   const undescribed: string[] = [];
   for (const [path, ops] of Object.entries(paths))
     for (const [method, op] of Object.entries(ops))
       for (const p of op.parameters ?? []) {
         if (p.in === "query" && !p.required && "example" in p.schema) prefilled.push(`${method} ${path} ${p.name}`);
+        // An example, default or enum value a docs page would fill in is shown but not sent (Scalar's x-disabled).
+        const shown = (p as { examples?: Record<string, { "x-disabled"?: boolean }> }).examples;
+        const fillable = "default" in p.schema || Array.isArray(p.schema.enum) || shown;
+        if (p.in === "query" && !p.required && fillable && !Object.values(shown ?? {}).every((e) => e["x-disabled"] === true))
+          prefilled.push(`${method} ${path} ${p.name} (x-disabled)`);
+        if (p.in === "query" && !p.required && fillable && !shown) prefilled.push(`${method} ${path} ${p.name} (no disabled example)`);
         if (!(p as { description?: string }).description) undescribed.push(`${method} ${path} ${p.name}`);
       }
   assert.deepEqual(prefilled, []);

@@ -12,12 +12,14 @@ const SCRIPTS = [
   "scripts/rotate-keys.ts",
   "scripts/gen-estate.ts",
   "scripts/gen-http.ts",
+  "scripts/build-client.ts",
   "scripts/seed.ts",
   "scripts/dev.ts",
   "scripts/test.ts",
   "scripts/proof-load.ts",
   "scripts/proof-faults.ts",
   "bench/run.ts",
+  "bench/webhooks.bench.ts",
 ];
 
 const run = (file: string, arg: string) =>

@@ -309,7 +309,7 @@ describe("private fields: role × token × channel", () => {
     )
       .bind(jobUuid)
       .all<Parameters<typeof webhookEventsFor>[0]>();
-    const payloads = results.flatMap(webhookEventsFor);
+    const payloads = results.flatMap((row) => webhookEventsFor(row));
     expect(payloads.map((p) => p.type)).toContain("job.created");
     expect(secretsIn(payloads)).toEqual([]);
     const created = (payloads.find((p) => p.type === "job.created")?.data.changes ?? {}) as Record<string, unknown>;

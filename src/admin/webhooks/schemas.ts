@@ -79,6 +79,9 @@ export const Delivery = z
     latency_ms: z.number().int().nullable(),
     last_error: z.string().nullable(),
     last_attempt_at: z.string().nullable(),
+    next_attempt_at: z.string().nullable().openapi({
+      description: "When a pending delivery is next attempted (its retry's backoff, or now when queued); null once delivered or failed",
+    }),
     delivered_at: z.string().nullable(),
     created_at: z.string(),
     payload: z.record(z.string(), z.unknown()).openapi({ description: "The JSON body as signed and sent" }),

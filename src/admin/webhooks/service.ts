@@ -197,7 +197,7 @@ export const redeliverWebhook = useCase(ADMISSION, async (scope, input: { uuid: 
   const [reset] = await db.batch([
     db
       .update(webhookDeliveries)
-      .set({ status: "pending", deliveredAt: null })
+      .set({ status: "pending", deliveredAt: null, nextAttemptAt: scope.services.clock.iso() })
       .where(and(eq(webhookDeliveries.id, row.id), ne(webhookDeliveries.status, "pending")))
       .returning({ id: webhookDeliveries.id }),
   ]);

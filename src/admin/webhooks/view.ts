@@ -34,6 +34,7 @@ export function toDelivery(row: DeliveryRow) {
     latency_ms: row.latencyMs,
     last_error: row.lastError,
     last_attempt_at: row.lastAttemptAt,
+    next_attempt_at: row.status === "pending" ? row.nextAttemptAt : null,
     delivered_at: row.deliveredAt,
     created_at: row.createdAt,
     payload,

@@ -547,7 +547,8 @@ describe("event mapping (through the real workflows)", () => {
       "recall.cancelled",
       "job.status_changed",
     ]);
-    for (const action of ["photo.uploaded", "case_note.updated", "photo.video_dispatched"]) {
+    // The pipeline's internal steps and outbound mail results are not integrator facts.
+    for (const action of ["photo.video_dispatched", "case_note.emailed", "case_note.email_failed"]) {
       expect(webhookEventsFor(row(action, {}))).toEqual([]);
     }
     // The work on a job and media deletions are named events (issue 20).
@@ -563,7 +564,7 @@ describe("event mapping (through the real workflows)", () => {
     const completed = webhookEventsFor(row("job.completed", { status_id: { before: 4, after: 6 } }));
     expect(completed.map((e) => e.type)).toEqual(["job.completed", "job.status_changed"]);
     expect(completed[1]?.data.status).toEqual({ before: "In Progress", after: "Completed" });
-    expect(WEBHOOK_EVENT_TYPES).toHaveLength(22);
+    expect(WEBHOOK_EVENT_TYPES).toHaveLength(27);
   });
 });
 
