@@ -8,8 +8,9 @@
  * store → record → enqueue path as a multipart upload. Nothing here decides who may upload what.
  *
  * Bytes: R2 multipart parts must be ≥ 5 MiB but the last (and R2 wants them all one size), while a
- * tus client may send any chunk size. Full 5 MiB parts go to the multipart upload as they fill; the
- * pending tail under 5 MiB is kept as a staging R2 object whose key ends in the offset it reaches
+ * tus client may send any chunk size. A request's bytes are held until it ends: if they finish the
+ * file it goes to its use case from memory; otherwise (a short chunk, or a client gone) full 5 MiB
+ * parts go to the multipart upload and the pending tail under 5 MiB is kept as a staging R2 object whose key ends in the offset it reaches
  * (`…/tail-<offset>`), written before D1 moves the offset there: a crash between the two leaves an
  * unused object under the upload's folder (removed with it), never a row pointing at wrong bytes.
  * R2 rather than Durable Object storage: a tail may be up to 5 MiB, above a DO value's 2 MiB limit,
@@ -259,6 +260,7 @@ export async function appendToUpload(
       buffer.push(new Uint8Array(await tail.arrayBuffer()));
     }
     let received = 0;
+    let renewed = Date.now();
     let interrupted: unknown;
     const reader = input.body?.getReader();
     while (reader) {
@@ -277,10 +279,17 @@ export async function appendToUpload(
         throw tooLong(row);
       }
       buffer.push(next.value);
-      while (buffer.length >= PART_SIZE) row = await storePart(scope, row, buffer.take(PART_SIZE));
+      if (Date.now() - renewed > LEASE_SECONDS * 300) {
+        // A slow link: the request still holds the upload.
+        renewed = Date.now();
+        await renewLease(scope, row);
+      }
     }
     const end = parts(row).length * PART_SIZE + buffer.length;
+    // A request that brings the last byte hands the file on from memory (no staging round trip, as
+    // fast as a plain upload); one that stops short (or whose client went away) stores what it got.
     if (end === row.uploadLength && interrupted === undefined) return await finish(scope, row, buffer.take());
+    while (buffer.length >= PART_SIZE) row = await storePart(scope, row, buffer.take(PART_SIZE));
     row = await keepTail(scope, row, buffer.take(), end);
     if (interrupted !== undefined) {
       console.log(`upload ${row.uuid}: interrupted at ${row.uploadOffset} (${received} bytes of this request kept)`);
@@ -316,6 +325,11 @@ async function lease(scope: Scope, row: Row): Promise<Row> {
     .returning();
   if (!taken) throw conflict("Another request is writing this upload: ask HEAD for its offset and retry");
   return taken;
+}
+
+async function renewLease(scope: Scope, row: Row): Promise<void> {
+  const until = toIsoSeconds(new Date(scope.services.clock.now().getTime() + LEASE_SECONDS * 1000));
+  await scope.db.update(uploads).set({ leaseUntil: until }).where(eq(uploads.id, row.id));
 }
 
 /** Uploads the next full part and records it (the offset moves to the part's end, the lease renews). */
@@ -366,8 +380,9 @@ async function finish(scope: Scope, row: Row, last: Uint8Array): Promise<UploadS
   if (row.r2UploadId && list.length > 0) {
     const multipart = media.resumeMultipartUpload(row.r2Key, row.r2UploadId);
     const all = [...list];
-    if (last.byteLength > 0) {
-      const part = await multipart.uploadPart(list.length + 1, last);
+    // The rest in parts of the one size R2 wants (the last may be shorter).
+    for (let at = 0; at < last.byteLength; at += PART_SIZE) {
+      const part = await multipart.uploadPart(all.length + 1, last.subarray(at, at + PART_SIZE));
       all.push({ partNumber: part.partNumber, etag: part.etag });
     }
     await multipart.complete(all);
