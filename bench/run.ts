@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- name…]`: runs the benchmarks (all, or those named): api, photos, video.
+ * `npm run bench [-- name…]`: runs the benchmarks (all, or those named): api, photos, video, webhooks, live.
  * Each prints its figures against a baseline measured in the same run.
  */
 import { spawnSync } from "node:child_process";
@@ -11,6 +11,7 @@ const benches: Record<string, string> = {
   photos: "bench/photo-compress.bench.ts",
   video: "bench/video.bench.ts",
   webhooks: "bench/webhooks.bench.ts",
+  live: "bench/live.bench.ts",
 };
 const { positionals: wanted } = cliArgs(
   `npm run bench [-- name…]: runs the benchmarks (all, or those named: ${Object.keys(benches).join(", ")}), each against a baseline measured in the same run`,

@@ -7,12 +7,14 @@ import { DecryptionError } from "./crypto/fields";
 import { requestD1 } from "./db/session";
 import { docsPage } from "./docs/page";
 import { ApiError, ERROR_STATUS, type ErrorCode } from "./domain/errors";
+import { prefersHtml } from "./http/accept";
 import { RequestContext } from "./http/context";
 import { errorFields, log, requestIdFrom } from "./http/log";
 import { refineDocument } from "./http/openapi-document";
 import { OPENAPI_TAGS } from "./http/openapi-examples";
 import { type AppEnv, mount, type Operation } from "./http/operation";
 import { limitBeforeAuth, policyHeader } from "./http/rate-limit";
+import { mountLiveSocket } from "./live/routes";
 import { internalMediaRoutes } from "./media/internal-routes";
 import { videoCallbackRoutes } from "./media/video-callback-route";
 import { corsPolicy } from "./ops/cors";
@@ -70,6 +72,7 @@ export function createApp(ops: readonly Operation[] = operations) {
 
   internalMediaRoutes(app);
   videoCallbackRoutes(app);
+  mountLiveSocket(app);
   mount(app, ops);
   // Resumable uploads (tus 1.0): header-driven, so mounted beside the operations (src/uploads/tus.ts).
   tusRoutes(app);
@@ -86,7 +89,12 @@ export function createApp(ops: readonly Operation[] = operations) {
   app.get("/docs", docsPage);
   app.get("/health", health);
   app.openAPIRegistry.registerPath(healthRoute);
-  app.get("/", (c) => c.json({ name: "PropOps Jobs API", docs: "/docs", openapi: "/api/openapi.json" }));
+  // A browser (Accept ranking HTML above JSON) goes to the dashboard; API clients keep the index.
+  app.get("/", (c) => {
+    c.header("Vary", "Accept");
+    if (prefersHtml(c.req.header("accept"))) return c.redirect("/app/", 303);
+    return c.json({ name: "PropOps Jobs API", docs: "/docs", openapi: "/api/openapi.json", dashboard: "/app/" });
+  });
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`, c.var.ctx?.requestId ?? ""), 404));
 

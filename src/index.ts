@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { fixedClock } from "./domain/time";
 import { handleInboundEmail } from "./email/inbound";
 import { purgeIdempotencyKeys } from "./http/idempotency";
+import { feedLive } from "./live/hub";
 import type { MediaMessage } from "./media/messages";
 import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { requeueStalledMedia } from "./media/sweep";
@@ -11,8 +12,10 @@ import { sweepExpiredUploads } from "./uploads/service";
 import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/deliver";
 import { runWebhookCron, scheduleWebhookRelay, type WebhookMessage } from "./webhooks/relay";
 
+export { LiveHub } from "./live/hub";
 export { MediaContainer } from "./media/media-container";
 export { UserPins } from "./pins/user-pins";
+export { SlaTimer } from "./sla/timer";
 
 const app = createApp();
 
@@ -46,6 +49,7 @@ export default {
     try {
       await runSlaCheck(services, now);
     } finally {
+      feedLive(services);
       await runWebhookCron(services);
       await requeueStalledMedia(services, now).then(
         (n) => n > 0 && console.log(`media sweep: re-queued ${n} unsettled photos and videos`),

@@ -36,6 +36,7 @@ import { getTenants } from "./jobs/tenants/read";
 import { postTogglePin } from "./jobs/toggle-pin/write";
 import { getVideoVariantFile, getVideoVariants } from "./jobs/video-variants/read";
 import { postWork } from "./jobs/work/write";
+import { getLiveEvents, postLive } from "./live/routes";
 import { getCsrfToken } from "./security/csrf-token";
 import { getTokens } from "./security/tokens/read";
 import { postTokens } from "./security/tokens/write";
@@ -88,6 +89,9 @@ export const operations = [
   postWebhooks,
   getWebhookDeliveries,
   postWebhookDeliveries,
+  // Live events (issue 21): the ticket for the WebSocket (GET /api/live, src/live/routes.ts) and polling.
+  postLive,
+  getLiveEvents,
 ] as const;
 
 /** Every route with what it takes and answers, for `hc<AppType>` (src/app.ts). */

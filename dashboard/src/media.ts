@@ -1,6 +1,6 @@
 /** Photos and videos (grouped, with upload progress, compression and transcoding states) and documents. */
-import { ApiError } from "./api";
-import { announce, busy, button, bytes, errorBox, field, h, replace, when } from "./dom";
+import { ApiError, uploadBody } from "./api";
+import { announce, busy, button, bytes, card, errorBox, field, h, replace, when } from "./dom";
 import type { JobPage } from "./page";
 import { type Answer, PHOTO_TYPES, type Photo, type PhotoType, type Read } from "./types";
 
@@ -159,8 +159,7 @@ function videoPlayer(page: JobPage, p: Photo, status: HTMLElement) {
 
 export async function photosSection(page: JobPage) {
   const { session, job } = page;
-  const box = h("section", { class: "card wide", "aria-labelledby": "photos-title" });
-  const title = h("h2", { id: "photos-title" }, "Photos and videos");
+  const { box, title } = card("photos", "Photos and videos", true);
   const groups = h("div", {});
   let timer: number | undefined;
   const load = async (): Promise<void> => {
@@ -171,21 +170,21 @@ export async function photosSection(page: JobPage) {
       replace(
         groups,
         h("p", { class: "count", "data-testid": "photo-count" }, `${res.count} file${res.count === 1 ? "" : "s"}`),
-        PHOTO_TYPES.map((t) => {
+        PHOTO_TYPES.filter((t) => (res.data[t] ?? []).length > 0).map((t) => {
           const items = res.data[t] ?? [];
           return h(
             "div",
             { class: "group", "data-group": t },
             h("h3", {}, `${GROUP_LABEL[t]} (${items.length})`),
-            items.length
-              ? h(
-                  "div",
-                  { class: "thumbs" },
-                  items.map((p) => thumb(page, p, load)),
-                )
-              : h("p", { class: "muted small" }, "None."),
+            h(
+              "div",
+              { class: "thumbs" },
+              items.map((p) => thumb(page, p, load)),
+            ),
           );
         }),
+        // The stages with nothing in them, said once rather than "None." under each heading.
+        emptyStages(PHOTO_TYPES.filter((t) => (res.data[t] ?? []).length === 0).map((t) => GROUP_LABEL[t])),
       );
       // Compression and transcoding finish in the background: look again while any is under way.
       if (all.some((p) => p.processing_status === "pending" || p.processing_status === "processing")) {
@@ -203,11 +202,7 @@ export async function photosSection(page: JobPage) {
     PHOTO_TYPES.map((t) => h("option", { value: t }, GROUP_LABEL[t])),
   );
   const form = uploadForm("Upload a photo or video", "image/jpeg,image/png,video/mp4", [field("Stage", type)], async (file, progress) => {
-    const fd = new FormData();
-    fd.append("action", "upload");
-    fd.append("job_id", String(job.ID));
-    fd.append("photo_type", type.value);
-    fd.append("file", file, file.name);
+    const fd = uploadBody(job.ID, { photo_type: type.value }, file);
     const r = await session.api.upload<Answer<"photos", "$post">>("/api/jobs/photos", fd, progress);
     await load();
     return r.message;
@@ -219,8 +214,7 @@ export async function photosSection(page: JobPage) {
 
 export async function documentsSection(page: JobPage) {
   const { session, job } = page;
-  const box = h("section", { class: "card", "aria-labelledby": "docs-title" });
-  const title = h("h2", { id: "docs-title" }, "Documents");
+  const { box, title } = card("docs", "Documents");
   const list = h("div", {});
   const out = h("p", { class: "status", role: "status" });
   const load = async () => {
@@ -278,11 +272,7 @@ export async function documentsSection(page: JobPage) {
     [field("Document type", typeSel)],
     async (file, progress) => {
       if (!typeSel.value) throw new ApiError(400, "choose a document type");
-      const fd = new FormData();
-      fd.append("action", "upload");
-      fd.append("job_id", String(job.ID));
-      fd.append("file_type_id", typeSel.value);
-      fd.append("file", file, file.name);
+      const fd = uploadBody(job.ID, { file_type_id: typeSel.value }, file);
       const r = await session.api.upload<Answer<"documents", "$post">>("/api/jobs/documents", fd, progress);
       await load();
       return r.message;
@@ -291,4 +281,12 @@ export async function documentsSection(page: JobPage) {
   replace(box, title, list, out, form);
   await load();
   return box;
+}
+
+function emptyStages(labels: string[]) {
+  if (labels.length === 0) return null;
+  if (labels.length === PHOTO_TYPES.length)
+    return h("p", { class: "muted small", "data-testid": "photos-empty" }, "No photos or videos yet.");
+  const list = labels.length === 1 ? labels[0] : `${labels.slice(0, -1).join(", ")} or ${labels.at(-1)}`;
+  return h("p", { class: "muted small", "data-testid": "photos-empty" }, `Nothing under ${list} yet.`);
 }

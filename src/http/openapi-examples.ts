@@ -6,7 +6,7 @@
  */
 import { type RouteConfig, z } from "@hono/zod-openapi";
 import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
-import { ex, reference } from "./openapi-samples";
+import { ex } from "./openapi-samples";
 import { ErrorBody } from "./openapi-shapes";
 
 /** The reference's sections, in its order (plus the endpoints it leaves out). */
@@ -62,6 +62,11 @@ export const OPENAPI_TAGS = [
   { name: "Audit", description: "The audit trail of a job (not in the reference: an addition of this implementation)." },
   { name: "Security", description: "CSRF tokens for state-changing requests." },
   { name: "Admin", description: "Operator endpoints: encryption key rotation, signed webhook subscriptions and their delivery log." },
+  {
+    name: "Live",
+    description:
+      "Live events: a WebSocket (GET /api/live, opened with a ticket from POST /api/live) or a poll (GET /api/live/events) of the events each caller may see.",
+  },
   { name: "Operations", description: "Health of the deployment, for load balancers and monitors (no authentication)." },
   {
     name: "Webhooks",

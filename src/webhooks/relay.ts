@@ -2,6 +2,7 @@ import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
 import { auditEvents, jobs, priorities, webhookDeliveries, webhookRelayCursor, webhookSubscriptions } from "../db/schema";
 import { aliased } from "../db/select";
 import { toIsoSeconds } from "../domain/time";
+import { feedLive } from "../live/hub";
 import type { Services } from "../platform/services";
 import { subscribed, webhookEventsFor } from "./events";
 
@@ -170,6 +171,8 @@ export function resumeWebhookRelay(): void {
 }
 
 export function scheduleWebhookRelay(services: Services): void {
+  // The live stream reads the same outbox (src/live/hub.ts), subscribers or not.
+  feedLive(services);
   const ctx = services.executionCtx;
   if (!ctx || Date.now() < idleUntil) return;
   ctx.waitUntil(

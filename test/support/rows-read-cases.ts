@@ -43,14 +43,23 @@ export const budgetCases = (admin: () => Actor, contractor: () => Actor, contrac
   ["list, search=Victoria (no match)", `${LIST}&search=Victoria`, admin, LIST_BUDGET],
   ["list, search=probe (no match)", `${LIST}&search=probe`, admin, LIST_BUDGET],
   ["list, search=unit 997 (1 in 997 match)", `${LIST}&search=unit%20997`, admin, LIST_BUDGET],
+  // Property-centric search (issue 21): a street, a postcode with and without its space, the names
+  // of a contractor and an agent (the estate's addresses, scripts/lib/estate.ts: address 1000 is EX11 2MM).
+  ["list, search=Harbour Road (a street, 1 in 6 match)", `${LIST}&search=Harbour%20Road`, admin, LIST_BUDGET],
+  ["list, search=EX11 2MM (a postcode)", `${LIST}&search=EX11%202MM`, admin, LIST_BUDGET],
+  ["list, search=ex112mm (a postcode without its space)", `${LIST}&search=ex112mm`, admin, LIST_BUDGET],
+  ["list, search=Contractor_007 (a contractor's name)", `${LIST}&search=Contractor_007`, admin, LIST_BUDGET],
+  ["list, search=Agent_005 (an agent's name)", `${LIST}&search=Agent_005`, admin, LIST_BUDGET],
+  [`list ${contractorLabel}, search=Harbour Road`, `${LIST}&search=Harbour%20Road`, contractor, LIST_BUDGET],
   // Two filters: not the target (single filters); a search with a selective filter walks the matches.
   ["list, search=boiler + status_id", `${LIST}&search=boiler&status_id=4`, admin, 15_000],
   // Deep pages skip `offset` entries of an index (the page's names are joined for its 50 rows only)
   // and count to offset + 500: linear in the offset, not in the estate.
   ["list, offset=1000", `${LIST}&offset=1000`, admin, 2 * 1_000 + LIST_BUDGET],
   // A rare short word narrowing a common long one is tested on each of the long word's matches
-  // (20 000 here), as a rare filter beside a common search is.
-  ["list, search=boiler zq (a short word narrows a long one)", `${LIST}&search=boiler%20zq`, admin, 90_000],
+  // (20 000 here), as a rare filter beside a common search is: on the index row the match already
+  // reads (about 2 rows a match, for the page and the count), not one looked up again (6).
+  ["list, search=boiler zq (a short word narrows a long one)", `${LIST}&search=boiler%20zq`, admin, 50_000],
   [`list ${contractorLabel}`, LIST, contractor, LIST_BUDGET],
   [`list ${contractorLabel}, status_id`, `${LIST}&status_id=1`, contractor, LIST_BUDGET],
   [`list ${contractorLabel}, search=boiler`, `${LIST}&search=boiler`, contractor, LIST_BUDGET],

@@ -136,12 +136,20 @@ export async function listJobsQueries(
     // index's own order and a page stops after its rows. The contractor's own drive instead walks its
     // jobs and asks the index about each one (rowid = ? AND MATCH): chosen only when they are few.
     const drive = Boolean(match) && !own;
+    // Short words test the index row in scope: the drive's own, or the one the check looks up.
+    const row = sql`${jobsSearch}`;
     const where = and(
       visible,
       ...filters(!own),
-      search?.residual,
       drive ? sql`${jobsSearch} MATCH ${match}` : undefined,
-      match && !drive ? sql`EXISTS (SELECT 1 FROM jobs_search WHERE jobs_search MATCH ${match} AND rowid = ${jobs.id})` : undefined,
+      drive ? search?.residual?.(row) : undefined,
+      !drive && search && (match || search.residual)
+        ? sql`EXISTS (SELECT 1 FROM jobs_search WHERE ${and(
+            sql`rowid = ${jobs.id}`,
+            match ? sql`jobs_search MATCH ${match}` : undefined,
+            search.residual?.(row),
+          )})`
+        : undefined,
     );
     const ids = () =>
       db

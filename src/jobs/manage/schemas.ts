@@ -96,9 +96,13 @@ export const listJobsQuery = z.strictObject({
     .optional()
     .openapi({
       description:
-        `Full-text search over title, reference and description: every word must appear (substring, case-insensitive). ` +
-        `At least one word of ${MIN_SEARCH_WORD} or more characters; shorter words then narrow the matches.`,
-      example: "boiler",
+        `Full-text search over the job reference, title and description, and the property and people: the address ` +
+        `(lines, town, postcode, with or without its space) and the names of the assigned contractor and agent. ` +
+        `Every word must appear in one of them (substring, case-insensitive), so \`boiler victoria\` finds boiler jobs at ` +
+        `Victoria Terrace. At least one word of ${MIN_SEARCH_WORD} or more characters; shorter words then narrow the matches. ` +
+        `Private and encrypted fields (access details, private contact, tenants' contacts) are never searched. ` +
+        `Served by a trigram index: within the list's rows-read budget at 100 000 jobs.`,
+      example: "Victoria",
     }),
   status_id: zId().optional(),
   priority_id: zId().optional(),

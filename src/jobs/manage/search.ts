@@ -1,8 +1,11 @@
-import { or, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { integer, type SQLiteColumn, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { jobs } from "../../db/schema";
 
-/** The FTS5 trigram index over title, reference and description (migrations/0001_jobs_search.sql). */
+/**
+ * The FTS5 trigram index over reference, title, description, the job's address (lines, town,
+ * postcode with and without its space) and its contractor's and agent's names
+ * (migrations/0017_jobs_search_property.sql; none of them encrypted).
+ */
 export const jobsSearch = sqliteTable("jobs_search", {
   rowid: integer("rowid").notNull(),
   jobsSearch: text("jobs_search"),
@@ -35,36 +38,41 @@ export const containsText = (column: SQLiteColumn, term: string): SQL => sql`ins
 export interface JobSearch {
   /** The FTS5 MATCH expression for the terms of three or more characters, if any. */
   match: string | undefined;
-  /** Substring conditions for shorter terms, which the trigram index cannot serve. */
-  residual: SQL | undefined;
+  /**
+   * Substring conditions for shorter terms, which the trigram index cannot serve, on the index row
+   * `row` names (the query's own `jobs_search`): the row the MATCH already reads, so a short word
+   * costs no lookup of its own (a second cursor on the index read each match's row again).
+   */
+  residual: ((row: SQL) => SQL) | undefined;
 }
 
+/** What a short term is tested against: every searched column of an index row (space-joined: a term has none). */
+const searchedText = (row: SQL) =>
+  sql`${row}.job_ref || ' ' || ${row}.job_title || ' ' || ${row}.job_description || ' ' || coalesce(${row}.property, '') || ' ' || coalesce(${row}.contractor_name, '') || ' ' || coalesce(${row}.agent_name, '')`;
+
 /**
- * Search across title, reference and description. Terms of three or more characters use the
- * `jobs_search` trigram index (substring, case-insensitive, every term must match); shorter terms
- * are a substring test on the jobs the index found. The list's schema asks for one long term: with
- * none, the test would run on every job.
+ * Search across reference, title, description, address, postcode, contractor and agent names
+ * (one index, so "boiler victoria" finds boiler jobs at Victoria Terrace). Terms of three or more
+ * characters use the `jobs_search` trigram index (substring, case-insensitive, every term must
+ * match); shorter terms are a substring test on the index row each match already reads. The list's
+ * schema asks for one long term: with none, the test would run on every job.
  */
 export function jobSearch(search: string | undefined): JobSearch | undefined {
   const terms = searchTerms(search ?? "");
   if (terms.length === 0) return undefined;
   const long = terms.filter((t) => [...t].length >= MIN_SEARCH_WORD);
   const short = terms.filter((t) => [...t].length < MIN_SEARCH_WORD);
-  const likes = short.map(
-    (t) => sql`(${or(containsText(jobs.jobTitle, t), containsText(jobs.jobRef, t), containsText(jobs.jobDescription, t))})`,
-  );
   return {
     match: long.length > 0 ? long.map(ftsPhrase).join(" AND ") : undefined,
-    residual: likes.length > 0 ? sql.join(likes, sql` AND `) : undefined,
+    residual:
+      short.length > 0
+        ? (row) => {
+            const text = searchedText(row);
+            return sql.join(
+              short.map((t) => sql`instr(lower(${text}), lower(${t})) > 0`),
+              sql` AND `,
+            );
+          }
+        : undefined,
   };
-}
-
-/** The search as one condition on `jobs` (for queries that do not join the index themselves). */
-export function jobSearchCondition(search: string): SQL | undefined {
-  const s = jobSearch(search);
-  if (!s) return undefined;
-  const parts: SQL[] = [];
-  if (s.match) parts.push(sql`${jobs.id} IN (SELECT rowid FROM jobs_search WHERE jobs_search MATCH ${s.match})`);
-  if (s.residual) parts.push(s.residual);
-  return sql.join(parts, sql` AND `);
 }
