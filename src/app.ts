@@ -22,6 +22,7 @@ import { videoCallbackRoutes } from "./media/video-callback-route";
 import { corsPolicy } from "./ops/cors";
 import { health, healthRoute } from "./ops/health";
 import { type AppSchema, operations } from "./routes";
+import { tusRoutes } from "./uploads/tus";
 import { scheduleWebhookRelay } from "./webhooks/relay";
 
 export function createApp(ops: readonly Operation[] = operations) {
@@ -77,6 +78,8 @@ export function createApp(ops: readonly Operation[] = operations) {
   videoCallbackRoutes(app);
   mountLiveSocket(app);
   mount(app, ops);
+  // Resumable uploads (tus 1.0): header-driven, so mounted beside the operations (src/uploads/tus.ts).
+  tusRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

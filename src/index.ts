@@ -8,6 +8,7 @@ import { consumeDeadLetters, consumeMedia } from "./media/queue";
 import { requeueStalledMedia } from "./media/sweep";
 import { createServices } from "./platform/services";
 import { runSlaCheck } from "./sla/check";
+import { sweepExpiredUploads } from "./uploads/service";
 import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/deliver";
 import { runWebhookCron, scheduleWebhookRelay, type WebhookMessage } from "./webhooks/relay";
 
@@ -53,6 +54,11 @@ export default {
       await requeueStalledMedia(services, now).then(
         (n) => n > 0 && console.log(`media sweep: re-queued ${n} unsettled photos and videos`),
         (err) => console.error("media sweep failed (the next cron retries):", err instanceof Error ? err.message : err),
+      );
+      // Abandoned resumable uploads: their R2 multipart uploads aborted, staged bytes deleted.
+      await sweepExpiredUploads(services, now).then(
+        (n) => n > 0 && console.log(`upload sweep: ${n} expired uploads removed`),
+        (err) => console.error("upload sweep failed (the next cron retries):", err instanceof Error ? err.message : err),
       );
       await purgeIdempotencyKeys(env.DB);
     }

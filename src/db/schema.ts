@@ -616,3 +616,34 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index("idempotency_keys_expires_idx").on(t.expiresAt)],
 );
+
+// Resumable uploads in progress (src/uploads/, migration 0018): the offset, the R2 multipart upload and
+// its parts, who may resume it (the creating token) and what it becomes (job, target and its needs).
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    uuid: text("uuid").notNull().unique(),
+    tokenId: integer("token_id").notNull(),
+    userId: integer("user_id").notNull(),
+    jobId: integer("job_id").notNull(),
+    jobUuid: text("job_uuid").notNull(),
+    target: text("target", { enum: ["photo", "document", "note_file"] }).notNull(),
+    photoType: text("photo_type", { enum: ["before", "during", "after", "other"] }),
+    fileTypeId: integer("file_type_id"),
+    noteUuid: text("note_uuid"),
+    filename: text("filename").notNull(),
+    declaredType: text("declared_type"),
+    uploadLength: integer("upload_length").notNull(),
+    uploadOffset: integer("upload_offset").notNull().default(0),
+    r2Key: text("r2_key").notNull(),
+    r2UploadId: text("r2_upload_id"),
+    parts: text("parts").notNull().default("[]"),
+    leaseUntil: text("lease_until"),
+    /** JSON: the record a completed upload became ({ target, uuid, id }). */
+    result: text("result"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [index("uploads_expires_idx").on(t.expiresAt)],
+);

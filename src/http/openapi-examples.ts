@@ -25,6 +25,11 @@ export const OPENAPI_TAGS = [
     description: "Job photos and videos, grouped by type (before, during, after, other); photos are compressed on ingest.",
   },
   { name: "Documents", description: "Job documents (PDF, DOCX, JPEG, PNG) with a file type category." },
+  {
+    name: "Uploads",
+    description:
+      "Resumable uploads (tus 1.0) of photos, videos, documents and note files: resume after a dropped connection at the stored offset.",
+  },
   { name: "Recalls", description: "A recall reopens a completed job, recording the reason and creating a full audit trail." },
   {
     name: "Amendments",

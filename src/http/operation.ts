@@ -199,7 +199,7 @@ const blank = (v: unknown) => v === undefined || v === null || (typeof v === "st
  * a token must carry the same one. The header is checked first, so a forged upload is refused
  * before its body is read.
  */
-async function checkCsrf(c: AppContext, tokenId: number) {
+export async function checkCsrf(c: AppContext, tokenId: number) {
   const header = c.req.header("x-csrf-token");
   const given = blank(header) ? (await readBody(c)).csrf_token : header;
   const check = await verifyCsrfToken(c.env.SIGNING_SECRET, tokenId, given);

@@ -21,10 +21,14 @@ import { operations } from "../routes";
  * Nothing here decides who may do what: listing asks the operation's admission, calling runs it.
  */
 
-/** Left out, and why: files travel as multipart bytes, and an assistant mints no tokens nor runs operations chores. */
+/**
+ * Left out, and why: files travel as multipart bytes, an assistant mints no tokens nor runs
+ * operations chores, and a live ticket opens a WebSocket no tool call can hold (an assistant
+ * follows the same stream with pollLiveEvents).
+ */
 const LEFT_OUT = {
   paths: ["/api/security/", "/api/admin/"], // tokens, CSRF (not used: no cookies), key rotation, webhook admin
-  operationIds: new Set(["uploadPhoto", "uploadDocument", "getPhotoFile", "getVideoVariantFile"]),
+  operationIds: new Set(["uploadPhoto", "uploadDocument", "getPhotoFile", "getVideoVariantFile", "createLiveTicket"]),
   actions: new Set(["download", "attach", "upload"]),
 };
 

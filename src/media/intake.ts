@@ -122,13 +122,16 @@ export function checkCount(policy: IntakePolicy, count: number, existing = 0): v
   }
 }
 
+/** Refuses a file larger than the policy takes (413): also asked before the bytes arrive (a resumable upload's declared length). */
+export function checkSize(policy: IntakePolicy, filename: string, size: number): void {
+  if (size > policy.maxBytes) throw refuse(policy, "PAYLOAD_TOO_LARGE", policy.say.tooLarge(filename, `${policy.maxBytes / MB} MB`));
+}
+
 /** Size (413), emptiness (400), content (415): the file as the policy takes it, or the refusal. */
 export async function intake(policy: IntakePolicy, input: UploadInput): Promise<TakenFile> {
   const filename = safeFilename(input.filename);
   const { bytes } = input;
-  if (bytes.byteLength > policy.maxBytes) {
-    throw refuse(policy, "PAYLOAD_TOO_LARGE", policy.say.tooLarge(filename, `${policy.maxBytes / MB} MB`));
-  }
+  checkSize(policy, filename, bytes.byteLength);
   if (bytes.byteLength === 0 && policy.say.empty) throw refuse(policy, "BAD_REQUEST", policy.say.empty);
   const taken = { bytes, filename, size: bytes.byteLength };
   try {

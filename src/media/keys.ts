@@ -4,7 +4,7 @@
  */
 export const jobPrefix = (jobUuid: string) => `jobs/${jobUuid}/`;
 
-export const objectKey = (jobUuid: string, kind: "photos" | "documents" | "notes", recordUuid: string, name: string) =>
+export const objectKey = (jobUuid: string, kind: "photos" | "documents" | "notes" | "uploads", recordUuid: string, name: string) =>
   `${jobPrefix(jobUuid)}${kind}/${recordUuid}/${name}`;
 
 /** A compressed photo's key (fixed: a repeat attempt overwrites it). */

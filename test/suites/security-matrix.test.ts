@@ -392,7 +392,7 @@ describe("MCP tools: tool × role × token", () => {
     const covered = new Set(TOOLS.map((t) => t.op.operationId));
     const left = operations.filter((op) => !covered.has(op.operationId)).map((op) => op.operationId);
     expect(left.sort()).toEqual(
-      ["getCsrfToken", "getPhotoFile", "getVideoVariantFile", "uploadDocument", "uploadPhoto"]
+      ["createLiveTicket", "getCsrfToken", "getPhotoFile", "getVideoVariantFile", "uploadDocument", "uploadPhoto"]
         .concat(
           operations.filter((op) => op.path.startsWith("/api/security/") || op.path.startsWith("/api/admin/")).map((op) => op.operationId),
         )

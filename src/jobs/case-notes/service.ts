@@ -12,7 +12,7 @@ import { assertCan, canSeePrivate } from "../../domain/policy";
 import { type NoteMailOutcome, pickRecipients, sendNoteMail } from "../../email/note-mail";
 import { type NoteBody, prepareNoteBody } from "../../email/sanitize";
 import { removeStored } from "../../media/cleanup";
-import { INTAKE_POLICIES } from "../../media/intake";
+import { checkCount, INTAKE_POLICIES } from "../../media/intake";
 import { type AttachmentInput, type PreparedAttachment, prepareAttachments } from "../../media/note-files";
 import { storeCommitEnqueue } from "../../media/store";
 import type { Services } from "../../platform/services";
@@ -48,6 +48,8 @@ export interface NoteFiles {
 export interface NoteAnswer {
   message: string;
   fields: Record<string, unknown>;
+  /** The files stored by this change (a resumable upload's answer names its file). */
+  files?: { uuid: string; filename: string; size: number }[];
 }
 
 async function jobForNotes(scope: Scope, jobUuid: string) {
@@ -318,14 +320,24 @@ export const deleteNote = useCase(NOTE_ADMISSION, async (scope, input: { uuid: s
   };
 });
 
-export const addNoteFiles = useCase(NOTE_ADMISSION, async (scope, input: NoteFiles): Promise<NoteAnswer> => {
+/**
+ * Whether the caller may add `count` files to the note now (404 / 403 / 400 as `addNoteFiles` would
+ * answer): asked by a resumable upload before its bytes arrive, and by `addNoteFiles` itself.
+ */
+export async function noteForFiles(scope: Scope, input: { uuid: string; count: number }) {
   const { note, job } = await noteForWrite(scope, input.uuid);
   assertMayChange(scope, note, "add files to");
-  if (input.attachments.length === 0) {
+  if (input.count === 0) {
     throw badRequest("attachments: is required", [{ field: "attachments", message: "is required" }]);
   }
+  const existing = await scope.db.$count(noteAttachments, eq(noteAttachments.noteId, note.id));
+  checkCount(INTAKE_POLICIES.noteFile, input.count, existing);
+  return { note, job, existing };
+}
+
+export const addNoteFiles = useCase(NOTE_ADMISSION, async (scope, input: NoteFiles): Promise<NoteAnswer> => {
+  const { note, job, existing } = await noteForFiles(scope, { uuid: input.uuid, count: input.attachments.length });
   const db = scope.db;
-  const existing = await db.$count(noteAttachments, eq(noteAttachments.noteId, note.id));
   const files = await prepareAttachments(job.uuid, note.uuid, input.attachments, existing);
   await commitWithFiles(scope.services, db, files, [
     db.update(caseNotes).set({ updatedAt: scope.services.clock.iso() }).where(eq(caseNotes.id, note.id)),
@@ -338,7 +350,11 @@ export const addNoteFiles = useCase(NOTE_ADMISSION, async (scope, input: NoteFil
       changes: { note_uuid: note.uuid, attachments: files.map((f) => f.filename) },
     }),
   ]);
-  return { message: `${files.length} file(s) added to the case note`, fields: { note_uuid: note.uuid } };
+  return {
+    message: `${files.length} file(s) added to the case note`,
+    fields: { note_uuid: note.uuid },
+    files: files.map((f) => ({ uuid: f.uuid, filename: f.filename, size: f.size })),
+  };
 });
 
 /** An emailed reply whose sender, note and job the mail channel has checked (src/email/inbound.ts). */

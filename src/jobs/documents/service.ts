@@ -1,5 +1,6 @@
 /** The documents' use cases, callable from any channel; files come in as plain bytes (src/media/intake.ts). */
 import { and, asc, eq } from "drizzle-orm";
+import type { Scope } from "../../app/scope";
 import { type Admission, useCase } from "../../app/use-case";
 import { documents, fileTypes, jobs } from "../../db/schema";
 import { badRequest } from "../../domain/errors";
@@ -13,19 +14,21 @@ const MANAGE: Admission = { permission: "api.jobs.documents.manage" };
 
 const downloadUrl = (uuid: string) => `/api/jobs/documents?action=download&uuid=${uuid}`;
 
+/** The document file type (400 when there is none with that id); a resumable upload asks it at creation too. */
+export async function knownFileType(scope: Scope, id: number) {
+  const fileType = await scope.db.select({ id: fileTypes.id, name: fileTypes.name }).from(fileTypes).where(eq(fileTypes.id, id)).get();
+  if (!fileType) {
+    throw badRequest(`file_type_id: no file type with id ${id}`, [
+      { field: "file_type_id", message: `no file type with id ${id}; see GET /api/jobs/file-types` },
+    ]);
+  }
+  return fileType;
+}
+
 /** Stores a document of a known file type and records it. */
 export const uploadDocument = useCase(MANAGE, async (scope, input: { job_id: number; file_type_id: number; file: UploadInput }) => {
   const { job } = await jobForChange(scope, { id: input.job_id });
-  const fileType = await scope.db
-    .select({ id: fileTypes.id, name: fileTypes.name })
-    .from(fileTypes)
-    .where(eq(fileTypes.id, input.file_type_id))
-    .get();
-  if (!fileType) {
-    throw badRequest(`file_type_id: no file type with id ${input.file_type_id}`, [
-      { field: "file_type_id", message: `no file type with id ${input.file_type_id}; see GET /api/jobs/file-types` },
-    ]);
-  }
+  const fileType = await knownFileType(scope, input.file_type_id);
   const file = await intake(INTAKE_POLICIES.document, input.file);
   const stored = await storeUpload(scope, UPLOADS.document, {
     job,

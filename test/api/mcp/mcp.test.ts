@@ -147,8 +147,9 @@ describe("tools/list: only the tools the caller may use", () => {
   it("a token narrowed to the list permission lists the list tools only", async () => {
     const narrowed = await makeUser("admin", { permissions: ["api.jobs.manage.list"] });
     const names = await toolNames(narrowed.token);
-    // The list permission reads what the list shows: a job (private fields null) and its audit trail, as over REST.
-    expect(names).toEqual(["listOrGetJobs_list", "listOrGetJobs_get", "listJobAuditEvents"]);
+    // The list permission reads what the list shows: a job (private fields null), its audit trail and
+    // the live event stream (polled), as over REST.
+    expect(names).toEqual(["listOrGetJobs_list", "listOrGetJobs_get", "listJobAuditEvents", "pollLiveEvents"]);
     const none = await makeUser("admin", { permissions: [] });
     expect(await toolNames(none.token)).toEqual([]);
   });
