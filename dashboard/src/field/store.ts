@@ -112,6 +112,14 @@ export const store = {
   async forgetToken() {
     await (await open()).delete("meta", "token");
   },
+  /** The status ids the API marks completed, closed, cancelled or archived (GET /api/jobs/statuses). */
+  async finishedStatuses(): Promise<Set<number>> {
+    const raw = await (await open()).get("meta", "finished_statuses");
+    return new Set(raw ? (JSON.parse(raw) as number[]) : []);
+  },
+  async setFinishedStatuses(ids: number[]) {
+    await (await open()).put("meta", JSON.stringify(ids), "finished_statuses");
+  },
   async jobs(): Promise<SeenJob[]> {
     return (await open()).getAll("jobs");
   },

@@ -9,7 +9,7 @@
  * phone is online again. The rules themselves are the API's: nothing here decides a transition.
  */
 import { DetailedError, Upload } from "tus-js-client";
-import type { Answer, JobOne, Note } from "../types";
+import type { Answer, JobOne, Note, Read } from "../types";
 import { FieldApi, FieldError, offlineError } from "./net";
 import { fieldJob, type PhotoItem, type QueueItem, type SeenJob, store } from "./store";
 
@@ -45,7 +45,14 @@ export class Sync {
 
   /** Reads this contractor's jobs (each in full: the list leaves out access details and next steps) into the store. */
   async refreshJobs(): Promise<void> {
-    const list = await this.api.get<JobList>("/api/jobs/manage", { action: "list", limit: 200 });
+    const [list, statuses] = await Promise.all([
+      this.api.get<JobList>("/api/jobs/manage", { action: "list", limit: 200 }),
+      this.api.get<Read<"statuses">>("/api/jobs/statuses", { action: "list" }).catch(() => undefined),
+    ]);
+    if (statuses) {
+      const done = statuses.data.filter((s) => s.is_completed || s.is_closed || s.is_cancelled || s.is_archived);
+      await store.setFinishedStatuses(done.map((s) => s.ID));
+    }
     await Promise.all(list.data.map((j) => this.refreshJob(j.uuid)));
     await store.keepOnly(new Set(list.data.map((j) => j.uuid)));
   }
@@ -111,7 +118,7 @@ export class Sync {
         }
         if (e.transient) {
           // Order matters (photos before the completion that needs them): stop here, try again later.
-          this.retry = setTimeout(() => void this.flush(), 15_000);
+          this.retry = setTimeout(() => void this.flush(), 5_000);
           await this.refreshSent(sent);
           return this.set(navigator.onLine ? "waiting" : "offline", `Not sent yet: ${e.message}`);
         }

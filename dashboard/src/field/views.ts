@@ -19,8 +19,8 @@ export interface Ctx {
 const today = () => new Date().toLocaleDateString("en-CA");
 
 /** Which list a job sits in, by its works dates and whether the work is done (the API's fields). */
-function section(j: FieldJob): "today" | "upcoming" | "finished" {
-  if (j.completed_at) return "finished";
+function section(j: FieldJob, finished: Set<number>): "today" | "upcoming" | "finished" {
+  if (j.completed_at || finished.has(j.status_id)) return "finished";
   if (j.date_works_start_date && j.date_works_start_date > today()) return "upcoming";
   return "today";
 }
@@ -29,10 +29,10 @@ const byDate = (a: SeenJob, b: SeenJob) =>
   (a.job.date_works_start_date ?? "").localeCompare(b.job.date_works_start_date ?? "") || a.job.job_ref.localeCompare(b.job.job_ref);
 
 export async function renderList(_ctx: Ctx, main: HTMLElement) {
-  const [seen, queue] = await Promise.all([store.jobs(), store.queue()]);
+  const [seen, queue, finished] = await Promise.all([store.jobs(), store.queue(), store.finishedStatuses()]);
   const pending = countBy(queue);
   const groups = { today: [] as SeenJob[], upcoming: [] as SeenJob[], finished: [] as SeenJob[] };
-  for (const s of seen.sort(byDate)) groups[section(s.job)].push(s);
+  for (const s of seen.sort(byDate)) groups[section(s.job, finished)].push(s);
   const conflicts = queue.filter((q) => q.state === "conflict");
   const list = (title: string, id: string, rows: SeenJob[], empty: string) =>
     h(
