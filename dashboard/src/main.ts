@@ -51,7 +51,7 @@ function shell(current: Session, main: HTMLElement) {
       "header",
       { class: "topbar" },
       h("a", { href: "#/", class: "brand" }, "PropOps"),
-      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), signOut),
+      h("nav", { "aria-label": "Main" }, h("a", { href: "#/" }, "Dashboard"), h("a", { href: "./field/" }, "Field mode"), signOut),
     ),
     main,
   ];

@@ -120,6 +120,8 @@ test("offline on site: a note, two photos and the completion are queued, survive
   });
   const notesBefore = await api<{ count: number }>(stack.tokens.contractor, `/api/jobs/case-notes?action=list&job_uuid=${job.uuid}`);
 
+  const t0 = Date.now();
+  const mark = (what: string) => process.env.FIELD_TIMING && console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
   page = await context.newPage();
   page.on("pageerror", (err) => console.error(`[page error] ${err.message}`));
   await page.goto(`${stack.url}/app/field/`);
@@ -138,9 +140,10 @@ test("offline on site: a note, two photos and the completion are queued, survive
   // Compact at 390 px: every row well under 100 px tall, the whole list within two screens.
   const rowHeights = await page.locator(".f-row").evaluateAll((rows) => rows.map((r) => r.getBoundingClientRect().height));
   assert.ok(Math.max(...rowHeights) < 100, `row heights ${rowHeights}`);
-  assert.ok((await page.evaluate("document.documentElement.scrollHeight")) < 2 * PHONE.height);
+  assert.ok(Number(await page.evaluate("document.documentElement.scrollHeight")) < 2 * PHONE.height);
   await waitUntil("navigator.serviceWorker.controller !== null");
   await accessible("jobs list");
+  mark("jobs shown");
   await shot("field-jobs");
 
   // The upcoming job: its map link, the caretaker's number as tap-to-call, and the Accept step.
@@ -160,6 +163,7 @@ test("offline on site: a note, two photos and the completion are queued, survive
   assert.equal(await page.getByLabel("Photo stage").inputValue(), "after");
 
   // No signal in the plant room.
+  mark("offline");
   await context.setOffline(true);
   await page.getByTestId("sync").filter({ hasText: "Offline" }).waitFor();
   const noteText = "Isolated the circuit, replaced the scorched double socket, tested RCD.";
@@ -181,6 +185,7 @@ test("offline on site: a note, two photos and the completion are queued, survive
   assert.match((await page.getByTestId("sync").textContent()) ?? "", /Offline · 4 waiting to send/);
 
   // Reload with no network: the service worker serves the shell, IndexedDB the job and the queue.
+  mark("queued 4");
   await page.reload();
   await page.getByRole("heading", { level: 1, name: new RegExp(`^${job.job_ref} · `) }).waitFor();
   await page.getByTestId("pending").waitFor();
@@ -200,10 +205,12 @@ test("offline on site: a note, two photos and the completion are queued, survive
     await route.fetch();
     await route.abort("connectionreset");
   });
+  mark("reloaded");
   await context.setOffline(false);
   await page.getByTestId("sync").filter({ hasText: "all sent" }).waitFor({ timeout: 90_000 });
   await page.getByTestId("job-status").filter({ hasText: "Completed" }).waitFor();
   assert.equal(notePosts, 2, "the note was sent twice (the first answer lost), with one key");
+  mark("synced");
   await accessible("job page, synced");
   await shot("field-job-synced");
 
@@ -244,6 +251,7 @@ test("a step the office has overtaken is shown as a conflict to resolve, never d
   await conflict.waitFor({ timeout: 60_000 });
   assert.match((await conflict.textContent()) ?? "", /Refused by the office system: .+/);
   assert.equal(await pendingCount(), 1, "the refused step stays on the phone");
+  await page.getByTestId("job-status").filter({ hasText: "Cancelled" }).waitFor();
   await accessible("job page with a conflict");
   await shot("field-conflict");
   // The contractor decides: discard it (after confirming).

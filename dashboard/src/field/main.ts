@@ -74,8 +74,9 @@ const bar = h("div", { class: "f-bar", role: "status", "aria-live": "polite", "d
 async function drawBar() {
   if (!sync) return;
   const queued = (await store.queue()).length;
-  const online = navigator.onLine;
   const state = sync.state;
+  // navigator.onLine can say "online" with no route out (a basement, a captive portal): a request that got no answer says otherwise.
+  const online = navigator.onLine && state.phase !== "offline";
   bar.className = `f-bar ${online ? "on" : "off"}`;
   replace(
     bar,

@@ -27,9 +27,13 @@ export class Sync {
   private tus: Promise<boolean> | undefined;
   private listeners = new Set<() => void>();
   private retry: ReturnType<typeof setTimeout> | undefined;
+  private failures = 0;
 
   constructor(readonly api: FieldApi) {
-    window.addEventListener("online", () => void this.flush());
+    window.addEventListener("online", () => {
+      this.failures = 0;
+      void this.flush();
+    });
     window.addEventListener("offline", () => this.set("offline", "Offline: work is kept on this phone and sent when the signal returns"));
   }
 
@@ -45,6 +49,15 @@ export class Sync {
 
   /** Reads this contractor's jobs (each in full: the list leaves out access details and next steps) into the store. */
   async refreshJobs(): Promise<void> {
+    try {
+      await this.readJobs();
+    } catch (err) {
+      if (err instanceof FieldError && err.status === 0) this.set("offline", "Offline: showing the jobs as last read");
+      throw err;
+    }
+  }
+
+  private async readJobs() {
     const [list, statuses] = await Promise.all([
       this.api.get<JobList>("/api/jobs/manage", { action: "list", limit: 200 }),
       this.api.get<Read<"statuses">>("/api/jobs/statuses", { action: "list" }).catch(() => undefined),
@@ -117,15 +130,20 @@ export class Sync {
           continue;
         }
         if (e.transient) {
-          // Order matters (photos before the completion that needs them): stop here, try again later.
-          this.retry = setTimeout(() => void this.flush(), 5_000);
+          // Order matters (photos before the completion that needs them): stop here, try again
+          // later, backing off to a minute while there is no answer.
+          this.failures++;
+          this.retry = setTimeout(() => void this.flush(), Math.min(60_000, 2_500 * 2 ** this.failures));
           await this.refreshSent(sent);
-          return this.set(navigator.onLine ? "waiting" : "offline", `Not sent yet: ${e.message}`);
+          return this.set(e.status === 0 ? "offline" : "waiting", `Not sent yet: ${e.message}`);
         }
         const current = (e.body.current_status as { status_name?: string } | undefined)?.status_name;
         await store.update({ ...item, state: "conflict", error: e.message, current_status: current });
         held.add(item.job_uuid);
+        // The job as the API has it now, so the contractor decides on what is true.
+        sent.add(item.job_uuid);
       }
+      this.failures = 0;
       this.set("sending", "");
     }
     await this.refreshSent(sent);
@@ -133,7 +151,7 @@ export class Sync {
     this.set("idle", left ? `${left} item${left === 1 ? "" : "s"} need${left === 1 ? "s" : ""} your decision` : "Everything is sent");
   }
 
-  /** The jobs whose work went through, read again: their new status and next steps are the API's. */
+  /** The jobs whose work went through or was refused, read again: their status and next steps are the API's. */
   private async refreshSent(sent: Set<string>) {
     await Promise.all([...sent].map((uuid) => this.refreshJob(uuid).catch(() => undefined)));
   }
