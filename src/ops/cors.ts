@@ -47,6 +47,8 @@ export function corsPolicy(): MiddlewareHandler<{ Bindings: Env }> {
         "Upload-Length",
         "Upload-Expires",
         "Upload-Record",
+        "Upload-Complete",
+        "Upload-Limit",
       ],
       maxAge: 600,
     })(c, next);

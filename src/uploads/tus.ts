@@ -17,7 +17,16 @@ import { addNoteFiles } from "../jobs/case-notes/service";
 import { uploadDocument } from "../jobs/documents/service";
 import { PHOTO_TYPES } from "../jobs/photos/schemas";
 import { uploadPhoto } from "../jobs/photos/service";
-import { appendToUpload, createUpload, MAX_UPLOAD_BYTES, terminateUpload, UPLOAD_TARGETS, type UploadState, uploadState } from "./service";
+import {
+  appendToUpload,
+  createUpload,
+  MAX_UPLOAD_BYTES,
+  terminateUpload,
+  UPLOAD_TARGETS,
+  UPLOAD_TTL_SECONDS,
+  type UploadState,
+  uploadState,
+} from "./service";
 
 const TUS_VERSION = "1.0.0";
 const EXTENSIONS = "creation,creation-with-upload,termination,expiration";
@@ -63,6 +72,8 @@ function intHeader(c: AppContext, name: string): number | undefined {
 }
 
 const httpDate = (iso: string) => new Date(iso).toUTCString();
+/** The IETF resumable-uploads draft's word beside tus's (a structured boolean): has the last byte landed and been accepted? */
+const complete = (state: UploadState) => ({ "Upload-Complete": state.record ? "?1" : "?0" });
 
 /** The caller, authenticated and rate-limited as every operation's (401 without a valid token). */
 async function caller(c: AppContext) {
@@ -92,6 +103,7 @@ function answer(c: AppContext, state: UploadState, status: 201 | 204, location?:
   const headers: Record<string, string> = {
     "Upload-Offset": String(state.offset),
     "Upload-Expires": httpDate(state.expiresAt),
+    ...complete(state),
   };
   if (location) headers.Location = location;
   const record = state.record;
@@ -117,7 +129,13 @@ export function tusRoutes(app: OpenAPIHono<AppEnv>) {
   app.use("/api/uploads/*", tusHeader);
 
   const discovery = (c: AppContext) =>
-    c.body(null, 204, { "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS, "Tus-Max-Size": String(MAX_UPLOAD_BYTES) });
+    c.body(null, 204, {
+      "Tus-Version": TUS_VERSION,
+      "Tus-Extension": EXTENSIONS,
+      "Tus-Max-Size": String(MAX_UPLOAD_BYTES),
+      // The IETF draft's limits, the same figures.
+      "Upload-Limit": `max-size=${MAX_UPLOAD_BYTES}, expires=${UPLOAD_TTL_SECONDS}`,
+    });
   app.options("/api/uploads", discovery);
   app.options("/api/uploads/:id", discovery);
 
@@ -135,6 +153,8 @@ export function tusRoutes(app: OpenAPIHono<AppEnv>) {
     const meta = parsed.data;
     try {
       admitCaller(who, ADMISSIONS[meta.target]);
+      // The body is file bytes, never a form: the token comes in X-CSRF-Token only (the check reads no body).
+      c.set("parsedBody", Promise.resolve({}));
       await checkCsrf(c, who.tokenId);
     } catch (err) {
       c.var.ctx.refuse(err);
@@ -160,7 +180,9 @@ export function tusRoutes(app: OpenAPIHono<AppEnv>) {
     return answer(c, state, 201, location);
   });
 
-  app.on("HEAD", "/api/uploads/:id", async (c) => {
+  // Hono answers HEAD through the GET route (dropping the body); tus defines no GET.
+  app.get("/api/uploads/:id", async (c) => {
+    if (c.req.method !== "HEAD") throw new ApiError("NOT_FOUND", "No GET on an upload: HEAD answers its offset");
     checkVersion(c);
     await caller(c);
     const state = await uploadState(c.var.ctx, c.req.param("id"));
@@ -168,6 +190,7 @@ export function tusRoutes(app: OpenAPIHono<AppEnv>) {
       "Upload-Offset": String(state.offset),
       "Upload-Length": String(state.length),
       "Upload-Expires": httpDate(state.expiresAt),
+      ...complete(state),
       "Cache-Control": "no-store",
     };
     if (state.record) headers["Upload-Record"] = `${state.record.target}; uuid=${state.record.uuid}`;
@@ -209,6 +232,10 @@ const offsetHeaders = {
     schema: { type: "string" as const },
   },
   "Tus-Resumable": { description: "1.0.0", schema: { type: "string" as const } },
+  "Upload-Complete": {
+    description: "IETF resumable-uploads draft: `?1` once the last byte landed and the file became its record, `?0` before",
+    schema: { type: "string" as const },
+  },
 };
 const recordHeader = {
   "Upload-Record": {
@@ -259,6 +286,7 @@ function registerDocs(app: OpenAPIHono<AppEnv>) {
             "Tus-Version": { description: "1.0.0", schema: { type: "string" } },
             "Tus-Extension": { description: EXTENSIONS, schema: { type: "string" } },
             "Tus-Max-Size": { description: "Bytes", schema: { type: "integer" } },
+            "Upload-Limit": { description: "IETF draft: `max-size=<bytes>, expires=<seconds>`", schema: { type: "string" } },
           },
         },
       },

@@ -72,7 +72,7 @@ export function bigMp4(size: number): Uint8Array {
 
 /** A plain PDF of about `size` bytes (one zero-filled stream). */
 export const bigPdf = (size: number) =>
-  pdf([obj(1, "<</Type/Catalog/Pages 2 0 R>>"), obj(2, "<</Type/Pages/Kids[]/Count 0>>"), obj(3, stream("<<>>", new Uint8Array(size)))]);
+  pdf([obj(1, "<</Type/Catalog/Pages 2 0 R>>"), obj(2, "<</Type/Pages/Kids[]/Count 0>>"), obj(3, stream("", new Uint8Array(size)))]);
 
 /** A body that sends `bytes` and then fails: a connection cut mid-chunk. */
 export function cutAfter(bytes: Uint8Array): ReadableStream<Uint8Array> {

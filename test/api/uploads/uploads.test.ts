@@ -98,7 +98,7 @@ describe("each target ends as its record, listed where the reference lists it", 
     );
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toMatchObject({ success: true, target: "document" });
-    const list = await api("GET", `/api/jobs/documents?job_id=${job.job_id}`, { token: staff.token });
+    const list = await api("GET", `/api/jobs/documents?action=list&job_id=${job.job_id}`, { token: staff.token });
     expect(list.body.data.map((d: { uuid: string }) => d.uuid)).toContain(res.body.document_uuid);
     const doc = list.body.data.find((d: { uuid: string }) => d.uuid === res.body.document_uuid);
     expect(doc).toMatchObject({ filename: "survey.pdf", size: file.length, content_type: "application/pdf", file_type_id: 1 });
@@ -122,7 +122,7 @@ describe("each target ends as its record, listed where the reference lists it", 
     const done = await patch(staff, path, 0, text);
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body).toMatchObject({ target: "note_file", note_uuid: note.body.note_uuid });
-    const notes = await api("GET", `/api/jobs/case-notes?job_uuid=${job.job_uuid}`, { token: staff.token });
+    const notes = await api("GET", `/api/jobs/case-notes?action=list&job_uuid=${job.job_uuid}`, { token: staff.token });
     const found = JSON.stringify(notes.body);
     expect(found).toContain(done.body.attachment_uuid);
     expect(found).toContain("readings.txt");
