@@ -196,6 +196,18 @@ test("offline on site: a note, two photos and the completion are queued, survive
   const stillNone = await api<{ count: number }>(stack.tokens.contractor, `/api/jobs/case-notes?action=list&job_uuid=${job.uuid}`);
   assert.equal(stillNone.count, notesBefore.count, "nothing reached the API while offline");
 
+  // Every write the page sends, to show the photos went up through tus.
+  const writes: string[] = [];
+  context.on("request", (r) => {
+    if (r.method() !== "GET") writes.push(`${r.method()} ${new URL(r.url()).pathname}`);
+  });
+  // The first photo's last chunk is stored but its answer lost: the resume asks the offset (HEAD) and finds it done.
+  let patches = 0;
+  await context.route("**/api/uploads/*", async (route) => {
+    if (route.request().method() !== "PATCH" || ++patches > 1) return route.fallback();
+    await route.fetch();
+    await route.abort("connectionreset");
+  });
   // The note's first answer is lost on the way back: the API applied it, the phone saw a cut connection.
   let notePosts = 0;
   await context.route("**/api/jobs/case-notes", async (route) => {
@@ -210,6 +222,11 @@ test("offline on site: a note, two photos and the completion are queued, survive
   await page.getByTestId("sync").filter({ hasText: "all sent" }).waitFor({ timeout: 90_000 });
   await page.getByTestId("job-status").filter({ hasText: "Completed" }).waitFor();
   assert.equal(notePosts, 2, "the note was sent twice (the first answer lost), with one key");
+  assert.equal(writes.filter((w) => w === "POST /api/uploads").length, 2, `two tus uploads created: ${writes.join(", ")}`);
+  // The cut chunk had landed: the resume's HEAD finds the upload finished and sends nothing again.
+  assert.equal(writes.filter((w) => w.startsWith("PATCH /api/uploads/")).length, 2, `one chunk per photo: ${writes.join(", ")}`);
+  assert.equal(writes.filter((w) => w.startsWith("HEAD /api/uploads/")).length, 1, "one resume, of the cut upload");
+  assert.equal(writes.filter((w) => w === "POST /api/jobs/photos").length, 0, "no plain multipart upload");
   mark("synced");
   await accessible("job page, synced");
   await shot("field-job-synced");

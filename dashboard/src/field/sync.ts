@@ -131,9 +131,9 @@ export class Sync {
         }
         if (e.transient) {
           // Order matters (photos before the completion that needs them): stop here, try again
-          // later, backing off to a minute while there is no answer.
+          // later, backing off to 30 s while there is no answer (and at once on the online event).
           this.failures++;
-          this.retry = setTimeout(() => void this.flush(), Math.min(60_000, 2_500 * 2 ** this.failures));
+          this.retry = setTimeout(() => void this.flush(), Math.min(30_000, 2_500 * 2 ** this.failures));
           await this.refreshSent(sent);
           return this.set(e.status === 0 ? "offline" : "waiting", `Not sent yet: ${e.message}`);
         }
@@ -188,6 +188,8 @@ export class Sync {
   private async tusUpload(item: PhotoItem) {
     const csrf = await this.api.csrfToken();
     let saved = item;
+    // The URL is on the phone before the upload can finish, so the item is never written back after its removal.
+    let saving: Promise<void> = Promise.resolve();
     await new Promise<void>((resolve, reject) => {
       const upload: Upload = new Upload(item.file, {
         endpoint: "/api/uploads",
@@ -210,13 +212,13 @@ export class Sync {
         },
         onUploadUrlAvailable: () => {
           saved = { ...saved, upload_url: upload.url ?? undefined };
-          void store.update(saved);
+          saving = store.update(saved);
         },
         onProgress: (sentBytes, total) => {
           this.set("sending", `Uploading ${item.name} for ${item.job_ref}: ${Math.round((sentBytes / total) * 100)}%`);
         },
-        onSuccess: () => resolve(),
-        onError: (err) => reject(tusError(err)),
+        onSuccess: () => void saving.then(resolve, resolve),
+        onError: (err) => void saving.finally(() => reject(tusError(err))),
       });
       upload.start();
     });
