@@ -275,4 +275,13 @@ test("a step the office has overtaken is shown as a conflict to resolve, never d
   page.once("dialog", (d) => void d.accept());
   await conflict.getByRole("button", { name: "Discard" }).click();
   await page.getByText("Nothing waiting: everything recorded here has reached the office.").waitFor();
+
+  // Signing out leaves nothing of the contractor's on the phone: the store is deleted, the token with it.
+  assert.ok(await page.evaluate("indexedDB.databases().then((d) => d.some((x) => x.name === 'propops-field'))"));
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { level: 1, name: "PropOps field sign-in" }).waitFor();
+  assert.equal(await page.evaluate("indexedDB.databases().then((d) => d.some((x) => x.name === 'propops-field'))"), false);
+  await page.reload();
+  await page.getByRole("heading", { level: 1, name: "PropOps field sign-in" }).waitFor();
+  await accessible("sign-in");
 });

@@ -103,7 +103,12 @@ function open() {
 }
 
 export const store = {
+  /** The kept token; asked before anything is stored, so a signed-out phone gets no empty database back. */
   async token() {
+    if (!db && "databases" in indexedDB) {
+      const all = await indexedDB.databases().catch(() => undefined);
+      if (all && !all.some((d) => d.name === DB_NAME)) return undefined;
+    }
     return (await open()).get("meta", "token");
   },
   async setToken(token: string) {
