@@ -937,19 +937,30 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
 
     // Jobs by filter: `count` is exact below offset + 500, so ask from just below the expected number.
     const admin = adminFor(0);
-    const listCount = async (
-      what: string,
-      query: Record<string, string | number>,
-      want: number,
-      who: { token: string; csrf: string } = admin,
-    ) => {
-      const res = await call(who, "verify count", "GET", "/api/jobs/manage", {
-        query: { action: "list", limit: 1, offset: Math.max(0, want - 100), ...query },
-      });
-      if (res.status !== 200) return fail("count", `${what}: ${res.status}`);
-      if (res.body.count_capped === true) fail("count", `${what}: capped`);
-      checkCount(what, res.body.count, want);
-    };
+    type Who = { token: string; csrf: string };
+    type Body = Record<string, unknown>;
+    /** A check of a count the API answers at `path` (`label` names it in failures) against the model's `want`. */
+    const countCheck =
+      (
+        label: string,
+        path: string,
+        base: (want: number) => Record<string, string | number>,
+        counted: (body: Body, what: string) => unknown,
+      ) =>
+      async (what: string, query: Record<string, string | number>, want: number, who: Who = admin) => {
+        const res = await call(who, `verify ${label}`, "GET", path, { query: { ...base(want), ...query } });
+        if (res.status !== 200) return fail(label, `${what}: ${res.status}`);
+        checkCount(what, counted(res.body, what), want);
+      };
+    const listCount = countCheck(
+      "count",
+      "/api/jobs/manage",
+      (want) => ({ action: "list", limit: 1, offset: Math.max(0, want - 100) }),
+      (body, what) => {
+        if (body.count_capped === true) fail("count", `${what}: capped`);
+        return body.count;
+      },
+    );
     await listCount("jobs (seeded + created − deleted)", {}, live.length);
     for (const id of CONTRACTORS)
       await listCount(`jobs of contractor ${id}`, { contractor_id: id }, live.filter((j) => j.fields.contractor_id === id).length);
@@ -976,17 +987,15 @@ export async function runProofLoad(opts: ProofOptions): Promise<ProofSummary> {
     });
     // SLA counters (trigger-kept) against the model: every job here has a priority with SLA hours.
     const measured = (jobsIn: JobModel[]) => jobsIn.filter((j) => OPEN_STATUSES.has(j.fields.status_id)).length;
-    const sla = async (
-      what: string,
-      query: Record<string, string | number>,
-      want: number,
-      who: { token: string; csrf: string } = admin,
-    ) => {
-      const res = await call(who, "verify sla", "GET", "/api/jobs/sla-status", { query });
-      if (res.status !== 200) return fail("sla-status", `${what}: ${res.status}`);
-      const d = res.body.data as Record<string, number>;
-      checkCount(what, (d.jobs_within_sla ?? 0) + (d.jobs_overdue ?? 0) + (d.jobs_breached ?? 0), want);
-    };
+    const sla = countCheck(
+      "sla-status",
+      "/api/jobs/sla-status",
+      () => ({}),
+      (body) => {
+        const d = body.data as Record<string, number>;
+        return (d.jobs_within_sla ?? 0) + (d.jobs_overdue ?? 0) + (d.jobs_breached ?? 0);
+      },
+    );
     await sla("jobs the SLA measures", {}, measured(live));
     for (const id of CONTRACTORS)
       await sla(

@@ -14,23 +14,6 @@ export const rotateKeys = operation({
   method: "post",
   path: "/api/admin/rotate-keys",
   operationId: "rotateEncryptionKeys",
-  docs: {
-    description:
-      "Administrators only. After a new key is added to ENCRYPTION_KEYS and made active, call this until `complete` is true (`npm run rotate-keys` loops); old keys stay in the ring until then.",
-    body: { batch: ex("Re-encrypt up to 500 rows under the active key", { limit: 500 }) },
-    responses: {
-      200: {
-        done: ex("Every row is under the active key", {
-          success: true,
-          rotated: 42,
-          complete: true,
-          active_key_id: "k2",
-          message: "All encrypted fields use the active key",
-        }),
-      },
-    },
-    notFound: false,
-  },
   summary: "Re-encrypt stored private fields under the active key (admins; bounded per call)",
   tag: "Admin",
   permission: "api.admin.rotate_keys",
@@ -56,5 +39,22 @@ export const rotateKeys = operation({
       complete: result.complete,
       active_key_id: cipher.activeKeyId,
     });
+  },
+  docs: {
+    description:
+      "Administrators only. After a new key is added to ENCRYPTION_KEYS and made active, call this until `complete` is true (`npm run rotate-keys` loops); old keys stay in the ring until then.",
+    body: { batch: ex("Re-encrypt up to 500 rows under the active key", { limit: 500 }) },
+    responses: {
+      200: {
+        done: ex("Every row is under the active key", {
+          success: true,
+          rotated: 42,
+          complete: true,
+          active_key_id: "k2",
+          message: "All encrypted fields use the active key",
+        }),
+      },
+    },
+    notFound: false,
   },
 });

@@ -92,6 +92,15 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
   const mine = and(eq(idempotencyKeys.tokenId, tokenId), eq(idempotencyKeys.key, key));
   const live = and(mine, gte(idempotencyKeys.expiresAt, iso(now)));
   const lookUp = () => db.select().from(idempotencyKeys).where(live);
+  // The key's row as this request claims it (its answer added once known).
+  const claimRow = {
+    tokenId,
+    key,
+    requestHash: hash,
+    createdAt: claimedAt,
+    committedAt: claimedAt,
+    expiresAt: iso(now + IDEMPOTENCY_TTL_MS),
+  };
   const keys = new KeyRides(db, {
     lookUp,
     claim: () => [
@@ -111,14 +120,7 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
             ),
           ),
         ),
-      db.insert(idempotencyKeys).values({
-        tokenId,
-        key,
-        requestHash: hash,
-        createdAt: claimedAt,
-        committedAt: claimedAt,
-        expiresAt: iso(now + IDEMPOTENCY_TTL_MS),
-      }),
+      db.insert(idempotencyKeys).values(claimRow),
     ],
   });
   // Our key only (a request that outlived its lease must not touch its successor's).
@@ -142,16 +144,7 @@ export async function idempotent(c: AppContext, tokenId: number, handler: () => 
     // Nothing written to D1 carried the key: store key and answer now, before answering.
     await db
       .insert(idempotencyKeys)
-      .values({
-        tokenId,
-        key,
-        requestHash: hash,
-        createdAt: claimedAt,
-        committedAt: claimedAt,
-        expiresAt: iso(now + IDEMPOTENCY_TTL_MS),
-        ...answer,
-        body: await copy.text(),
-      })
+      .values({ ...claimRow, ...answer, body: await copy.text() })
       .onConflictDoNothing()
       .run();
     return response;

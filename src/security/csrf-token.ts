@@ -9,6 +9,17 @@ export const getCsrfToken = operation({
   method: "get",
   path: "/api/security/csrf-token",
   operationId: "getCsrfToken",
+  summary: "A CSRF token for mutating requests",
+  description: `Send it as the \`csrf_token\` field or the \`X-CSRF-Token\` header on POST, PUT, PATCH and DELETE. It is bound to the API token that fetched it and lasts ${CSRF_TTL_SECONDS / 3600} hours; any valid API token may fetch one.`,
+  tag: "Security",
+  permission: issueCsrfToken.admission.permission,
+  responses: {
+    200: jsonResponse(
+      "A CSRF token",
+      z.object({ success: z.literal(true), csrf_token: z.string(), expires_at: z.string(), message: z.string() }),
+    ),
+  },
+  handler: async (c) => done(c, "CSRF token issued", await issueCsrfToken(c.var.ctx, undefined)),
   docs: {
     responses: {
       200: {
@@ -22,15 +33,4 @@ export const getCsrfToken = operation({
     },
     notFound: false,
   },
-  summary: "A CSRF token for mutating requests",
-  description: `Send it as the \`csrf_token\` field or the \`X-CSRF-Token\` header on POST, PUT, PATCH and DELETE. It is bound to the API token that fetched it and lasts ${CSRF_TTL_SECONDS / 3600} hours; any valid API token may fetch one.`,
-  tag: "Security",
-  permission: issueCsrfToken.admission.permission,
-  responses: {
-    200: jsonResponse(
-      "A CSRF token",
-      z.object({ success: z.literal(true), csrf_token: z.string(), expires_at: z.string(), message: z.string() }),
-    ),
-  },
-  handler: async (c) => done(c, "CSRF token issued", await issueCsrfToken(c.var.ctx, undefined)),
 });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Plan } from "../src/transcode.ts";
-import { buildFfmpegArgs, encoderArgs, planOutputs } from "../src/transcode.ts";
+import { buildFfmpegArgs, encoderArgs, FFMPEG_QUIET, planOutputs, thumbnailArgs } from "../src/transcode.ts";
 
 const exec = promisify(execFile);
 const SECONDS = 10;
@@ -27,11 +27,7 @@ function median(xs: number[]): number {
 /** The same per-rung settings as the service, one ffmpeg process per output. */
 function separateArgs(src: string, dir: string, plan: Plan): string[][] {
   const runs = plan.rungs.map((r) => [
-    "-hide_banner",
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
+    ...FFMPEG_QUIET,
     "-i",
     src,
     "-vf",
@@ -47,30 +43,8 @@ function separateArgs(src: string, dir: string, plan: Plan): string[][] {
     ...encoderArgs(r.maxrateKbps),
     join(dir, `sep-${r.name}.mp4`),
   ]);
-  runs.push(thumbArgs(src, dir, plan));
+  runs.push(thumbnailArgs(src, join(dir, "sep-thumb.jpg"), plan, plan.thumb.at));
   return runs;
-}
-
-function thumbArgs(src: string, dir: string, plan: Plan): string[] {
-  const t = plan.thumb;
-  return [
-    "-hide_banner",
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
-    "-ss",
-    String(t.at),
-    "-i",
-    src,
-    "-frames:v",
-    "1",
-    "-vf",
-    `scale=${t.width}:${t.height},setsar=1,format=yuvj420p`,
-    "-q:v",
-    "3",
-    join(dir, "sep-thumb.jpg"),
-  ];
 }
 
 const dir = await mkdtemp(join(tmpdir(), "transcode-bench-"));
@@ -78,11 +52,7 @@ try {
   const src = join(dir, "source.mp4");
   process.stdout.write(`generating ${SECONDS} s 1920x1080@30 clip with audio…\n`);
   await exec("ffmpeg", [
-    "-hide_banner",
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
+    ...FFMPEG_QUIET,
     "-f",
     "lavfi",
     "-i",
@@ -113,7 +83,7 @@ try {
     let total = 0;
     for (const args of separateArgs(src, dir, plan)) total += await time(args);
     separate.push(total);
-    thumbOnly.push(await time(thumbArgs(src, dir, plan)));
+    thumbOnly.push(await time(thumbnailArgs(src, join(dir, "sep-thumb.jpg"), plan, plan.thumb.at)));
   }
   const a = median(single);
   const b = median(separate);

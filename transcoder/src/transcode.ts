@@ -186,7 +186,7 @@ export function buildFfmpegArgs(src: string, dir: string, plan: Plan, hasAudio: 
   });
   const t = plan.thumb;
   chains.push(`[st]trim=start=${t.at.toFixed(3)},scale=${t.width}:${t.height},setsar=1,format=yuvj420p[vt]`);
-  const args = ["-hide_banner", "-nostdin", "-v", "error", "-y", "-i", src, "-filter_complex", chains.join(";")];
+  const args = [...FFMPEG_QUIET, "-i", src, "-filter_complex", chains.join(";")];
   plan.rungs.forEach((r, i) => {
     args.push("-map", `[v${i}]`);
     if (hasAudio) args.push("-map", "0:a:0", "-c:a", "aac", "-b:a", "128k");
@@ -196,15 +196,18 @@ export function buildFfmpegArgs(src: string, dir: string, plan: Plan, hasAudio: 
   return args;
 }
 
-/** Fallback thumbnail from the first frame (if the in-graph one produced nothing). */
-function thumbnailArgs(src: string, out: string, plan: Plan): string[] {
+/** ffmpeg quiet, non-interactive, overwriting: how every run here starts. */
+export const FFMPEG_QUIET = ["-hide_banner", "-nostdin", "-v", "error", "-y"] as const;
+
+/**
+ * Fallback thumbnail from the first frame (if the in-graph one produced nothing), or from `at`
+ * seconds in (the benchmark's separate pass).
+ */
+export function thumbnailArgs(src: string, out: string, plan: Plan, at?: number): string[] {
   const t = plan.thumb;
   return [
-    "-hide_banner",
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
+    ...FFMPEG_QUIET,
+    ...(at === undefined ? [] : ["-ss", String(at)]),
     "-i",
     src,
     "-frames:v",

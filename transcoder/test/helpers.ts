@@ -13,7 +13,7 @@ import type { Config } from "../src/config.ts";
 import { loadConfig, resolveBinary } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
 import { startServer } from "../src/server.ts";
-import { TEMP_PREFIX } from "../src/transcode.ts";
+import { FFMPEG_QUIET, TEMP_PREFIX } from "../src/transcode.ts";
 
 const exec = promisify(execFile);
 
@@ -68,17 +68,7 @@ export async function makeClip(dir: string, name: string, o: ClipOptions): Promi
 }
 
 async function generateClip(out: string, o: ClipOptions): Promise<void> {
-  const args = [
-    "-hide_banner",
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `testsrc2=size=${o.width}x${o.height}:rate=${o.rate ?? 30}:duration=${o.seconds}`,
-  ];
+  const args = [...FFMPEG_QUIET, "-f", "lavfi", "-i", `testsrc2=size=${o.width}x${o.height}:rate=${o.rate ?? 30}:duration=${o.seconds}`];
   if (o.audio) args.push("-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${o.seconds}`);
   args.push("-c:v", "libx264", "-preset", "ultrafast", "-crf", String(o.crf ?? 12), "-pix_fmt", "yuv420p");
   if (o.audio) args.push("-c:a", "aac", "-b:a", "192k");

@@ -341,6 +341,23 @@ export function compressImage(input: Uint8Array, opts: CompressOptions = {}): Co
 
 const mimeOf = (format: ImageFormat) => (format === "png" ? "image/png" : "image/jpeg") as "image/png" | "image/jpeg";
 
+/**
+ * EXIF orientation → [a, b, c, d, e, f] with the stored pixel at (a·x + b·y + c·(w−1), d·x + e·y + f·(h−1)):
+ * 2 mirror, 3 rotate 180°, 4 flip, 5 transpose, 6 rotate 90° clockwise, 7 transverse, 8 rotate 90° anticlockwise.
+ */
+type Orientation = readonly [number, number, number, number, number, number];
+const AS_STORED: Orientation = [1, 0, 0, 0, 1, 0];
+const ORIENTATIONS: Record<number, Orientation> = {
+  1: AS_STORED,
+  2: [-1, 0, 1, 0, 1, 0],
+  3: [-1, 0, 1, 0, -1, 1],
+  4: [1, 0, 0, 0, -1, 1],
+  5: [0, 1, 0, 1, 0, 0],
+  6: [0, 1, 0, -1, 0, 1],
+  7: [0, -1, 1, -1, 0, 1],
+  8: [0, -1, 1, 1, 0, 0],
+};
+
 /** Applies an EXIF orientation to RGBA pixels (1 = as stored; 5–8 swap width and height). */
 export function orient(pixels: Uint8Array, w: number, h: number, orientation: number) {
   const src = new Uint32Array(pixels.buffer, pixels.byteOffset, w * h);
@@ -348,46 +365,13 @@ export function orient(pixels: Uint8Array, w: number, h: number, orientation: nu
   const ow = swap ? h : w;
   const oh = swap ? w : h;
   const out = new Uint32Array(ow * oh);
+  // The stored pixel shown at (x, y), as ORIENTATIONS says: each orientation is a
+  // flip and/or a transpose, so its six coefficients say it all (and the loop stays arithmetic).
+  const [a, b, c, d, e, f] = ORIENTATIONS[orientation] ?? AS_STORED;
+  const cx = c * (w - 1);
+  const fy = f * (h - 1);
   for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      // (sx, sy): the stored pixel shown at (x, y) for each EXIF orientation.
-      let sx: number;
-      let sy: number;
-      switch (orientation) {
-        case 2:
-          sx = w - 1 - x;
-          sy = y;
-          break;
-        case 3:
-          sx = w - 1 - x;
-          sy = h - 1 - y;
-          break;
-        case 4:
-          sx = x;
-          sy = h - 1 - y;
-          break;
-        case 5:
-          sx = y;
-          sy = x;
-          break;
-        case 6:
-          sx = y;
-          sy = h - 1 - x;
-          break;
-        case 7:
-          sx = w - 1 - y;
-          sy = h - 1 - x;
-          break;
-        case 8:
-          sx = w - 1 - y;
-          sy = x;
-          break;
-        default:
-          sx = x;
-          sy = y;
-      }
-      out[y * ow + x] = src[sy * w + sx] ?? 0;
-    }
+    for (let x = 0; x < ow; x++) out[y * ow + x] = src[(d * x + e * y + fy) * w + a * x + b * y + cx] ?? 0;
   }
   return { pixels: new Uint8Array(out.buffer), width: ow, height: oh };
 }

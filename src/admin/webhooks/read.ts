@@ -10,15 +10,6 @@ export const getWebhooks = operation({
   method: "get",
   path: "/api/admin/webhooks",
   operationId: "listOrGetWebhookSubscriptions",
-  docs: {
-    query: { action: "list", limit: 50, offset: 0 },
-    responses: {
-      200: {
-        list: ex("Subscriptions (action=list)", { success: true, data: [WEBHOOK], count: 1, message: OK }),
-        get: ex("One subscription (action=get)", { success: true, data: WEBHOOK, message: OK }),
-      },
-    },
-  },
   summary: "List webhook subscriptions (action=list) or read one (action=get&uuid=…)",
   description:
     "Signed webhooks (Standard Webhooks): see the README's section for integrators. The signing secret is never returned here; it is shown once on create and rotate_secret.",
@@ -34,12 +25,30 @@ export const getWebhooks = operation({
     const { data, count } = await listWebhooks(c.var.ctx, query);
     return ok(c, data, { count });
   },
+  docs: {
+    query: { action: "list" },
+    responses: {
+      200: {
+        list: ex("Subscriptions (action=list)", { success: true, data: [WEBHOOK], count: 1, message: OK }),
+        get: ex("One subscription (action=get)", { success: true, data: WEBHOOK, message: OK }),
+      },
+    },
+  },
 });
 
 export const getWebhookDeliveries = operation({
   method: "get",
   path: "/api/admin/webhooks/deliveries",
   operationId: "listWebhookDeliveries",
+  summary: "The delivery log of one subscription, newest first (status, attempts, response, latency, last error)",
+  tag: "Admin",
+  permission: listWebhookDeliveries.admission.permission,
+  query: deliveriesQuery,
+  responses: { 200: jsonResponse("A page of deliveries", listEnvelope(Delivery)) },
+  handler: async (c, { query }) => {
+    const { data, count } = await listWebhookDeliveries(c.var.ctx, query);
+    return ok(c, data, { count });
+  },
   docs: {
     query: { subscription_uuid: WEBHOOK.uuid, status: "failed", limit: 50, offset: 0 },
     responses: {
@@ -67,14 +76,5 @@ export const getWebhookDeliveries = operation({
         }),
       },
     },
-  },
-  summary: "The delivery log of one subscription, newest first (status, attempts, response, latency, last error)",
-  tag: "Admin",
-  permission: listWebhookDeliveries.admission.permission,
-  query: deliveriesQuery,
-  responses: { 200: jsonResponse("A page of deliveries", listEnvelope(Delivery)) },
-  handler: async (c, { query }) => {
-    const { data, count } = await listWebhookDeliveries(c.var.ctx, query);
-    return ok(c, data, { count });
   },
 });

@@ -19,38 +19,6 @@ export const postWebhooks = operation({
   method: "post",
   path: "/api/admin/webhooks",
   operationId: "manageWebhookSubscriptions",
-  docs: {
-    body: {
-      create: ex("Subscribe to job and SLA events", {
-        action: "create",
-        url: "https://integrator.example.com/hooks/propops",
-        event_types: ["job.created", "job.status_changed", "sla.breached"],
-        description: "Ops board",
-      }),
-      update: ex("Pause a subscription", { action: "update", uuid: WEBHOOK.uuid, enabled: false }),
-      rotate: ex("Rotate the signing secret", { action: "rotate_secret", uuid: WEBHOOK.uuid }),
-      delete: ex("Delete a subscription", { action: "delete", uuid: WEBHOOK.uuid }),
-    },
-    responses: {
-      201: {
-        created: ex("Created: the secret is shown once", {
-          success: true,
-          subscription: WEBHOOK,
-          secret: WHSEC,
-          message: "Webhook subscription created",
-        }),
-      },
-      200: {
-        rotated: ex("Secret rotated: the new secret is shown once", {
-          success: true,
-          subscription: WEBHOOK,
-          secret: WHSEC,
-          message: "Signing secret rotated",
-        }),
-        updated: ex("Updated", { success: true, subscription: { ...WEBHOOK, enabled: false }, message: "Webhook subscription updated" }),
-      },
-    },
-  },
   summary: "Create, update, delete a webhook subscription, or rotate its signing secret (action=create|update|delete|rotate_secret)",
   description:
     "`create` and `rotate_secret` answer with the `whsec_` secret once; it is stored encrypted and never shown again. " +
@@ -83,12 +51,51 @@ export const postWebhooks = operation({
         );
     }
   },
+  docs: {
+    body: {
+      create: ex("Subscribe to job and SLA events", {
+        action: "create",
+        url: "https://integrator.example.com/hooks/propops",
+        event_types: ["job.created", "job.status_changed", "sla.breached"],
+        description: "Ops board",
+      }),
+      update: ex("Pause a subscription", { action: "update", uuid: WEBHOOK.uuid, enabled: false }),
+      rotate: ex("Rotate the signing secret", { action: "rotate_secret", uuid: WEBHOOK.uuid }),
+      delete: ex("Delete a subscription", { action: "delete", uuid: WEBHOOK.uuid }),
+    },
+    responses: {
+      201: {
+        created: ex("Created: the secret is shown once", {
+          success: true,
+          subscription: WEBHOOK,
+          secret: WHSEC,
+          message: "Webhook subscription created",
+        }),
+      },
+      200: {
+        rotated: ex("Secret rotated: the new secret is shown once", {
+          success: true,
+          subscription: WEBHOOK,
+          secret: WHSEC,
+          message: "Signing secret rotated",
+        }),
+        updated: ex("Updated", { success: true, subscription: { ...WEBHOOK, enabled: false }, message: "Webhook subscription updated" }),
+      },
+    },
+  },
 });
 
 export const postWebhookDeliveries = operation({
   method: "post",
   path: "/api/admin/webhooks/deliveries",
   operationId: "redeliverWebhook",
+  summary: "Send a delivered or failed delivery again (action=redeliver), with the same webhook-id",
+  tag: "Admin",
+  permission: redeliverWebhook.admission.permission,
+  body: redeliverBody,
+  actions: ["redeliver"],
+  responses: { 202: jsonResponse("Queued for delivery", MessageOnly.extend({ delivery_uuid: z.string() })) },
+  handler: async (c, { body }) => done(c, "Delivery queued again", await redeliverWebhook(c.var.ctx, body), 202),
   docs: {
     conflict: true,
     body: {
@@ -104,11 +111,4 @@ export const postWebhookDeliveries = operation({
       },
     },
   },
-  summary: "Send a delivered or failed delivery again (action=redeliver), with the same webhook-id",
-  tag: "Admin",
-  permission: redeliverWebhook.admission.permission,
-  body: redeliverBody,
-  actions: ["redeliver"],
-  responses: { 202: jsonResponse("Queued for delivery", MessageOnly.extend({ delivery_uuid: z.string() })) },
-  handler: async (c, { body }) => done(c, "Delivery queued again", await redeliverWebhook(c.var.ctx, body), 202),
 });

@@ -14,6 +14,15 @@ const Agent = directoryEntry(
 export const getAgents = directoryOperation({
   path: "/api/jobs/agents",
   operationId: "listAgents",
+  summary: "Agent directory: searchable by name, filtered by active",
+  description:
+    "The letting agents a job can name (`agent_id`), by name. `search` matches the start of the name. Staff, managers and " +
+    "admins see every agent; an agent user sees only its own agency's record; contractors are refused (403). `count` is exact " +
+    "up to `offset + limit + 100`, then a lower bound with `count_capped: true`.",
+  extra: { active: zFilterFlag("active agents") },
+  answer: "Agents",
+  item: Agent,
+  run: listAgents,
   docs: {
     query: { action: "list", search: "Agent", active: "true" },
     responses: {
@@ -32,13 +41,4 @@ export const getAgents = directoryOperation({
     },
     notFound: false,
   },
-  summary: "Agent directory: searchable by name, filtered by active",
-  description:
-    "The letting agents a job can name (`agent_id`), by name. `search` matches the start of the name. Staff, managers and " +
-    "admins see every agent; an agent user sees only its own agency's record; contractors are refused (403). `count` is exact " +
-    "up to `offset + limit + 100`, then a lower bound with `count_capped: true`.",
-  extra: { active: zFilterFlag("active agents") },
-  answer: "Agents",
-  item: Agent,
-  run: listAgents,
 });

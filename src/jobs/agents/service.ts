@@ -1,7 +1,6 @@
-import { and, eq } from "drizzle-orm";
 import { useCase } from "../../app/use-case";
 import { agents } from "../../db/schema";
-import { byName, type DirectoryInput, type DirectoryPage, directoryPage, namePrefix, ownRecord } from "../reference/directory";
+import { byName, type DirectoryInput, type DirectoryPage, directoryPage, entryHead, partyWhere } from "../reference/directory";
 
 export type AgentsQuery = DirectoryInput & { active?: boolean };
 
@@ -18,17 +17,13 @@ export const listAgents = useCase(
   { permission: "api.jobs.agents.manage" },
   async (scope, query: AgentsQuery): Promise<DirectoryPage<AgentEntry>> => {
     // By name on agents_name_idx (agents_active_name_idx with `active`).
-    const where = and(
-      ownRecord(scope.caller, "agent", agents.id),
-      query.active === undefined ? undefined : eq(agents.active, query.active),
-      namePrefix(agents.name, query.search),
-    );
+    const where = partyWhere(scope, "agent", agents, query);
     const rows = scope.db
       .select({ id: agents.id, uuid: agents.uuid, name: agents.name, email: agents.email, active: agents.active })
       .from(agents)
       .where(where)
       .orderBy(...byName(agents.name, agents.id));
     const page = await directoryPage(scope, query, rows, { from: agents, where });
-    return { ...page, data: page.rows.map((a) => ({ ID: a.id, uuid: a.uuid, name: a.name, email: a.email, active: Boolean(a.active) })) };
+    return { ...page, data: page.rows.map((a) => ({ ...entryHead(a), active: Boolean(a.active) })) };
   },
 );

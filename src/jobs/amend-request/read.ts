@@ -28,6 +28,25 @@ export const getAmendRequests = operation({
   method: "get",
   path: "/api/jobs/amend-request",
   operationId: "listAmendmentRequests",
+  summary: "Amendment requests: by job, by status, or one by uuid",
+  description:
+    "Newest first, paginated (`limit`, `offset`). `uuid` returns the one request (in the same list shape) or 404; " +
+    "`job_uuid` of an unknown job (or one the caller may not see) is 404. Contractors see only their jobs' requests.",
+  tag: "Amendments",
+  permission: listAmendments.admission.permission,
+  query: z.strictObject({
+    uuid: zUuid().optional(),
+    job_uuid: zUuid().optional(),
+    status: z
+      .enum(["pending", "approved", "rejected", "superseded"], { error: "must be pending, approved, rejected or superseded" })
+      .optional(),
+    ...zPagination,
+  }),
+  responses: { 200: jsonResponse("A page of amendment requests", listEnvelope(AmendmentItem)) },
+  handler: async (c, { query }) => {
+    const { data, count } = await listAmendments(c.var.ctx, query);
+    return ok(c, data, { count });
+  },
   docs: {
     query: { job_uuid: JOB_UUID, status: "pending" },
     responses: {
@@ -56,24 +75,5 @@ export const getAmendRequests = operation({
         }),
       },
     },
-  },
-  summary: "Amendment requests: by job, by status, or one by uuid",
-  description:
-    "Newest first, paginated (`limit`, `offset`). `uuid` returns the one request (in the same list shape) or 404; " +
-    "`job_uuid` of an unknown job (or one the caller may not see) is 404. Contractors see only their jobs' requests.",
-  tag: "Amendments",
-  permission: listAmendments.admission.permission,
-  query: z.strictObject({
-    uuid: zUuid().optional(),
-    job_uuid: zUuid().optional(),
-    status: z
-      .enum(["pending", "approved", "rejected", "superseded"], { error: "must be pending, approved, rejected or superseded" })
-      .optional(),
-    ...zPagination,
-  }),
-  responses: { 200: jsonResponse("A page of amendment requests", listEnvelope(AmendmentItem)) },
-  handler: async (c, { query }) => {
-    const { data, count } = await listAmendments(c.var.ctx, query);
-    return ok(c, data, { count });
   },
 });

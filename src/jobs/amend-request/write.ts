@@ -10,18 +10,6 @@ export const postAmendRequest = operation({
   method: "post",
   path: "/api/jobs/amend-request",
   operationId: "submitAmendmentRequest",
-  docs: {
-    body: {
-      submit: ex("Propose a new contractor budget", {
-        job_uuid: JOB_UUID,
-        field_name: "contractor_budget",
-        requested_value: "220.00",
-        reason: "Additional materials required.",
-      }),
-    },
-    responses: { 201: { submitted: ex("Request recorded", { success: true, message: "Amendment request submitted", uuid: AMEND_UUID }) } },
-    conflict: true,
-  },
   summary: "Propose a change to one job field",
   description:
     "`field_name` must be one GET /api/jobs/amendable-fields lists for the caller's role (else 400), and `requested_value` " +
@@ -44,17 +32,24 @@ export const postAmendRequest = operation({
   handler: async (c, { body }) => {
     return done(c, "Amendment request submitted", await requestAmendment(c.var.ctx, body), 201);
   },
+  docs: {
+    body: {
+      submit: ex("Propose a new contractor budget", {
+        job_uuid: JOB_UUID,
+        field_name: "contractor_budget",
+        requested_value: "220.00",
+        reason: "Additional materials required.",
+      }),
+    },
+    responses: { 201: { submitted: ex("Request recorded", { success: true, message: "Amendment request submitted", uuid: AMEND_UUID }) } },
+    conflict: true,
+  },
 });
 
 export const patchAmendRequest = operation({
   method: "patch",
   path: "/api/jobs/amend-request",
   operationId: "decideAmendmentRequest",
-  docs: {
-    body: { approve: ex("Approve a pending request", { uuid: AMEND_UUID, status: "approved" }) },
-    responses: { 200: { approved: ex("Request approved", { success: true, message: "Amendment request approved" }) } },
-    conflict: true,
-  },
   summary: "Approve or reject a pending amendment request",
   description:
     "Management only (manager or admin; others 403). Approval applies the requested value to the job in the same transaction " +
@@ -81,5 +76,10 @@ export const patchAmendRequest = operation({
   handler: async (c, { body }) => {
     const { status } = await decideAmendment(c.var.ctx, body);
     return done(c, status === "approved" ? "Amendment request approved" : "Amendment request rejected");
+  },
+  docs: {
+    body: { approve: ex("Approve a pending request", { uuid: AMEND_UUID, status: "approved" }) },
+    responses: { 200: { approved: ex("Request approved", { success: true, message: "Amendment request approved" }) } },
+    conflict: true,
   },
 });

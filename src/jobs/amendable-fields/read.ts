@@ -28,6 +28,28 @@ export const getAmendableFields = operation({
   method: "get",
   path: "/api/jobs/amendable-fields",
   operationId: "listAmendableFields",
+  summary: "The fields the caller may propose changes to on a job, with current values and options",
+  description:
+    "Role-aware: contractors (`user_type: contractor`) may propose contractor_budget, the works dates and the time slot; " +
+    "every other role (`user_type: staff`) a larger set. Encrypted private fields are never amendable. " +
+    "Values are text, as an amendment request carries them; choice fields list their options.",
+  tag: "Amendable Fields",
+  permission: amendableFields.admission.permission,
+  query: z.strictObject({ job_uuid: zUuid() }),
+  responses: {
+    200: jsonResponse(
+      "The amendable fields",
+      dataEnvelope(
+        z.object({
+          job_uuid: z.string(),
+          job_ref: z.string(),
+          user_type: z.enum(["staff", "contractor"]),
+          fields: z.array(FieldItem),
+        }),
+      ),
+    ),
+  },
+  handler: async (c, { query }) => ok(c, await amendableFields(c.var.ctx, query)),
   docs: {
     query: { job_uuid: JOB_UUID },
     responses: {
@@ -62,26 +84,4 @@ export const getAmendableFields = operation({
       },
     },
   },
-  summary: "The fields the caller may propose changes to on a job, with current values and options",
-  description:
-    "Role-aware: contractors (`user_type: contractor`) may propose contractor_budget, the works dates and the time slot; " +
-    "every other role (`user_type: staff`) a larger set. Encrypted private fields are never amendable. " +
-    "Values are text, as an amendment request carries them; choice fields list their options.",
-  tag: "Amendable Fields",
-  permission: amendableFields.admission.permission,
-  query: z.strictObject({ job_uuid: zUuid() }),
-  responses: {
-    200: jsonResponse(
-      "The amendable fields",
-      dataEnvelope(
-        z.object({
-          job_uuid: z.string(),
-          job_ref: z.string(),
-          user_type: z.enum(["staff", "contractor"]),
-          fields: z.array(FieldItem),
-        }),
-      ),
-    ),
-  },
-  handler: async (c, { query }) => ok(c, await amendableFields(c.var.ctx, query)),
 });

@@ -16,11 +16,6 @@ export const postApprovalGate = operation({
   method: "post",
   path: "/api/jobs/approval-gate",
   operationId: "decideApprovalGate",
-  docs: {
-    body: { approve: ex("Approve a gate", { job_uuid: JOB_UUID, decision: "approve", notes: "Checked on site — proceed." }) },
-    responses: { 200: { approved: ex("Job progressed", { success: true, message: "Job approved and progressed to next status" }) } },
-    conflict: true,
-  },
   summary: "Approve or reject a job at an approval gate",
   description:
     "Only for a job whose status requires approval, and only by management (manager or admin; others 403). " +
@@ -35,5 +30,10 @@ export const postApprovalGate = operation({
   handler: async (c, { body }) => {
     const { to } = await decideApprovalGate(c.var.ctx, body);
     return done(c, body.decision === "approve" ? "Job approved and progressed to next status" : `Job rejected and returned to ${to.name}`);
+  },
+  docs: {
+    body: { approve: ex("Approve a gate", { job_uuid: JOB_UUID, decision: "approve", notes: "Checked on site — proceed." }) },
+    responses: { 200: { approved: ex("Job progressed", { success: true, message: "Job approved and progressed to next status" }) } },
+    conflict: true,
   },
 });

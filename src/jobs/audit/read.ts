@@ -23,6 +23,19 @@ export const getAudit = operation({
   method: "get",
   path: "/api/jobs/audit",
   operationId: "listJobAuditEvents",
+  summary: "A job's audit trail: who changed what, when, before and after",
+  description:
+    "Newest first, paginated (`limit`, `offset`; `count` is the total). Needs `api.jobs.manage.list` (whoever may list jobs may " +
+    "read their history). Contractors read only their own jobs' trails. The trail outlives its job: managers and admins can " +
+    "still read a deleted job's trail by its uuid; for other roles a deleted job is 404, like any unknown job.",
+  tag: "Audit",
+  permission: readAuditTrail.admission.permission,
+  query: z.strictObject({ job_uuid: zUuid(), ...zPagination }),
+  responses: { 200: jsonResponse("A page of audit events", listEnvelope(AuditItem)) },
+  handler: async (c, { query }) => {
+    const { data, count } = await readAuditTrail(c.var.ctx, query);
+    return ok(c, data, { count });
+  },
   docs: {
     query: { job_uuid: JOB_UUID, limit: 50 },
     responses: {
@@ -44,18 +57,5 @@ export const getAudit = operation({
         }),
       },
     },
-  },
-  summary: "A job's audit trail: who changed what, when, before and after",
-  description:
-    "Newest first, paginated (`limit`, `offset`; `count` is the total). Needs `api.jobs.manage.list` (whoever may list jobs may " +
-    "read their history). Contractors read only their own jobs' trails. The trail outlives its job: managers and admins can " +
-    "still read a deleted job's trail by its uuid; for other roles a deleted job is 404, like any unknown job.",
-  tag: "Audit",
-  permission: readAuditTrail.admission.permission,
-  query: z.strictObject({ job_uuid: zUuid(), ...zPagination }),
-  responses: { 200: jsonResponse("A page of audit events", listEnvelope(AuditItem)) },
-  handler: async (c, { query }) => {
-    const { data, count } = await readAuditTrail(c.var.ctx, query);
-    return ok(c, data, { count });
   },
 });

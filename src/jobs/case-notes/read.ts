@@ -19,6 +19,22 @@ export const getCaseNotes = operation({
   method: "get",
   path: "/api/jobs/case-notes",
   operationId: "listCaseNotesOrDownloadAttachment",
+  summary: "List a job's case notes (action=list&job_uuid=…) or download a note attachment (action=download&uuid=<attachment uuid>)",
+  description:
+    "`action=list`: the job's notes, decrypted, pinned notes first and then oldest to newest; emailed replies carry " +
+    "`parent_uuid` (the note they answer). Every note of the job unless `limit` is given (at most " +
+    `${MAX_NOTES_PER_PAGE} per answer, with or without \`limit\`); \`count\` is always the job's total, so a thread longer ` +
+    "than the answer pages on with `offset`. " +
+    "`action=download` answers the attachment's bytes with its sniffed content type. Contractors see only their jobs' notes.",
+  tag: "Case Notes",
+  permission: "api.jobs.case_notes.manage",
+  query: caseNotesQuery,
+  actions: ["list", "download"],
+  responses: listOrFileResponses("The notes, or the attachment's bytes", listEnvelope(CaseNoteItem)),
+  handler: async (c, { query }) =>
+    query.action === "list"
+      ? listNotes(c, query)
+      : fileResponse(await downloadNoteFile(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) })),
   docs: {
     query: { action: "list", job_uuid: JOB_UUID },
     responses: {
@@ -51,22 +67,6 @@ export const getCaseNotes = operation({
       },
     },
   },
-  summary: "List a job's case notes (action=list&job_uuid=…) or download a note attachment (action=download&uuid=<attachment uuid>)",
-  description:
-    "`action=list`: the job's notes, decrypted, pinned notes first and then oldest to newest; emailed replies carry " +
-    "`parent_uuid` (the note they answer). Every note of the job unless `limit` is given (at most " +
-    `${MAX_NOTES_PER_PAGE} per answer, with or without \`limit\`); \`count\` is always the job's total, so a thread longer ` +
-    "than the answer pages on with `offset`. " +
-    "`action=download` answers the attachment's bytes with its sniffed content type. Contractors see only their jobs' notes.",
-  tag: "Case Notes",
-  permission: "api.jobs.case_notes.manage",
-  query: caseNotesQuery,
-  actions: ["list", "download"],
-  responses: listOrFileResponses("The notes, or the attachment's bytes", listEnvelope(CaseNoteItem)),
-  handler: async (c, { query }) =>
-    query.action === "list"
-      ? listNotes(c, query)
-      : fileResponse(await downloadNoteFile(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) })),
 });
 
 const parentUuid = sql<string | null>`(SELECT p.uuid FROM case_notes p WHERE p.id = ${caseNotes.parentId})`;

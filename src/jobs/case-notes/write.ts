@@ -11,39 +11,6 @@ export const postCaseNotes = operation({
   method: "post",
   path: "/api/jobs/case-notes",
   operationId: "createUpdateDeleteCaseNote",
-  docs: {
-    body: {
-      create: ex("Create a case note", {
-        action: "create",
-        job_uuid: JOB_UUID,
-        message: "Contractor attended site and completed boiler service.",
-        send_email: false,
-      }),
-      update: ex("Edit the note text or toggle the pinned state", { action: "update", uuid: NOTE_UUID, is_pinned: true }),
-      delete: ex("Remove a case note", { action: "delete", uuid: NOTE_UUID }),
-    },
-    responses: {
-      201: {
-        created: ex("Case note created", {
-          success: true,
-          note_uuid: NOTE_UUID,
-          note_id: 501,
-          email_status: "none",
-          email_error: null,
-          attachments_count: 0,
-          message: "Case note created successfully",
-        }),
-      },
-      200: {
-        updated: ex("Case note updated", {
-          success: true,
-          message: "Case note updated successfully",
-          note_uuid: NOTE_UUID,
-          changed_fields: ["is_pinned"],
-        }),
-      },
-    },
-  },
   summary: "Create a case note (no action, or action=create), update (action=update), delete (action=delete) or add files (action=attach)",
   description:
     "create: `job_uuid`, `message` (plain text or HTML; HTML is sanitised), optional `send_email`, `is_pinned` and, in " +
@@ -89,5 +56,38 @@ export const postCaseNotes = operation({
       case "attach":
         return answer(await addNoteFiles(scope, { uuid: body.uuid, attachments: await fileInputs(body.attachments) }));
     }
+  },
+  docs: {
+    body: {
+      create: ex("Create a case note", {
+        action: "create",
+        job_uuid: JOB_UUID,
+        message: "Contractor attended site and completed boiler service.",
+        send_email: false,
+      }),
+      update: ex("Edit the note text or toggle the pinned state", { action: "update", uuid: NOTE_UUID, is_pinned: true }),
+      delete: ex("Remove a case note", { action: "delete", uuid: NOTE_UUID }),
+    },
+    responses: {
+      201: {
+        created: ex("Case note created", {
+          success: true,
+          note_uuid: NOTE_UUID,
+          note_id: 501,
+          email_status: "none",
+          email_error: null,
+          attachments_count: 0,
+          message: "Case note created successfully",
+        }),
+      },
+      200: {
+        updated: ex("Case note updated", {
+          success: true,
+          message: "Case note updated successfully",
+          note_uuid: NOTE_UUID,
+          changed_fields: ["is_pinned"],
+        }),
+      },
+    },
   },
 });

@@ -19,6 +19,16 @@ const Contractor = directoryEntry(
 export const getContractors = directoryOperation({
   path: "/api/jobs/contractors",
   operationId: "listContractors",
+  summary: "Contractor directory: searchable by name, filtered by trade (job type) and active",
+  description:
+    "The contractors a job can be assigned to (`contractor_id`), by name. `search` matches the start of the name; " +
+    "`job_type_id` keeps those who take that trade; `active=true` those who can be assigned. A contractor caller sees " +
+    "only its own record (never another contractor's details). `count` is exact up to `offset + limit + 100`, " +
+    "then a lower bound with `count_capped: true`.",
+  extra: { job_type_id: zId().optional(), active: zFilterFlag("active contractors") },
+  answer: "Contractors",
+  item: Contractor,
+  run: listContractors,
   docs: {
     query: { action: "list", search: "Contr", job_type_id: 3, active: "true" },
     responses: {
@@ -40,14 +50,4 @@ export const getContractors = directoryOperation({
     },
     notFound: false,
   },
-  summary: "Contractor directory: searchable by name, filtered by trade (job type) and active",
-  description:
-    "The contractors a job can be assigned to (`contractor_id`), by name. `search` matches the start of the name; " +
-    "`job_type_id` keeps those who take that trade; `active=true` those who can be assigned. A contractor caller sees " +
-    "only its own record (never another contractor's details). `count` is exact up to `offset + limit + 100`, " +
-    "then a lower bound with `count_capped: true`.",
-  extra: { job_type_id: zId().optional(), active: zFilterFlag("active contractors") },
-  answer: "Contractors",
-  item: Contractor,
-  run: listContractors,
 });

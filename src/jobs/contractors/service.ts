@@ -1,8 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { useCase } from "../../app/use-case";
 import { contractorJobTypes, contractors } from "../../db/schema";
-import { byName, type DirectoryInput, type DirectoryPage, directoryPage, namePrefix, ownRecord } from "../reference/directory";
+import { byName, type DirectoryInput, type DirectoryPage, directoryPage, entryHead, partyWhere } from "../reference/directory";
 
 export type ContractorsQuery = DirectoryInput & { job_type_id?: number; active?: boolean };
 
@@ -36,15 +35,10 @@ export const listContractors = useCase(
   { permission: "api.jobs.contractors.manage" },
   async (scope, query: ContractorsQuery): Promise<DirectoryPage<ContractorEntry>> => {
     const db = scope.db;
-    const own = (column: SQLiteColumn) => ownRecord(scope.caller, "contractor", column);
     const page = await (async () => {
       if (query.job_type_id === undefined) {
         // By name on contractors_name_idx (or contractors_active_name_idx with `active`).
-        const where = and(
-          own(contractors.id),
-          query.active === undefined ? undefined : eq(contractors.active, query.active),
-          namePrefix(contractors.name, query.search),
-        );
+        const where = partyWhere(scope, "contractor", contractors, query);
         const rows = db
           .select(columns)
           .from(contractors)
@@ -54,11 +48,12 @@ export const listContractors = useCase(
       }
       // A trade: walk that job type's entries by name (contractor_job_types_*name_idx), then each
       // contractor by id. CROSS JOIN keeps that order: the planner may not start from contractors.
-      const ofTrade = and(
+      const ofTrade = partyWhere(
+        scope,
+        "contractor",
+        { id: contractorJobTypes.contractorId, active: contractorJobTypes.contractorActive, name: contractorJobTypes.contractorName },
+        query,
         eq(contractorJobTypes.jobTypeId, query.job_type_id),
-        own(contractorJobTypes.contractorId),
-        query.active === undefined ? undefined : eq(contractorJobTypes.contractorActive, query.active),
-        namePrefix(contractorJobTypes.contractorName, query.search),
       );
       const rows = db
         .select(columns)
@@ -71,10 +66,7 @@ export const listContractors = useCase(
     return {
       ...page,
       data: page.rows.map((r) => ({
-        ID: r.id,
-        uuid: r.uuid,
-        name: r.name,
-        email: r.email,
+        ...entryHead(r),
         active: Boolean(r.active),
         job_types: (JSON.parse(r.trades ?? "[]") as { ID: number; name: string }[]).sort((a, b) => a.name.localeCompare(b.name)),
       })),

@@ -27,6 +27,24 @@ export const getDocuments = operation({
   method: "get",
   path: "/api/jobs/documents",
   operationId: "listOrDownloadDocuments",
+  summary: "List a job's documents (action=list&job_id=…) or download one (action=download&uuid=…)",
+  description:
+    "`action=download` streams the file with its sniffed content type, `Content-Disposition: attachment` and " +
+    "`X-Content-Type-Options: nosniff`. Contractors reach only their jobs' documents.",
+  tag: "Documents",
+  permission: listDocuments.admission.permission,
+  query: z.discriminatedUnion("action", [
+    z.object({ action: z.literal("list"), job_id: zId() }),
+    z.object({ action: z.literal("download"), uuid: zUuid() }),
+  ]),
+  actions: ["list", "download"],
+  responses: listOrFileResponses("The documents, or one document's bytes", listEnvelope(DocumentItem)),
+  handler: async (c, { query }) => {
+    if (query.action === "download")
+      return fileResponse(await downloadDocument(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) }));
+    const data = await listDocuments(c.var.ctx, query);
+    return ok(c, data, { count: data.length, message: "Documents retrieved successfully" });
+  },
   docs: {
     query: { action: "list", job_id: 1001 },
     responses: {
@@ -53,23 +71,5 @@ export const getDocuments = operation({
         }),
       },
     },
-  },
-  summary: "List a job's documents (action=list&job_id=…) or download one (action=download&uuid=…)",
-  description:
-    "`action=download` streams the file with its sniffed content type, `Content-Disposition: attachment` and " +
-    "`X-Content-Type-Options: nosniff`. Contractors reach only their jobs' documents.",
-  tag: "Documents",
-  permission: listDocuments.admission.permission,
-  query: z.discriminatedUnion("action", [
-    z.object({ action: z.literal("list"), job_id: zId() }),
-    z.object({ action: z.literal("download"), uuid: zUuid() }),
-  ]),
-  actions: ["list", "download"],
-  responses: listOrFileResponses("The documents, or one document's bytes", listEnvelope(DocumentItem)),
-  handler: async (c, { query }) => {
-    if (query.action === "download")
-      return fileResponse(await downloadDocument(c.var.ctx, { uuid: query.uuid, range: rangeOf(c.req.raw) }));
-    const data = await listDocuments(c.var.ctx, query);
-    return ok(c, data, { count: data.length, message: "Documents retrieved successfully" });
   },
 });

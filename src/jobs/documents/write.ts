@@ -11,6 +11,22 @@ export const postDocuments = operation({
   method: "post",
   path: "/api/jobs/documents",
   operationId: "uploadDocument",
+  summary: "Upload a document (action=upload, multipart/form-data)",
+  description:
+    "PDF, DOCX, JPEG or PNG up to 20 MB, recognised by its bytes (DOCX: an OOXML zip with a Word part, within zip-bomb " +
+    "limits). `file_type_id` comes from GET /api/jobs/file-types. 413 over 20 MB; 415 for content that is not an accepted format.",
+  tag: "Documents",
+  permission: uploadDocument.admission.permission,
+  body: z.object({ action: z.literal("upload"), job_id: zId(), file_type_id: zId(), file: zFile() }),
+  actions: ["upload"],
+  responses: {
+    201: jsonResponse(
+      "Stored",
+      z.object({ success: z.literal(true), document_id: z.number().int(), document_uuid: z.string(), message: z.string() }),
+    ),
+  },
+  handler: async (c, { body }) =>
+    done(c, "Document uploaded", await uploadDocument(c.var.ctx, { ...body, file: await fileInput(body.file) }), 201),
   docs: {
     body: {
       upload: ex("Upload a document (multipart/form-data)", {
@@ -32,28 +48,19 @@ export const postDocuments = operation({
     },
     unavailable: true,
   },
-  summary: "Upload a document (action=upload, multipart/form-data)",
-  description:
-    "PDF, DOCX, JPEG or PNG up to 20 MB, recognised by its bytes (DOCX: an OOXML zip with a Word part, within zip-bomb " +
-    "limits). `file_type_id` comes from GET /api/jobs/file-types. 413 over 20 MB; 415 for content that is not an accepted format.",
-  tag: "Documents",
-  permission: uploadDocument.admission.permission,
-  body: z.object({ action: z.literal("upload"), job_id: zId(), file_type_id: zId(), file: zFile() }),
-  actions: ["upload"],
-  responses: {
-    201: jsonResponse(
-      "Stored",
-      z.object({ success: z.literal(true), document_id: z.number().int(), document_uuid: z.string(), message: z.string() }),
-    ),
-  },
-  handler: async (c, { body }) =>
-    done(c, "Document uploaded", await uploadDocument(c.var.ctx, { ...body, file: await fileInput(body.file) }), 201),
 });
 
 export const deleteDocuments = operation({
   method: "delete",
   path: "/api/jobs/documents",
   operationId: "deleteDocument",
+  summary: 'Delete a document: JSON body {"document_id": <id>}',
+  description: "Removes the row and the stored file.",
+  tag: "Documents",
+  permission: deleteDocument.admission.permission,
+  body: z.object({ document_id: zId() }),
+  responses: { 200: jsonResponse("Deleted", MessageOnly.extend({ document_uuid: z.string() })) },
+  handler: async (c, { body }) => done(c, "Document deleted", await deleteDocument(c.var.ctx, body)),
   docs: {
     body: { delete: ex("Send the document ID as a JSON body", { document_id: 71 }) },
     responses: {
@@ -66,11 +73,4 @@ export const deleteDocuments = operation({
       },
     },
   },
-  summary: 'Delete a document: JSON body {"document_id": <id>}',
-  description: "Removes the row and the stored file.",
-  tag: "Documents",
-  permission: deleteDocument.admission.permission,
-  body: z.object({ document_id: zId() }),
-  responses: { 200: jsonResponse("Deleted", MessageOnly.extend({ document_uuid: z.string() })) },
-  handler: async (c, { body }) => done(c, "Document deleted", await deleteDocument(c.var.ctx, body)),
 });

@@ -13,15 +13,6 @@ export const getManage = operation({
   method: "get",
   path: "/api/jobs/manage",
   operationId: "listOrGetJobs",
-  docs: {
-    query: { action: "list", status_id: 1, limit: 10 },
-    responses: {
-      200: {
-        list: ex("A page of jobs (action=list)", { success: true, data: [JOB_LIST_ITEM], count: 42, count_capped: false, message: OK }),
-      },
-    },
-    etag: true,
-  },
   summary: "List jobs (action=list) or read one job (action=get&uuid=…)",
   description:
     "`action=list` returns a page of jobs matching every filter given, newest first. `count` is the number matched, counted up to " +
@@ -54,5 +45,14 @@ export const getManage = operation({
     const { job, version } = await getJob(c.var.ctx, { uuid: query.uuid });
     setJobEtag(c, version);
     return ok(c, job);
+  },
+  docs: {
+    query: { action: "list", status_id: 1, limit: 10 },
+    responses: {
+      200: {
+        list: ex("A page of jobs (action=list)", { success: true, data: [JOB_LIST_ITEM], count: 42, count_capped: false, message: OK }),
+      },
+    },
+    etag: true,
   },
 });

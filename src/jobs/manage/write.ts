@@ -11,34 +11,6 @@ export const postManage = operation({
   method: "post",
   path: "/api/jobs/manage",
   operationId: "createUpdateDeleteJob",
-  docs: {
-    ifMatch: true,
-    body: {
-      create: ex("Create a job", JOB_CREATE),
-      update: ex("Update a job (only the fields sent change)", { action: "update", uuid: JOB_UUID, contractor_budget: 200.0 }),
-      delete: ex("Delete a job", { action: "delete", uuid: JOB_UUID }),
-    },
-    responses: {
-      201: {
-        created: ex("Job created", {
-          success: true,
-          job_id: 1001,
-          job_uuid: JOB_UUID,
-          job_ref: "JOB-001",
-          message: "Job created successfully",
-        }),
-      },
-      200: {
-        updated: ex("Job updated", {
-          success: true,
-          message: "Job updated successfully",
-          job_uuid: JOB_UUID,
-          changed_fields: ["contractor_budget"],
-        }),
-      },
-    },
-    conflict: true,
-  },
   summary: "Create (action=create), update (action=update) or delete (action=delete) a job",
   description:
     "create answers 201 with `job_id`, `job_uuid`, `job_ref`. update changes only the fields sent; archived jobs answer 403. " +
@@ -79,5 +51,33 @@ export const postManage = operation({
         await deleteJob(ctx, { uuid: body.uuid, ifMatch });
         return done(c, "Job deleted successfully", { job_uuid: body.uuid });
     }
+  },
+  docs: {
+    ifMatch: true,
+    body: {
+      create: ex("Create a job", JOB_CREATE),
+      update: ex("Update a job (only the fields sent change)", { action: "update", uuid: JOB_UUID, contractor_budget: 200.0 }),
+      delete: ex("Delete a job", { action: "delete", uuid: JOB_UUID }),
+    },
+    responses: {
+      201: {
+        created: ex("Job created", {
+          success: true,
+          job_id: 1001,
+          job_uuid: JOB_UUID,
+          job_ref: "JOB-001",
+          message: "Job created successfully",
+        }),
+      },
+      200: {
+        updated: ex("Job updated", {
+          success: true,
+          message: "Job updated successfully",
+          job_uuid: JOB_UUID,
+          changed_fields: ["contractor_budget"],
+        }),
+      },
+    },
+    conflict: true,
   },
 });

@@ -9,19 +9,6 @@ export const postMarkRecallCompleted = operation({
   method: "post",
   path: "/api/jobs/mark-recall-completed",
   operationId: "markRecallCompleted",
-  docs: {
-    body: { complete: ex("Complete a recalled job", { job_uuid: JOB_UUID }) },
-    responses: {
-      200: {
-        completed: ex("Recall completed", {
-          success: true,
-          message: "Recall marked as completed successfully",
-          data: { job_id: 1001, job_title: "Boiler Service - Unit 001" },
-        }),
-      },
-    },
-    conflict: true,
-  },
   summary: "Complete a recalled job, closing its recall cycle",
   description:
     "The same as POST /api/jobs/recall with `is_recall=0&action_type=standard`: the job is completed again, " +
@@ -42,5 +29,18 @@ export const postMarkRecallCompleted = operation({
   },
   handler: async (c, { body }) => {
     return done(c, "Recall marked as completed successfully", { data: await completeRecall(c.var.ctx, body) });
+  },
+  docs: {
+    body: { complete: ex("Complete a recalled job", { job_uuid: JOB_UUID }) },
+    responses: {
+      200: {
+        completed: ex("Recall completed", {
+          success: true,
+          message: "Recall marked as completed successfully",
+          data: { job_id: 1001, job_title: "Boiler Service - Unit 001" },
+        }),
+      },
+    },
+    conflict: true,
   },
 });

@@ -13,6 +13,24 @@ export const getPhotos = operation({
   method: "get",
   path: "/api/jobs/photos",
   operationId: "listPhotos",
+  summary: "List a job's photos grouped by type (job_id=…)",
+  description:
+    "Photos and videos of the job in `before`, `during`, `after` and `other`, oldest first; `count` is the total. " +
+    "Photos are compressed on ingest (on the media queue): `url` serves the compressed copy once it exists and the original " +
+    "until then (or when the original was already smaller); `original_url` always serves the upload as sent.",
+  tag: "Photos",
+  permission: listPhotos.admission.permission,
+  query: z.object({ action: z.literal("list").optional(), job_id: zId() }),
+  responses: {
+    200: jsonResponse(
+      "Photos by type",
+      z.object({ success: z.literal(true), data: GroupedPhotos, count: z.number().int(), message: z.string() }),
+    ),
+  },
+  handler: async (c, { query }) => {
+    const { data, count } = await listPhotos(c.var.ctx, query);
+    return ok(c, data, { count, message: "Photos retrieved successfully" });
+  },
   docs: {
     query: { job_id: 1001 },
     responses: {
@@ -51,34 +69,12 @@ export const getPhotos = operation({
       },
     },
   },
-  summary: "List a job's photos grouped by type (job_id=…)",
-  description:
-    "Photos and videos of the job in `before`, `during`, `after` and `other`, oldest first; `count` is the total. " +
-    "Photos are compressed on ingest (on the media queue): `url` serves the compressed copy once it exists and the original " +
-    "until then (or when the original was already smaller); `original_url` always serves the upload as sent.",
-  tag: "Photos",
-  permission: listPhotos.admission.permission,
-  query: z.object({ action: z.literal("list").optional(), job_id: zId() }),
-  responses: {
-    200: jsonResponse(
-      "Photos by type",
-      z.object({ success: z.literal(true), data: GroupedPhotos, count: z.number().int(), message: z.string() }),
-    ),
-  },
-  handler: async (c, { query }) => {
-    const { data, count } = await listPhotos(c.var.ctx, query);
-    return ok(c, data, { count, message: "Photos retrieved successfully" });
-  },
 });
 
 export const getPhotoFile = operation({
   method: "get",
   path: PHOTO_FILE_PATH,
   operationId: "getPhotoFile",
-  docs: {
-    query: { uuid: "550e8400-e29b-41d4-a716-446655440301", variant: "compressed" },
-    responses: {},
-  },
   summary: "A photo's bytes (uuid=…&variant=original|compressed)",
   description:
     "Streams the original upload or its compressed, metadata-free version, with the sniffed content type, " +
@@ -91,4 +87,8 @@ export const getPhotoFile = operation({
   }),
   responses: fileResponses("The file's bytes", ["image/jpeg", "image/png", "video/mp4"]),
   handler: async (c, { query }) => fileResponse(await downloadPhoto(c.var.ctx, { ...query, range: rangeOf(c.req.raw) })),
+  docs: {
+    query: { uuid: "550e8400-e29b-41d4-a716-446655440301", variant: "compressed" },
+    responses: {},
+  },
 });

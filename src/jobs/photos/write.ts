@@ -19,28 +19,6 @@ export const postPhotos = operation({
   method: "post",
   path: "/api/jobs/photos",
   operationId: "uploadPhoto",
-  docs: {
-    body: {
-      upload: ex("Upload a photo (multipart/form-data)", {
-        action: "upload",
-        job_id: 1001,
-        photo_type: "before",
-        file: "(JPEG, PNG or MP4 bytes)",
-      }),
-    },
-    responses: {
-      201: {
-        uploaded: ex("Stored; compression or transcoding follows", {
-          success: true,
-          photo_id: 301,
-          photo_uuid: "550e8400-e29b-41d4-a716-446655440301",
-          processing_status: "pending",
-          message: "Photo uploaded successfully",
-        }),
-      },
-    },
-    unavailable: true,
-  },
   summary: "Upload a photo or video (action=upload, multipart/form-data)",
   description:
     "JPEG, PNG or MP4 up to 20 MB, recognised by its bytes (the name and declared type are ignored). " +
@@ -65,12 +43,41 @@ export const postPhotos = operation({
   },
   handler: async (c, { body }) =>
     done(c, "Photo uploaded", await uploadPhoto(c.var.ctx, { ...body, file: await fileInput(body.file) }), 201),
+  docs: {
+    body: {
+      upload: ex("Upload a photo (multipart/form-data)", {
+        action: "upload",
+        job_id: 1001,
+        photo_type: "before",
+        file: "(JPEG, PNG or MP4 bytes)",
+      }),
+    },
+    responses: {
+      201: {
+        uploaded: ex("Stored; compression or transcoding follows", {
+          success: true,
+          photo_id: 301,
+          photo_uuid: "550e8400-e29b-41d4-a716-446655440301",
+          processing_status: "pending",
+          message: "Photo uploaded successfully",
+        }),
+      },
+    },
+    unavailable: true,
+  },
 });
 
 export const deletePhotos = operation({
   method: "delete",
   path: "/api/jobs/photos",
   operationId: "deletePhoto",
+  summary: 'Delete a photo or video: JSON body {"id": <id>}',
+  description: "Removes the row and every stored file of the photo (original, compressed version, video variants).",
+  tag: "Photos",
+  permission: deletePhoto.admission.permission,
+  body: z.object({ id: zId() }),
+  responses: { 200: jsonResponse("Deleted", MessageOnly.extend({ photo_uuid: z.string() })) },
+  handler: async (c, { body }) => done(c, "Photo deleted", await deletePhoto(c.var.ctx, body)),
   docs: {
     body: { delete: ex("Send the photo ID as a JSON body", { id: 301 }) },
     responses: {
@@ -83,11 +90,4 @@ export const deletePhotos = operation({
       },
     },
   },
-  summary: 'Delete a photo or video: JSON body {"id": <id>}',
-  description: "Removes the row and every stored file of the photo (original, compressed version, video variants).",
-  tag: "Photos",
-  permission: deletePhoto.admission.permission,
-  body: z.object({ id: zId() }),
-  responses: { 200: jsonResponse("Deleted", MessageOnly.extend({ photo_uuid: z.string() })) },
-  handler: async (c, { body }) => done(c, "Photo deleted", await deletePhoto(c.var.ctx, body)),
 });

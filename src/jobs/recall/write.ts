@@ -33,22 +33,6 @@ export const postRecall = operation({
   method: "post",
   path: "/api/jobs/recall",
   operationId: "recallJob",
-  docs: {
-    body: { recall: ex("Create a recall", { job_uuid: JOB_UUID, recall_reason: "Repair was unsuccessful" }) },
-    responses: {
-      200: {
-        recalled: ex("Job recalled", {
-          success: true,
-          message: "Job marked as recalled successfully",
-          job_id: 1001,
-          job_ref: "JOB-001",
-          is_recall: 1,
-          action: "marked as recalled",
-        }),
-      },
-    },
-    conflict: true,
-  },
   summary: "Recall a completed job (is_recall=1), or complete / cancel its recall (is_recall=0)",
   description:
     "`is_recall=1` (default) reopens a **completed** job: status → Recalled, the SLA clock restarts, and a recall record " +
@@ -79,5 +63,21 @@ export const postRecall = operation({
       is_recall: 0,
       action: outcome === "completed" ? "recall completed" : "recall cancelled",
     });
+  },
+  docs: {
+    body: { recall: ex("Create a recall", { job_uuid: JOB_UUID, recall_reason: "Repair was unsuccessful" }) },
+    responses: {
+      200: {
+        recalled: ex("Job recalled", {
+          success: true,
+          message: "Job marked as recalled successfully",
+          job_id: 1001,
+          job_ref: "JOB-001",
+          is_recall: 1,
+          action: "marked as recalled",
+        }),
+      },
+    },
+    conflict: true,
   },
 });

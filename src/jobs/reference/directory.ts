@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { asc, count, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Scope } from "../../app/scope";
@@ -100,6 +100,34 @@ export function ownRecord(caller: Principal, role: Role & ("contractor" | "agent
   if (caller.role !== role) return undefined;
   return sql`${column} = ${(role === "contractor" ? caller.contractorId : caller.agentId) ?? 0}`;
 }
+
+/**
+ * A party directory's condition (agents, contractors): `first` (e.g. a trade), the caller's own
+ * record for that role, the `active` flag and the name's start, on the columns given (the table's
+ * own or their denormalised copies in contractor_job_types).
+ */
+export function partyWhere(
+  scope: Scope,
+  role: "contractor" | "agent",
+  column: { id: SQLiteColumn; active: SQLiteColumn; name: SQLiteColumn },
+  query: DirectoryInput & { active?: boolean },
+  first?: SQL,
+): SQL | undefined {
+  return and(
+    first,
+    ownRecord(scope.caller, role, column.id),
+    query.active === undefined ? undefined : eq(column.active, query.active),
+    namePrefix(column.name, query.search),
+  );
+}
+
+/** The fields every person-or-firm directory answers first, in the API's order. */
+export const entryHead = <E extends string | null>(r: { id: number; uuid: string; name: string; email: E }) => ({
+  ID: r.id,
+  uuid: r.uuid,
+  name: r.name,
+  email: r.email,
+});
 
 /** Name order, as the NOCASE name indexes hold it (ties by id). */
 export const byName = (name: SQLiteColumn | SQL, id: SQLiteColumn) => [sql`${name} COLLATE NOCASE`, asc(id)] as const;

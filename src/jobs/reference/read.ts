@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { UseCase } from "../../app/use-case";
 import { zPagination } from "../../domain/values";
 import { ok } from "../../http/envelope";
+import { ex, reference } from "../../http/openapi-samples";
 import { listEnvelope } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import {
@@ -37,7 +38,11 @@ function lookupOperation<F extends Parameters<typeof lookupItem>[0]["fields"], D
     summary: l.summary,
     ...(l.description ? { description: l.description } : {}),
     tag: "Reference Endpoints",
-    docs: l.docs,
+    docs: {
+      query: l.example.query ?? { action: "list" },
+      responses: { 200: { list: ex(l.example.title, reference(l.example.item)) } },
+      notFound: false,
+    },
     permission: run.admission.permission,
     query: l.search ? searchQuery : listQuery,
     actions: ["list"],

@@ -4,8 +4,6 @@ import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Scope } from "../../app/scope";
 import { type Admission, useCase } from "../../app/use-case";
 import { addresses, fileTypes, jobStatuses, jobTypes, paymentStatuses, priorities, timeRanges } from "../../db/schema";
-import type { OperationDocs } from "../../http/openapi-examples";
-import { ex, reference } from "../../http/openapi-samples";
 import { containsText, searchTerms } from "../manage/search";
 import { fullAddress } from "../manage/view";
 
@@ -31,9 +29,8 @@ export interface Lookup<F extends Fields, D extends z.ZodRawShape, P extends str
   readonly description?: string;
   /** The success response's description (the summary when absent). */
   readonly answer?: string;
-  readonly admission: Admission;
-  /** The route's OpenAPI examples (src/http/openapi-examples.ts). */
-  readonly docs?: OperationDocs;
+  /** The route's OpenAPI example: its title, one item of the answer and the query (`action=list` when absent). */
+  readonly example: { readonly title: string; readonly item: Record<string, unknown>; readonly query?: Record<string, string> };
   readonly table: SQLiteTable;
   readonly fields: F;
   /** Fields computed from the row, after the read ones. */
@@ -52,40 +49,33 @@ export function lookupItem<F extends Fields, D extends z.ZodRawShape>(l: Lookup<
   return z.object({ ...read, ...(l.derived?.shape ?? ({} as D)) });
 }
 
+/** Every lookup is open to whoever may manage jobs (the reference's permission for the dropdowns). */
 const ADMISSION: Admission = { permission: "api.jobs.manage.manage" };
 const zId = z.number().int();
+/** The `ID` and `name` every option list starts with. */
+const named = (table: { id: SQLiteColumn; name: SQLiteColumn }) => ({ ID: field(table.id, zId), name: field(table.name, z.string()) });
 
 export const REFERENCE_LOOKUPS = {
   statuses: lookup({
     path: "/api/jobs/statuses",
     operationId: "listStatuses",
-    docs: {
-      query: { action: "list" },
-      responses: {
-        200: {
-          list: ex(
-            "All job status options",
-            reference({
-              ID: 1,
-              name: "Open",
-              sort_order: 1,
-              requires_approval: false,
-              is_completed: false,
-              is_closed: false,
-              is_cancelled: false,
-              is_archived: false,
-            }),
-          ),
-        },
+    example: {
+      title: "All job status options",
+      item: {
+        ID: 1,
+        name: "Open",
+        sort_order: 1,
+        requires_approval: false,
+        is_completed: false,
+        is_closed: false,
+        is_cancelled: false,
+        is_archived: false,
       },
-      notFound: false,
     },
     summary: "All job status options, in workflow order",
-    admission: ADMISSION,
     table: jobStatuses,
     fields: {
-      ID: field(jobStatuses.id, zId),
-      name: field(jobStatuses.name, z.string()),
+      ...named(jobStatuses),
       sort_order: field(jobStatuses.sortOrder, z.number().int()),
       requires_approval: field(jobStatuses.requiresApproval, z.boolean()),
       is_completed: field(jobStatuses.isCompleted, z.boolean()),
@@ -98,31 +88,20 @@ export const REFERENCE_LOOKUPS = {
   types: lookup({
     path: "/api/jobs/types",
     operationId: "listJobTypes",
-    docs: {
-      query: { action: "list" },
-      responses: { 200: { list: ex("All job type categories", reference({ ID: 3, name: "Gas & Heating" })) } },
-      notFound: false,
-    },
+    example: { title: "All job type categories", item: { ID: 3, name: "Gas & Heating" } },
     summary: "All job type categories",
-    admission: ADMISSION,
     table: jobTypes,
-    fields: { ID: field(jobTypes.id, zId), name: field(jobTypes.name, z.string()) },
+    fields: named(jobTypes),
     order: [jobTypes.name],
   }),
   priorities: lookup({
     path: "/api/jobs/priorities",
     operationId: "listPriorities",
-    docs: {
-      query: { action: "list" },
-      responses: { 200: { list: ex("All priority levels", reference({ ID: 2, name: "Medium", sort_order: 2, sla_hours: 72 })) } },
-      notFound: false,
-    },
+    example: { title: "All priority levels", item: { ID: 2, name: "Medium", sort_order: 2, sla_hours: 72 } },
     summary: "All priority levels, with their SLA hours",
-    admission: ADMISSION,
     table: priorities,
     fields: {
-      ID: field(priorities.id, zId),
-      name: field(priorities.name, z.string()),
+      ...named(priorities),
       sort_order: field(priorities.sortOrder, z.number().int()),
       sla_hours: field(
         priorities.slaHours,
@@ -134,33 +113,20 @@ export const REFERENCE_LOOKUPS = {
   paymentStatuses: lookup({
     path: "/api/jobs/payment-statuses",
     operationId: "listPaymentStatuses",
-    docs: {
-      query: { action: "list" },
-      responses: { 200: { list: ex("Payment status options", reference({ ID: 1, name: "Unpaid" })) } },
-      notFound: false,
-    },
+    example: { title: "Payment status options", item: { ID: 1, name: "Unpaid" } },
     summary: "Payment status options",
-    admission: ADMISSION,
     table: paymentStatuses,
-    fields: { ID: field(paymentStatuses.id, zId), name: field(paymentStatuses.name, z.string()) },
+    fields: named(paymentStatuses),
     order: [paymentStatuses.sortOrder],
   }),
   timeRanges: lookup({
     path: "/api/jobs/time-ranges",
     operationId: "listTimeRanges",
-    docs: {
-      query: { action: "list" },
-      responses: {
-        200: { list: ex("Available contractor time slots", reference({ ID: 1, name: "Morning", start_time: "08:00", end_time: "12:00" })) },
-      },
-      notFound: false,
-    },
+    example: { title: "Available contractor time slots", item: { ID: 1, name: "Morning", start_time: "08:00", end_time: "12:00" } },
     summary: "Available contractor time slots",
-    admission: ADMISSION,
     table: timeRanges,
     fields: {
-      ID: field(timeRanges.id, zId),
-      name: field(timeRanges.name, z.string()),
+      ...named(timeRanges),
       start_time: field(timeRanges.startTime, z.string()),
       end_time: field(timeRanges.endTime, z.string()),
     },
@@ -169,29 +135,21 @@ export const REFERENCE_LOOKUPS = {
   addresses: lookup({
     path: "/api/jobs/addresses",
     operationId: "listAddresses",
-    docs: {
-      query: { action: "list", search: "Example Street" },
-      responses: {
-        200: {
-          list: ex(
-            "Searchable property addresses",
-            reference({
-              ID: 5,
-              line1: "1 Example Street",
-              line2: null,
-              town: "Sample Town",
-              postcode: "EX1 1AA",
-              full_address: "1 Example Street, Sample Town, EX1 1AA",
-            }),
-          ),
-        },
+    example: {
+      title: "Searchable property addresses",
+      item: {
+        ID: 5,
+        line1: "1 Example Street",
+        line2: null,
+        town: "Sample Town",
+        postcode: "EX1 1AA",
+        full_address: "1 Example Street, Sample Town, EX1 1AA",
       },
-      notFound: false,
+      query: { action: "list", search: "Example Street" },
     },
     summary: "Searchable property addresses",
     description: "`search` matches every word against the address lines, town and postcode (case-insensitive).",
     answer: "Addresses",
-    admission: ADMISSION,
     table: addresses,
     fields: {
       ID: field(addresses.id, zId),
@@ -212,15 +170,10 @@ export const REFERENCE_LOOKUPS = {
   fileTypes: lookup({
     path: "/api/jobs/file-types",
     operationId: "listFileTypes",
-    docs: {
-      query: { action: "list" },
-      responses: { 200: { list: ex("Document file type categories", reference({ ID: 2, name: "Gas Safety Certificate" })) } },
-      notFound: false,
-    },
+    example: { title: "Document file type categories", item: { ID: 2, name: "Gas Safety Certificate" } },
     summary: "Document file type categories (file_type_id for document uploads)",
-    admission: ADMISSION,
     table: fileTypes,
-    fields: { ID: field(fileTypes.id, zId), name: field(fileTypes.name, z.string()) },
+    fields: named(fileTypes),
     order: [fileTypes.name],
   }),
 };
@@ -238,7 +191,7 @@ export interface LookupInput {
  */
 export function lookupUseCase<F extends Fields, D extends z.ZodRawShape>(l: Lookup<F, D, string>) {
   type Item = RowOf<F> & z.infer<z.ZodObject<D>>;
-  return useCase(l.admission, async (scope: Scope, input: LookupInput): Promise<{ items: Item[]; count: number }> => {
+  return useCase(ADMISSION, async (scope: Scope, input: LookupInput): Promise<{ items: Item[]; count: number }> => {
     const db = scope.db;
     const columns = Object.fromEntries(Object.entries(l.fields).map(([name, f]) => [name, f.column]));
     // search_text is stored lower-cased; containsText takes any length and no pattern syntax.

@@ -21,6 +21,17 @@ export const getRemedials = operation({
   method: "get",
   path: "/api/jobs/remedials",
   operationId: "listRemedials",
+  summary: "The jobs linked as remedials of a job (action=list)",
+  description: "Oldest link first. Unknown parent jobs (or ones the caller may not see) answer 404.",
+  tag: "Remedials",
+  permission: listRemedials.admission.permission,
+  query: z.strictObject({ action: z.literal("list"), job_uuid: zUuid() }),
+  actions: ["list"],
+  responses: { 200: jsonResponse("The remedial jobs", listEnvelope(RemedialItem)) },
+  handler: async (c, { query }) => {
+    const data = await listRemedials(c.var.ctx, query);
+    return ok(c, data, { count: data.length });
+  },
   docs: {
     query: { action: "list", job_uuid: JOB_UUID },
     responses: {
@@ -38,16 +49,5 @@ export const getRemedials = operation({
         ),
       },
     },
-  },
-  summary: "The jobs linked as remedials of a job (action=list)",
-  description: "Oldest link first. Unknown parent jobs (or ones the caller may not see) answer 404.",
-  tag: "Remedials",
-  permission: listRemedials.admission.permission,
-  query: z.strictObject({ action: z.literal("list"), job_uuid: zUuid() }),
-  actions: ["list"],
-  responses: { 200: jsonResponse("The remedial jobs", listEnvelope(RemedialItem)) },
-  handler: async (c, { query }) => {
-    const data = await listRemedials(c.var.ctx, query);
-    return ok(c, data, { count: data.length });
   },
 });

@@ -15,14 +15,6 @@ export const postRemedials = operation({
   method: "post",
   path: "/api/jobs/remedials",
   operationId: "linkOrUnlinkRemedial",
-  docs: {
-    body: {
-      link: ex("Link a remedial job", { action: "link", job_uuid: JOB_UUID, remedials_job_uuid: REMEDIAL_UUID }),
-      unlink: ex("Unlink a job from its remedial parent", { action: "unlink", job_uuid: REMEDIAL_UUID }),
-    },
-    responses: { 200: { linked: ex("Linked", { success: true, message: "Remedial job linked" }) } },
-    conflict: true,
-  },
   summary: "Link a job as a remedial of another (action=link), or unlink it from its parent (action=unlink)",
   description:
     "link: `job_uuid` is the parent, `remedials_job_uuid` the remedial. Unknown jobs 404; a job linked to itself 400; " +
@@ -40,5 +32,13 @@ export const postRemedials = operation({
     }
     await unlinkRemedial(c.var.ctx, body);
     return done(c, "Remedial job unlinked");
+  },
+  docs: {
+    body: {
+      link: ex("Link a remedial job", { action: "link", job_uuid: JOB_UUID, remedials_job_uuid: REMEDIAL_UUID }),
+      unlink: ex("Unlink a job from its remedial parent", { action: "unlink", job_uuid: REMEDIAL_UUID }),
+    },
+    responses: { 200: { linked: ex("Linked", { success: true, message: "Remedial job linked" }) } },
+    conflict: true,
   },
 });

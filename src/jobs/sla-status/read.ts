@@ -36,6 +36,19 @@ export const getSlaStatus = operation({
   method: "get",
   path: "/api/jobs/sla-status",
   operationId: "getSlaStatus",
+  summary: "SLA compliance counts and the breached jobs",
+  description:
+    "Counts the open jobs (not completed, closed, cancelled or archived) that have an SLA deadline: *breached* when now is past the " +
+    "deadline (a deadline equal to now is not yet breached), *overdue* when not breached but `date_works_end_date` is before today " +
+    "(UTC), otherwise *within*. Jobs whose priority has no SLA hours are in none of the counts. `breach_details` lists the breached " +
+    "jobs, most overdue first, up to `limit` (default 50, max 200) from `offset` (default 0); `breach_details_truncated` is true when " +
+    "`jobs_breached` counts more than the list shows from `offset` on. `hours_overdue` is whole hours, rounded down. Filters combine; " +
+    "an unknown `agent_id`, `contractor_id` or `priority_id` is a 400. Contractors see only their own jobs.",
+  tag: "SLA Status",
+  permission: slaStatus.admission.permission,
+  query: slaStatusQuery,
+  responses: { 200: jsonResponse("SLA counts and breach details", dataEnvelope(SlaStatus)) },
+  handler: async (c, { query }) => ok(c, await slaStatus(c.var.ctx, query)),
   docs: {
     query: { limit: 50 },
     responses: {
@@ -55,17 +68,4 @@ export const getSlaStatus = operation({
     },
     notFound: false,
   },
-  summary: "SLA compliance counts and the breached jobs",
-  description:
-    "Counts the open jobs (not completed, closed, cancelled or archived) that have an SLA deadline: *breached* when now is past the " +
-    "deadline (a deadline equal to now is not yet breached), *overdue* when not breached but `date_works_end_date` is before today " +
-    "(UTC), otherwise *within*. Jobs whose priority has no SLA hours are in none of the counts. `breach_details` lists the breached " +
-    "jobs, most overdue first, up to `limit` (default 50, max 200) from `offset` (default 0); `breach_details_truncated` is true when " +
-    "`jobs_breached` counts more than the list shows from `offset` on. `hours_overdue` is whole hours, rounded down. Filters combine; " +
-    "an unknown `agent_id`, `contractor_id` or `priority_id` is a 400. Contractors see only their own jobs.",
-  tag: "SLA Status",
-  permission: slaStatus.admission.permission,
-  query: slaStatusQuery,
-  responses: { 200: jsonResponse("SLA counts and breach details", dataEnvelope(SlaStatus)) },
-  handler: async (c, { query }) => ok(c, await slaStatus(c.var.ctx, query)),
 });

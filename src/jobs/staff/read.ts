@@ -15,6 +15,18 @@ const StaffUser = directoryEntry(
 export const getStaff = directoryOperation({
   path: "/api/jobs/staff",
   operationId: "listStaff",
+  summary: "Staff directory: the agency's admins, managers and staff, searchable by name",
+  description:
+    "The users on the agency's side, by name. `search` matches the start of the name; `role` keeps one role; `active=true` " +
+    "leaves out disabled accounts. For admins, managers and staff only (agents and contractors 403). `count` is exact up to " +
+    "`offset + limit + 100`, then a lower bound with `count_capped: true`.",
+  extra: {
+    role: z.enum(STAFF_ROLES, { error: `must be one of: ${STAFF_ROLES.join(", ")}` }).optional(),
+    active: zFilterFlag("active accounts"),
+  },
+  answer: "Staff users",
+  item: StaffUser,
+  run: listStaff,
   docs: {
     query: { action: "list", search: "Man", role: "manager" },
     responses: {
@@ -34,16 +46,4 @@ export const getStaff = directoryOperation({
     },
     notFound: false,
   },
-  summary: "Staff directory: the agency's admins, managers and staff, searchable by name",
-  description:
-    "The users on the agency's side, by name. `search` matches the start of the name; `role` keeps one role; `active=true` " +
-    "leaves out disabled accounts. For admins, managers and staff only (agents and contractors 403). `count` is exact up to " +
-    "`offset + limit + 100`, then a lower bound with `count_capped: true`.",
-  extra: {
-    role: z.enum(STAFF_ROLES, { error: `must be one of: ${STAFF_ROLES.join(", ")}` }).optional(),
-    active: zFilterFlag("active accounts"),
-  },
-  answer: "Staff users",
-  item: StaffUser,
-  run: listStaff,
 });

@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import { useCase } from "../../app/use-case";
 import { users } from "../../db/schema";
-import { byName, type DirectoryInput, type DirectoryPage, directoryPage, namePrefix } from "../reference/directory";
+import { byName, type DirectoryInput, type DirectoryPage, directoryPage, entryHead, namePrefix } from "../reference/directory";
 
 export const STAFF_ROLES = ["admin", "manager", "staff"] as const;
 export type StaffRole = (typeof STAFF_ROLES)[number];
@@ -39,10 +39,7 @@ export const listStaff = useCase(
     return {
       ...page,
       data: page.rows.map((u) => ({
-        ID: u.id,
-        uuid: u.uuid,
-        name: u.name,
-        email: u.email,
+        ...entryHead(u),
         role: u.role as StaffRole,
         active: u.disabledAt === null,
       })),

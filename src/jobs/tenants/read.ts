@@ -21,6 +21,16 @@ const Tenant = directoryEntry(
 export const getTenants = directoryOperation({
   path: "/api/jobs/tenants",
   operationId: "listTenants",
+  summary: "A property's tenants (address_id), searchable by name",
+  description:
+    "The tenants living at one address (`address_id`, from GET /api/jobs/addresses), by name: the ids a job's `tenants_ids` " +
+    "takes. `search` matches the start of the name. Contact details are encrypted at rest and only shown masked. For the " +
+    "managing side (admins, managers, staff, agents); contractors are refused (403). `count` is exact up to " +
+    "`offset + limit + 100`, then a lower bound with `count_capped: true`.",
+  extra: { address_id: zId(), active: zFilterFlag("active tenants") },
+  answer: "Tenants",
+  item: Tenant,
+  run: listTenants,
   docs: {
     query: { action: "list", address_id: 5 },
     responses: {
@@ -41,14 +51,4 @@ export const getTenants = directoryOperation({
     },
     notFound: false,
   },
-  summary: "A property's tenants (address_id), searchable by name",
-  description:
-    "The tenants living at one address (`address_id`, from GET /api/jobs/addresses), by name: the ids a job's `tenants_ids` " +
-    "takes. `search` matches the start of the name. Contact details are encrypted at rest and only shown masked. For the " +
-    "managing side (admins, managers, staff, agents); contractors are refused (403). `count` is exact up to " +
-    "`offset + limit + 100`, then a lower bound with `count_capped: true`.",
-  extra: { address_id: zId(), active: zFilterFlag("active tenants") },
-  answer: "Tenants",
-  item: Tenant,
-  run: listTenants,
 });

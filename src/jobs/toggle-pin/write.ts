@@ -9,15 +9,6 @@ export const postTogglePin = operation({
   method: "post",
   path: "/api/jobs/toggle-pin",
   operationId: "toggleJobPin",
-  docs: {
-    body: { toggle: ex("Toggle job pin", { job_uuid: JOB_UUID }) },
-    responses: {
-      200: {
-        pinned: ex("Now pinned", { success: true, is_pinned: true, message: "Job pinned to your dashboard" }),
-        unpinned: ex("Was pinned: now unpinned", { success: true, is_pinned: false, message: "Job unpinned from your dashboard" }),
-      },
-    },
-  },
   summary: "Pin or unpin a job on the caller's dashboard",
   description:
     "Flips the caller's pin on the job (each user has their own pin list, kept in a `UserPins` Durable Object). " +
@@ -39,5 +30,14 @@ export const postTogglePin = operation({
   handler: async (c, { body }) => {
     const { is_pinned } = await togglePin(c.var.ctx, body);
     return done(c, is_pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard", { is_pinned });
+  },
+  docs: {
+    body: { toggle: ex("Toggle job pin", { job_uuid: JOB_UUID }) },
+    responses: {
+      200: {
+        pinned: ex("Now pinned", { success: true, is_pinned: true, message: "Job pinned to your dashboard" }),
+        unpinned: ex("Was pinned: now unpinned", { success: true, is_pinned: false, message: "Job unpinned from your dashboard" }),
+      },
+    },
   },
 });

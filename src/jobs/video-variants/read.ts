@@ -34,10 +34,27 @@ const VideoVariants = z
   })
   .openapi("VideoVariants");
 
+/** The example video's original, as both examples answer it. */
+const ORIGINAL = { url: "/attachment/a1b2c3d4-e5f6-7890-abcd-ef0123456789", size: 15728640, path: "uploads/jobs/videos/a1b2c3d4.mp4" };
+
 export const getVideoVariants = operation({
   method: "get",
   path: "/api/jobs/video-variants",
   operationId: "getVideoVariants",
+  summary: "Resolution variants of a job photo or video (uuid=…)",
+  description:
+    "The original upload and, once the transcoder has processed the video, its H.264/AAC variants (`1080p`, `720p`; a rung is " +
+    "produced only when the source is at least that size and the result is no larger than the source) and a JPEG thumbnail. " +
+    "Before processing (or when no rung applies) `variants` is an empty array: the original is the only source. URLs are API " +
+    "paths answering with the bytes under the same permission. A photo (image) record answers the same shape as a video not " +
+    "transcoded: its original, `variants: []`, `thumbnail: null`, and `processed: true` once its compression has completed " +
+    "(the compressed copy is listed by GET /api/jobs/photos). 404 for an unknown uuid or a job the caller may not see.",
+  tag: "Video Variants",
+  permission: listVideoVariants.admission.permission,
+  query: z.object({ uuid: zUuid() }),
+  responses: { 200: jsonResponse("The video's sources", VideoVariants) },
+  // The reference's shape: fields at the top level, no data envelope.
+  handler: async (c, { query }) => c.json({ success: true as const, ...(await listVideoVariants(c.var.ctx, query)) }),
   docs: {
     query: { uuid: VIDEO_UUID },
     responses: {
@@ -45,11 +62,7 @@ export const getVideoVariants = operation({
         processed: ex("A processed video", {
           success: true,
           uuid: VIDEO_UUID,
-          original: {
-            url: "/attachment/a1b2c3d4-e5f6-7890-abcd-ef0123456789",
-            size: 15728640,
-            path: "uploads/jobs/videos/a1b2c3d4.mp4",
-          },
+          original: ORIGINAL,
           variants: {
             "1080p": {
               url: "/uploads/jobs/videos/variants/a1b2c3d4_1080p.mp4",
@@ -68,11 +81,7 @@ export const getVideoVariants = operation({
         pending: ex("Not processed yet: the original is the only source", {
           success: true,
           uuid: VIDEO_UUID,
-          original: {
-            url: "/attachment/a1b2c3d4-e5f6-7890-abcd-ef0123456789",
-            size: 15728640,
-            path: "uploads/jobs/videos/a1b2c3d4.mp4",
-          },
+          original: ORIGINAL,
           variants: [],
           thumbnail: null,
           processing_status: "pending",
@@ -82,30 +91,12 @@ export const getVideoVariants = operation({
       },
     },
   },
-  summary: "Resolution variants of a job photo or video (uuid=…)",
-  description:
-    "The original upload and, once the transcoder has processed the video, its H.264/AAC variants (`1080p`, `720p`; a rung is " +
-    "produced only when the source is at least that size and the result is no larger than the source) and a JPEG thumbnail. " +
-    "Before processing (or when no rung applies) `variants` is an empty array: the original is the only source. URLs are API " +
-    "paths answering with the bytes under the same permission. A photo (image) record answers the same shape as a video not " +
-    "transcoded: its original, `variants: []`, `thumbnail: null`, and `processed: true` once its compression has completed " +
-    "(the compressed copy is listed by GET /api/jobs/photos). 404 for an unknown uuid or a job the caller may not see.",
-  tag: "Video Variants",
-  permission: listVideoVariants.admission.permission,
-  query: z.object({ uuid: zUuid() }),
-  responses: { 200: jsonResponse("The video's sources", VideoVariants) },
-  // The reference's shape: fields at the top level, no data envelope.
-  handler: async (c, { query }) => c.json({ success: true as const, ...(await listVideoVariants(c.var.ctx, query)) }),
 });
 
 export const getVideoVariantFile = operation({
   method: "get",
   path: VARIANT_FILE_PATH,
   operationId: "getVideoVariantFile",
-  docs: {
-    query: { uuid: VIDEO_UUID, variant: "720p" },
-    responses: {},
-  },
   summary: "A video variant's or thumbnail's bytes (uuid=…&variant=1080p|720p|thumbnail)",
   description:
     "Streams a processed video's variant (video/mp4, moov first for progressive playback) or its JPEG thumbnail, with " +
@@ -116,4 +107,8 @@ export const getVideoVariantFile = operation({
   query: z.object({ uuid: zUuid(), variant: z.enum(FILE_KINDS, { error: `must be one of: ${FILE_KINDS.join(", ")}` }) }),
   responses: fileResponses("The file's bytes", ["video/mp4", "image/jpeg"]),
   handler: async (c, { query }) => fileResponse(await downloadVideoVariant(c.var.ctx, { ...query, range: rangeOf(c.req.raw) })),
+  docs: {
+    query: { uuid: VIDEO_UUID, variant: "720p" },
+    responses: {},
+  },
 });

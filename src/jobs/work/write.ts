@@ -48,6 +48,39 @@ export const postWork = operation({
   method: "post",
   path: "/api/jobs/work",
   operationId: "reportWork",
+  summary: "The work on a job: accept, decline, start, complete, sign_off, send_back",
+  description:
+    "The assigned contractor accepts or declines the job (`decline` needs a `reason` and unassigns it) while the work has " +
+    "not started, then starts it (Approved → In Progress, after accepting) and completes it (In Progress → Completed) with " +
+    'the evidence its job type requires: "after" photos already uploaded (POST /api/jobs/photos photo_type=after) and a ' +
+    "`completion_note`, stored as a case note. The office (staff, managers, admins) may also start and complete, and " +
+    "alone signs the work off (Completed → Closed) or sends it back (Completed → In Progress, `reason` required, the SLA " +
+    "clock restarts). A move the lifecycle does not allow answers 409 `TRANSITION_NOT_ALLOWED`, missing evidence 409 " +
+    "`TRANSITION_REQUIRES_EVIDENCE`, both with `current_status` and the `next_statuses` open to the caller; accept/decline " +
+    "by anyone but the assigned contractor 403. Every step writes its audit event (`job.accepted`, `job.declined`, " +
+    "`job.started`, `job.completed`, `job.signed_off`, `job.sent_back`).",
+  tag: "Work",
+  permission: acceptJob.admission.permission,
+  body: workBody,
+  actions: WORK_ACTIONS,
+  responses: { 200: jsonResponse("The job after the step, and where this caller may take it next", WorkAnswer) },
+  handler: async (c, { body }) => {
+    const scope = c.var.ctx;
+    switch (body.action) {
+      case "accept":
+        return done(c, MESSAGES.accept, { ...(await acceptJob(scope, body)) });
+      case "decline":
+        return done(c, MESSAGES.decline, { ...(await declineJob(scope, body)) });
+      case "start":
+        return done(c, MESSAGES.start, { ...(await startJob(scope, body)) });
+      case "complete":
+        return done(c, MESSAGES.complete, { ...(await completeJob(scope, { ...body, completion_note: body.completion_note ?? null })) });
+      case "sign_off":
+        return done(c, MESSAGES.sign_off, { ...(await signOffJob(scope, body)) });
+      case "send_back":
+        return done(c, MESSAGES.send_back, { ...(await sendBackJob(scope, body)) });
+    }
+  },
   docs: {
     body: {
       accept: ex("The assigned contractor accepts the job", { action: "accept", job_uuid: JOB_UUID }),
@@ -100,38 +133,5 @@ export const postWork = operation({
       },
     },
     conflict: true,
-  },
-  summary: "The work on a job: accept, decline, start, complete, sign_off, send_back",
-  description:
-    "The assigned contractor accepts or declines the job (`decline` needs a `reason` and unassigns it) while the work has " +
-    "not started, then starts it (Approved → In Progress, after accepting) and completes it (In Progress → Completed) with " +
-    'the evidence its job type requires: "after" photos already uploaded (POST /api/jobs/photos photo_type=after) and a ' +
-    "`completion_note`, stored as a case note. The office (staff, managers, admins) may also start and complete, and " +
-    "alone signs the work off (Completed → Closed) or sends it back (Completed → In Progress, `reason` required, the SLA " +
-    "clock restarts). A move the lifecycle does not allow answers 409 `TRANSITION_NOT_ALLOWED`, missing evidence 409 " +
-    "`TRANSITION_REQUIRES_EVIDENCE`, both with `current_status` and the `next_statuses` open to the caller; accept/decline " +
-    "by anyone but the assigned contractor 403. Every step writes its audit event (`job.accepted`, `job.declined`, " +
-    "`job.started`, `job.completed`, `job.signed_off`, `job.sent_back`).",
-  tag: "Work",
-  permission: acceptJob.admission.permission,
-  body: workBody,
-  actions: WORK_ACTIONS,
-  responses: { 200: jsonResponse("The job after the step, and where this caller may take it next", WorkAnswer) },
-  handler: async (c, { body }) => {
-    const scope = c.var.ctx;
-    switch (body.action) {
-      case "accept":
-        return done(c, MESSAGES.accept, { ...(await acceptJob(scope, body)) });
-      case "decline":
-        return done(c, MESSAGES.decline, { ...(await declineJob(scope, body)) });
-      case "start":
-        return done(c, MESSAGES.start, { ...(await startJob(scope, body)) });
-      case "complete":
-        return done(c, MESSAGES.complete, { ...(await completeJob(scope, { ...body, completion_note: body.completion_note ?? null })) });
-      case "sign_off":
-        return done(c, MESSAGES.sign_off, { ...(await signOffJob(scope, body)) });
-      case "send_back":
-        return done(c, MESSAGES.send_back, { ...(await sendBackJob(scope, body)) });
-    }
   },
 });

@@ -9,10 +9,6 @@ export const getTokens = operation({
   method: "get",
   path: "/api/security/tokens",
   operationId: "listApiTokens",
-  docs: {
-    query: { action: "list", limit: 50, offset: 0 },
-    responses: { 200: { tokens: ex("Your active tokens", { success: true, data: [API_TOKEN], count: 1, message: OK }) } },
-  },
   summary: "List your API tokens (name, permissions, created, last used, expiry; never the secret)",
   description:
     "Your own tokens, newest first; revoked and expired ones with `include_revoked=true`. Administrators may list another user's with `user_uuid`. " +
@@ -25,5 +21,9 @@ export const getTokens = operation({
   handler: async (c, { query }) => {
     const { data, count } = await listTokens(c.var.ctx, query);
     return ok(c, data, { count });
+  },
+  docs: {
+    query: { action: "list" },
+    responses: { 200: { tokens: ex("Your active tokens", { success: true, data: [API_TOKEN], count: 1, message: OK }) } },
   },
 });
