@@ -148,7 +148,7 @@ export class Sync {
     }
     await this.refreshSent(sent);
     const left = (await store.queue()).length;
-    this.set("idle", left ? `${left} item${left === 1 ? "" : "s"} need${left === 1 ? "s" : ""} your decision` : "Everything is sent");
+    this.set("idle", left ? `${left} item${left === 1 ? "" : "s"} need${left === 1 ? "s" : ""} your decision` : "");
   }
 
   /** The jobs whose work went through or was refused, read again: their status and next steps are the API's. */

@@ -99,7 +99,17 @@ function phoneNumbers(text: string | null): string[] {
   return [...text.matchAll(/(?:\+|\b0)\d[\d ()-]{7,}\d/g)].map((m) => m[0].trim());
 }
 
+/** Object URLs of the queued photos' thumbnails, released at each redraw. */
+let thumbs: string[] = [];
+const thumbUrl = (blob: Blob) => {
+  const url = URL.createObjectURL(blob);
+  thumbs.push(url);
+  return url;
+};
+
 export async function renderJob(ctx: Ctx, main: HTMLElement, uuid: string) {
+  for (const url of thumbs) URL.revokeObjectURL(url);
+  thumbs = [];
   const seen = await store.job(uuid);
   if (!seen) {
     replace(
@@ -140,6 +150,7 @@ export async function renderJob(ctx: Ctx, main: HTMLElement, uuid: string) {
       h("span", { class: `f-badge st-${j.status_id}`, "data-testid": "job-status" }, j.status_name),
       ` ${j.priority_name} · ${j.job_type_name}`,
       j.date_works_start_date ? ` · ${j.date_works_start_date}${j.date_works_end_date ? ` to ${j.date_works_end_date}` : ""}` : "",
+      ` · ${j.photos_count} photo${j.photos_count === 1 ? "" : "s"} on the job`,
     ),
     h(
       "section",
@@ -308,7 +319,7 @@ async function pendingList(ctx: Ctx, queue: QueueItem[]) {
   for (const item of queue) {
     const thumb =
       item.kind === "photo" && item.file.type.startsWith("image/")
-        ? h("img", { src: URL.createObjectURL(item.file), alt: `Queued photo ${item.name}`, width: 48, height: 48 })
+        ? h("img", { src: thumbUrl(item.file), alt: `Queued photo ${item.name}`, width: 48, height: 48 })
         : null;
     const what =
       item.kind === "note"
