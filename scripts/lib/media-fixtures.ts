@@ -1,6 +1,7 @@
 // Real test images, generated with photon itself (no binary fixtures in the repo), plus the
 // hand-built pieces the bad-input tests need (EXIF segments, bomb headers, zips).
 import { PhotonImage } from "@cf-wasm/photon";
+import { concatBytes } from "@propops/media-core/bytes";
 
 /**
  * Camera-like RGBA pixels: smooth gradients and shapes with a little per-pixel noise, so the JPEG
@@ -48,15 +49,7 @@ export function makePng(width: number, height: number, opts: { alpha?: boolean; 
   }
 }
 
-export const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+export const concat = concatBytes;
 
 export const ascii = (s: string) => new TextEncoder().encode(s);
 

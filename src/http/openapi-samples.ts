@@ -20,6 +20,10 @@ export const OK = "Operation completed successfully";
 
 export const ex = (summary: string, value: unknown) => ({ summary, value });
 
+/** The example of a `done(c, what, fields)` answer: its message is `what` + " successfully" (src/http/envelope.ts). */
+export const exDone = (what: string, fields: Record<string, unknown>) =>
+  ex(what, { success: true, ...fields, message: `${what} successfully` });
+
 export const JOB_LIST_ITEM = {
   ID: 1001,
   uuid: JOB_UUID,

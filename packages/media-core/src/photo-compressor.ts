@@ -14,6 +14,7 @@
  * peak of an isolate is that of its largest image, which the caller bounds (see photo-job.ts).
  */
 import { initPhoton, PhotonImage, resize, SamplingFilter } from "@cf-wasm/photon";
+import { concatBytes } from "./bytes.ts";
 
 /** Pixel-bomb cap: 50 MP covers 48 MP phone sensors; anything larger is refused from the header. */
 export const MAX_PIXELS = 50_000_000;
@@ -217,13 +218,7 @@ export function stripMetadata(bytes: Uint8Array, info: ImageInfo): Uint8Array {
       pos = next;
     }
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 // ── compression ────────────────────────────────────────────────────────────────

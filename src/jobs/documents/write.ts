@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { ex } from "../../http/openapi-samples";
+import { ex, exDone } from "../../http/openapi-samples";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { fileInput, zFile } from "../../media/upload";
@@ -63,14 +63,6 @@ export const deleteDocuments = operation({
   handler: async (c, { body }) => done(c, "Document deleted", await deleteDocument(c.var.ctx, body)),
   docs: {
     body: { delete: ex("Send the document ID as a JSON body", { document_id: 71 }) },
-    responses: {
-      200: {
-        deleted: ex("Document deleted", {
-          success: true,
-          message: "Document deleted successfully",
-          document_uuid: "550e8400-e29b-41d4-a716-446655440071",
-        }),
-      },
-    },
+    responses: { 200: { deleted: exDone("Document deleted", { document_uuid: "550e8400-e29b-41d4-a716-446655440071" }) } },
   },
 });

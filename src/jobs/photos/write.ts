@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { zId } from "../../domain/values";
 import { done } from "../../http/envelope";
-import { ex } from "../../http/openapi-samples";
+import { ex, exDone } from "../../http/openapi-samples";
 import { MessageOnly } from "../../http/openapi-shapes";
 import { jsonResponse, operation } from "../../http/operation";
 import { fileInput, zFile } from "../../media/upload";
@@ -80,14 +80,6 @@ export const deletePhotos = operation({
   handler: async (c, { body }) => done(c, "Photo deleted", await deletePhoto(c.var.ctx, body)),
   docs: {
     body: { delete: ex("Send the photo ID as a JSON body", { id: 301 }) },
-    responses: {
-      200: {
-        deleted: ex("Photo deleted", {
-          success: true,
-          message: "Photo deleted successfully",
-          photo_uuid: "550e8400-e29b-41d4-a716-446655440301",
-        }),
-      },
-    },
+    responses: { 200: { deleted: exDone("Photo deleted", { photo_uuid: "550e8400-e29b-41d4-a716-446655440301" }) } },
   },
 });
