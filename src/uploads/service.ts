@@ -159,9 +159,22 @@ async function ownUpload(scope: Scope, uuid: string): Promise<Row> {
   return row;
 }
 
-/** HEAD: where the upload stands (and, once finished, what it became). */
+/** How long a HEAD waits for a request still writing the upload (one whose client went away is storing what arrived). */
+const SETTLE_MS = 5_000;
+
+/**
+ * HEAD: where the upload stands (and, once finished, what it became). While another request holds
+ * the upload (typically the one whose connection just dropped, still storing what arrived), it
+ * waits a little for that offset rather than answer one the client would have to resend from.
+ */
 export async function uploadState(scope: Scope, uuid: string): Promise<UploadState> {
-  return stateOf(await ownUpload(scope, uuid));
+  let row = await ownUpload(scope, uuid);
+  const deadline = Date.now() + SETTLE_MS;
+  while (row.leaseUntil && row.leaseUntil > scope.services.clock.iso() && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    row = await ownUpload(scope, uuid);
+  }
+  return stateOf(row);
 }
 
 /** DELETE (tus termination): aborts the multipart upload, removes the staged bytes and the row. */
