@@ -2,6 +2,7 @@
  * `npm run build:dashboard`: bundles dashboard/src (plain TypeScript, no framework) with esbuild
  * into public/app/, beside its index.html and stylesheet. Served by the Worker's static assets at /app/.
  */
+import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
@@ -23,9 +24,44 @@ const result = await build({
   metafile: true,
 });
 for (const file of ["index.html", "styles.css"]) copyFileSync(path.join(root, "dashboard", file), path.join(out, file));
+const field = await buildField();
 writeFileSync(path.join(root, "public/_headers"), staticHeaders());
 const size = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(`dashboard built into public/app/ (${(size / 1024).toFixed(1)} KB with source map)`);
+console.log(
+  `dashboard built into public/app/ (${(size / 1024).toFixed(1)} KB with source map); field mode into public/app/field/ (${(field / 1024).toFixed(1)} KB)`,
+);
+
+/**
+ * The contractor's field mode (dashboard/src/field/), its own page at /app/field/: the app, then
+ * its service worker, stamped with a hash of the shell so a new build replaces the cached one.
+ */
+async function buildField(): Promise<number> {
+  const src = path.join(root, "dashboard/src/field");
+  const dir = path.join(out, "field");
+  mkdirSync(dir, { recursive: true });
+  const common = {
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    logLevel: "warning",
+    metafile: true,
+  } as const;
+  const app = await build({ ...common, entryPoints: [path.join(src, "main.ts")], outfile: path.join(dir, "field.js"), sourcemap: true });
+  const shell = ["index.html", "field.css", "manifest.webmanifest", "icon.svg"];
+  for (const file of shell) copyFileSync(path.join(src, file), path.join(dir, file));
+  const hash = createHash("sha256");
+  for (const file of ["field.js", ...shell]) hash.update(readFileSync(path.join(dir, file)));
+  const version = hash.digest("hex").slice(0, 12);
+  const sw = await build({
+    ...common,
+    entryPoints: [path.join(src, "sw.ts")],
+    outfile: path.join(dir, "sw.js"),
+    define: { SHELL_VERSION: JSON.stringify(version) },
+  });
+  return [app, sw].flatMap((r) => Object.values(r.metafile.outputs)).reduce((n, o) => n + o.bytes, 0);
+}
 
 /**
  * HTTP security headers for every static asset (Cloudflare's `_headers` file, applied by the
@@ -34,9 +70,14 @@ console.log(`dashboard built into public/app/ (${(size / 1024).toFixed(1)} KB wi
  * sign-in form. The dashboard's CSP is its page's own meta CSP plus `frame-ancestors 'none'`.
  */
 function staticHeaders(): string {
-  const html = readFileSync(path.join(root, "dashboard/index.html"), "utf8");
-  const csp = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
-  if (!csp) throw new Error("dashboard/index.html has no Content-Security-Policy meta tag");
+  const metaCsp = (file: string) => {
+    const html = readFileSync(path.join(root, file), "utf8");
+    const found = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+    if (!found) throw new Error(`${file} has no Content-Security-Policy meta tag`);
+    return found;
+  };
+  const csp = metaCsp("dashboard/index.html");
+  const fieldCsp = metaCsp("dashboard/src/field/index.html");
   const common = [
     "X-Content-Type-Options: nosniff",
     "X-Frame-Options: DENY",
@@ -52,6 +93,9 @@ function staticHeaders(): string {
     "/app/*",
     `  ! Content-Security-Policy`,
     `  Content-Security-Policy: ${csp}; frame-ancestors 'none'`,
+    "/app/field/*",
+    `  ! Content-Security-Policy`,
+    `  Content-Security-Policy: ${fieldCsp}; frame-ancestors 'none'`,
     "",
   ].join("\n");
 }

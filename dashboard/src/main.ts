@@ -65,6 +65,7 @@ function shell(current: Session, main: HTMLElement) {
         h("a", { href: "#/" }, "Dashboard"),
         h("a", { href: "#/board" }, "Board"),
         newJob,
+        h("a", { href: "./field/" }, "Field mode"),
         liveBadge(current),
         signOut,
       ),
