@@ -20,6 +20,10 @@ export class ApiError extends Error {
   get forbidden() {
     return this.status === 403 && this.code !== "CSRF_INVALID";
   }
+  /** Someone else changed the job since it was read (If-Match no longer current). */
+  get conflict() {
+    return this.status === 412 || this.code === "PRECONDITION_FAILED";
+  }
 }
 
 type Json = Record<string, unknown>;
@@ -40,14 +44,22 @@ export class Api {
     return this.send<T>("GET", qs ? `${path}?${qs}` : path);
   }
 
-  async write<T>(method: Exclude<Method, "GET">, path: string, body: Json | FormData): Promise<T> {
+  /** A read with the ETag the API sent (a job's version, for If-Match on the edit that follows). */
+  async getWithEtag<T>(path: string, query: Record<string, string>): Promise<{ body: T; etag: string | undefined }> {
+    const res = await this.fetch(`${path}?${new URLSearchParams(query)}`, { method: "GET", headers: this.headers() });
+    const body = this.parse<T>(res.status, await res.text());
+    return { body, etag: res.headers.get("ETag") ?? undefined };
+  }
+
+  /** `extra` headers: If-Match on a job edit (412 PRECONDITION_FAILED when someone changed it first). */
+  async write<T>(method: Exclude<Method, "GET">, path: string, body: Json | FormData, extra: Record<string, string> = {}): Promise<T> {
     try {
-      return await this.send<T>(method, path, body, await this.csrfToken());
+      return await this.send<T>(method, path, body, await this.csrfToken(), extra);
     } catch (err) {
       // An expired or rotated CSRF token: fetch a new one and try once more.
       if (err instanceof ApiError && err.code === "CSRF_INVALID") {
         this.csrf = undefined;
-        return this.send<T>(method, path, body, await this.csrfToken());
+        return this.send<T>(method, path, body, await this.csrfToken(), extra);
       }
       throw err;
     }
@@ -114,8 +126,14 @@ export class Api {
     return res.csrf_token;
   }
 
-  private async send<T>(method: Method, path: string, body?: Json | FormData, csrf?: string): Promise<T> {
-    const headers: Record<string, string> = this.headers(csrf ? { "X-CSRF-Token": csrf } : {});
+  private async send<T>(
+    method: Method,
+    path: string,
+    body?: Json | FormData,
+    csrf?: string,
+    extra: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = this.headers({ ...(csrf ? { "X-CSRF-Token": csrf } : {}), ...extra });
     let payload: BodyInit | undefined;
     if (body instanceof FormData) payload = body;
     else if (body) {

@@ -50,6 +50,8 @@ export function announce(message: string) {
 /** A clear sentence for a refused or failed request; a 403 names what is missing instead of breaking the page. */
 export function describeError(err: unknown, what: string): string {
   if (err instanceof ApiError) {
+    if (err.conflict)
+      return `Someone else changed this job after you opened it, so your change was not saved (nothing was overwritten). Reload the job to see their change, then make yours again.`;
     if (err.forbidden) return `You do not have permission to ${what}. ${err.message}.`;
     if (err.status === 404) return `Not found: ${err.message}.`;
     if (err.status === 0) return err.message;

@@ -1,17 +1,24 @@
 /** The job page: fields, status and SLA, workflow controls, notes, media, documents, amendments, remedials, audit. */
 import { ApiError } from "./api";
-import { busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
+import { announce, busy, button, errorBox, field, h, money, replace, richText, when } from "./dom";
 import { pinButton, slaBadge } from "./home";
+import { actionsSection, editSection } from "./lifecycle";
+import type { LiveEvent, Presence, Reset } from "./live";
 import { documentsSection, photosSection } from "./media";
 import type { JobPage } from "./page";
 import type { Session } from "./session";
 import type { Amendable, Answer, JobDetail, JobList, JobOne, Note, NoteCreated, Read, Status } from "./types";
-export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string) {
+import { describeChanges, eventSentence, fieldLabel, MONEY_FIELDS, type Names, pounds } from "./words";
+export async function renderJob(session: Session, main: HTMLElement, uuid: string, flash?: string, quiet = false) {
   document.title = "Job · PropOps";
-  replace(main, h("p", { class: "muted" }, "Loading the job…"));
+  // A live redraw keeps what is on screen until the new page is ready.
+  if (!quiet) replace(main, h("p", { class: "muted" }, "Loading the job…"));
   let job: JobDetail;
+  let etag: string | undefined;
   try {
-    job = (await session.api.get<JobOne>("/api/jobs/manage", { action: "get", uuid })).data;
+    const read = await session.api.getWithEtag<JobOne>("/api/jobs/manage", { action: "get", uuid });
+    job = read.body.data;
+    etag = read.etag;
   } catch (err) {
     replace(main, h("h1", {}, "Job"), errorBox(err, "open this job"), h("p", {}, h("a", { href: "#/" }, "Back to the dashboard")));
     return;
@@ -27,6 +34,7 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
     job,
     userType: amendable?.user_type ?? "unknown",
     amendable,
+    etag,
     reload: async (message) => {
       await renderJob(session, main, uuid, message);
       // The redraw replaced the control that was used: keep keyboard focus on the outcome instead.
@@ -34,6 +42,8 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
     },
   };
   document.title = `${job.job_ref} · PropOps`;
+  // Nothing typed on this drawing yet: a live change may redraw it (see liveJobUpdate).
+  main.dataset.dirty = "";
   const sections = [
     notesSection(page),
     photosSection(page),
@@ -60,8 +70,18 @@ export async function renderJob(session: Session, main: HTMLElement, uuid: strin
         job.is_recall ? h("span", { class: "badge recall" }, "Recall") : null,
         pinButton(session, job, (pinned) => void page.reload(pinned ? "Job pinned to your dashboard" : "Job unpinned from your dashboard")),
       ),
+      viewersLine(session, uuid),
+      h("div", { "data-testid": "live-notice" }),
     ),
-    h("div", { class: "grid" }, detailsSection(job), await workflowSection(page), ...(await Promise.all(sections))),
+    h(
+      "div",
+      { class: "grid" },
+      detailsSection(job),
+      actionsSection(page),
+      editSection(page),
+      await workflowSection(page),
+      ...(await Promise.all(sections)),
+    ),
   );
 }
 
@@ -114,10 +134,8 @@ function detailsSection(job: JobDetail) {
 async function workflowSection(page: JobPage) {
   const { session, job } = page;
   const box = h("section", { class: "card", "aria-labelledby": "workflow-title" }, h("h2", { id: "workflow-title" }, "Workflow"));
-  if (page.userType === "contractor") {
-    box.append(h("p", { class: "muted" }, "Status changes are made by the managing agent. Propose a change under Amendments."));
-    return box;
-  }
+  // A contractor's steps are under Next steps; budget or date changes go through Amendments.
+  if (page.userType === "contractor") return null;
   const statuses: Status[] = await session.statuses().catch(() => []);
   const status = statuses.find((s) => s.ID === job.status_id);
   let offered = 0;
@@ -206,7 +224,8 @@ async function workflowSection(page: JobPage) {
       out,
     );
   }
-  if (offered === 0) box.append(h("p", { class: "muted" }, `No workflow action is due: the job is ${job.status_name}.`));
+  // Nothing of the gate or recalls applies now: the section is left out (Next steps says what is open).
+  if (offered === 0) return null;
   return box;
 }
 
@@ -304,6 +323,15 @@ async function amendmentsSection(page: JobPage) {
   const box = h("section", { class: "card", "aria-labelledby": "amend-title" });
   const title = h("h2", { id: "amend-title" }, "Amendments");
   const list = h("div", {});
+  // The API's own label for a field where amendable-fields gave one, else the dashboard's.
+  const amendLabel = (key: string) => amendable?.fields.find((f) => f.key === key)?.label ?? fieldLabel(key);
+  const amendValue = (key: string, v: string | null) => {
+    const f = amendable?.fields.find((x) => x.key === key);
+    const option = f?.options?.find((o) => String(o.value) === v);
+    if (option) return option.label;
+    if (v === null || v === "") return "none";
+    return MONEY_FIELDS.has(key) || f?.type === "money" ? pounds(v) : v;
+  };
   const load = async () => {
     try {
       const res = await session.api.get<Read<"amend-request">>("/api/jobs/amend-request", { job_uuid: job.uuid, limit: 50 });
@@ -337,15 +365,16 @@ async function amendmentsSection(page: JobPage) {
                       }
                     },
                   );
+                const label = amendLabel(a.field_name);
                 return h(
                   "li",
                   { "data-amendment": a.uuid },
                   h(
                     "p",
                     {},
-                    h("strong", {}, a.field_name),
-                    `: ${a.current_value ?? "—"} → ${a.requested_value} `,
-                    h("span", { class: `badge amend-${a.status}` }, a.status),
+                    h("strong", {}, label),
+                    `: ${amendValue(a.field_name, a.current_value)} → ${amendValue(a.field_name, a.requested_value)} `,
+                    h("span", { class: `badge amend-${a.status}` }, AMEND_STATUS[a.status] ?? a.status),
                   ),
                   h(
                     "p",
@@ -356,8 +385,8 @@ async function amendmentsSection(page: JobPage) {
                     ? h(
                         "div",
                         { class: "actions decide" },
-                        button(`Approve ${a.field_name} change`, decide("approved"), { class: "primary" }),
-                        button(`Reject ${a.field_name} change`, decide("rejected")),
+                        button(`Approve ${label.toLowerCase()} change`, decide("approved"), { class: "primary" }),
+                        button(`Reject ${label.toLowerCase()} change`, decide("rejected")),
                       )
                     : null,
                   out,
@@ -384,7 +413,7 @@ async function amendmentsSection(page: JobPage) {
     const valueInput = () => {
       const f = amendable.fields.find((x) => x.key === fieldSel.value);
       if (!f) return;
-      current.textContent = `Current value: ${f.current_value ?? "—"}. ${f.description}`;
+      current.textContent = `Current value: ${amendValue(f.key, f.current_value === null ? null : String(f.current_value))}. ${f.description}`;
       const control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement = f.options
         ? h(
             "select",
@@ -440,6 +469,7 @@ async function amendmentsSection(page: JobPage) {
 
 async function remedialsSection(page: JobPage) {
   const { session, job } = page;
+  if (!session.allowed("remedials")) return null;
   const box = h("section", { class: "card", "aria-labelledby": "rem-title" });
   const title = h("h2", { id: "rem-title" }, "Remedial jobs");
   try {
@@ -498,6 +528,11 @@ async function remedialsSection(page: JobPage) {
       out,
     );
   } catch (err) {
+    // Not this caller's to use (a contractor): the section is left out, not shown as a refusal.
+    if (err instanceof ApiError && err.forbidden) {
+      session.noteRefusal("remedials", err);
+      return null;
+    }
     replace(box, title, errorBox(err, "see remedial jobs"));
   }
   return box;
@@ -510,27 +545,18 @@ async function auditSection(page: JobPage) {
   const list = h("ol", { class: "audit" });
   const more = h("button", { type: "button" }, "Show older events");
   let offset = 0;
-  const describe = (changes: Record<string, unknown>) =>
-    Object.entries(changes)
-      .map(([k, v]) => {
-        if (v && typeof v === "object" && "before" in v && "after" in v) {
-          const c = v as { before: unknown; after: unknown };
-          return `${k}: ${String(c.before ?? "—")} → ${String(c.after ?? "—")}`;
-        }
-        if (v && typeof v === "object" && "changed" in v) return `${k} changed`;
-        return `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`;
-      })
-      .join("; ");
+  const names = await auditNames(page);
   const load = async () => {
     const res = await session.api.get<Read<"audit">>("/api/jobs/audit", { job_uuid: job.uuid, limit: 20, offset });
     for (const e of res.data) {
       list.append(
         h(
           "li",
-          {},
-          h("strong", {}, e.action),
-          ` by ${e.actor_name}, ${when(e.created_at)}`,
-          h("div", { class: "small" }, describe(e.changes)),
+          { "data-event": e.action },
+          h("span", { class: "event" }, eventSentence(e.action, e.actor_name, e.changes, names)),
+          " ",
+          h("time", { datetime: e.created_at, class: "muted small" }, when(e.created_at)),
+          e.action === "job.assigned" ? null : changeList(describeChanges(e.changes, names)),
         ),
       );
     }
@@ -545,4 +571,83 @@ async function auditSection(page: JobPage) {
     replace(box, title, errorBox(err, "read the audit trail"));
   }
   return box;
+}
+
+function changeList(lines: string[]) {
+  return lines.length
+    ? h(
+        "ul",
+        { class: "changes small" },
+        lines.map((l) => h("li", {}, l)),
+      )
+    : null;
+}
+
+const AMEND_STATUS: Record<string, string> = { pending: "pending", approved: "approved", rejected: "rejected" };
+
+/** Names for the ids an audit trail shows: the reference lists and the directories seen so far. */
+async function auditNames(page: JobPage): Promise<Names> {
+  const { session, job } = page;
+  session.remember("contractors", job.contractor_id, job.contractor_name);
+  session.remember("agents", job.agent_id, job.agent_name);
+  const [statuses, priorities, types] = await Promise.all([
+    session.statuses().catch(() => []),
+    session.priorities().catch(() => []),
+    session.types().catch(() => []),
+    // The first page of each directory: most names an estate's trail mentions.
+    session.directory("contractors", "", 200),
+    page.userType === "contractor" ? [] : session.directory("agents", "", 200),
+  ]);
+  const byId = (items: { ID: number; name: string }[]) => new Map(items.map((i) => [i.ID, i.name]));
+  const tenants = new Map((job.tenants ?? []).map((t) => [t.id, t.name]));
+  return {
+    status_id: byId(statuses),
+    priority_id: byId(priorities),
+    job_type_id: byId(types),
+    contractor_id: session.names.get("contractors") ?? new Map(),
+    agent_id: session.names.get("agents") ?? new Map(),
+    address_id: new Map([[job.address_id, job.full_address]]),
+    tenants_ids: tenants,
+  };
+}
+
+/** "Also viewing: Alice" from the live presence of this job (empty without live). */
+function viewersLine(session: Session, uuid: string) {
+  const el = h("p", { class: "viewers small", "data-testid": "viewers" });
+  const p = session.live.lastPresence.get(uuid);
+  if (p) showViewers(session, el, p);
+  return el;
+}
+
+export function showViewers(session: Session, el: Element, p: Presence) {
+  const { viewers, sure } = session.live.others(p);
+  const names = viewers.map((v) => v.name).join(", ");
+  el.textContent = viewers.length === 0 ? "" : sure ? `Also viewing: ${names}` : `Viewing now: ${names}`;
+}
+
+/**
+ * A live event for the job on screen: the page is drawn again in place (scroll kept), unless the
+ * person has typed something on it, which a redraw would lose: then a notice offers the redraw.
+ */
+export async function liveJobUpdate(session: Session, main: HTMLElement, uuid: string, e: LiveEvent | Reset) {
+  const actor = e.kind === "event" ? (e.data.actor as { name?: string } | undefined)?.name : undefined;
+  const what = `${actor ?? "Someone"} changed this job${e.kind === "event" ? ` (${e.type.replace(/[._]/g, " ")})` : ""}.`;
+  if (main.dataset.dirty === "1") {
+    const slot = main.querySelector('[data-testid="live-notice"]');
+    if (slot)
+      replace(
+        slot,
+        h(
+          "p",
+          { class: "notice live", role: "status" },
+          `${what} `,
+          button("Show the changes", () => void renderJob(session, main, uuid, undefined, true)),
+        ),
+      );
+    return;
+  }
+  const y = window.scrollY;
+  await renderJob(session, main, uuid, undefined, true);
+  window.scrollTo(0, y);
+  announce(what);
 }

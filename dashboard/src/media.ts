@@ -171,21 +171,21 @@ export async function photosSection(page: JobPage) {
       replace(
         groups,
         h("p", { class: "count", "data-testid": "photo-count" }, `${res.count} file${res.count === 1 ? "" : "s"}`),
-        PHOTO_TYPES.map((t) => {
+        PHOTO_TYPES.filter((t) => (res.data[t] ?? []).length > 0).map((t) => {
           const items = res.data[t] ?? [];
           return h(
             "div",
             { class: "group", "data-group": t },
             h("h3", {}, `${GROUP_LABEL[t]} (${items.length})`),
-            items.length
-              ? h(
-                  "div",
-                  { class: "thumbs" },
-                  items.map((p) => thumb(page, p, load)),
-                )
-              : h("p", { class: "muted small" }, "None."),
+            h(
+              "div",
+              { class: "thumbs" },
+              items.map((p) => thumb(page, p, load)),
+            ),
           );
         }),
+        // The stages with nothing in them, said once rather than "None." under each heading.
+        emptyStages(PHOTO_TYPES.filter((t) => (res.data[t] ?? []).length === 0).map((t) => GROUP_LABEL[t])),
       );
       // Compression and transcoding finish in the background: look again while any is under way.
       if (all.some((p) => p.processing_status === "pending" || p.processing_status === "processing")) {
@@ -291,4 +291,12 @@ export async function documentsSection(page: JobPage) {
   replace(box, title, list, out, form);
   await load();
   return box;
+}
+
+function emptyStages(labels: string[]) {
+  if (labels.length === 0) return null;
+  if (labels.length === PHOTO_TYPES.length)
+    return h("p", { class: "muted small", "data-testid": "photos-empty" }, "No photos or videos yet.");
+  const list = labels.length === 1 ? labels[0] : `${labels.slice(0, -1).join(", ")} or ${labels.at(-1)}`;
+  return h("p", { class: "muted small", "data-testid": "photos-empty" }, `Nothing under ${list} yet.`);
 }

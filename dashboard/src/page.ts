@@ -8,6 +8,8 @@ export interface JobPage {
   /** What amendable-fields says the caller is: the managing side ("staff") or a contractor. */
   userType: "staff" | "contractor" | "unknown";
   amendable: Amendable | undefined;
+  /** The job's ETag when the page was drawn: sent as If-Match on every edit. */
+  etag: string | undefined;
   /** Reloads the job and redraws the page after a write that changes it, showing the API's message. */
   reload: (message: string) => Promise<void>;
 }
