@@ -17,6 +17,7 @@ import { gzipSync } from "node:zlib";
 import { cliArgs } from "./lib/cli.ts";
 import { type LocalApi, startLocalApi } from "./lib/local-api.ts";
 import { running, runStep, type StepResult, secs } from "./lib/run-step.ts";
+import { nodeTestCounts } from "./lib/test-summary.ts";
 
 cliArgs(
   "npm test: every check and suite (types, lint, layering, dry-run deploy, the Worker suite in workerd, the transcoder suite, end-to-end and browser suites); one file: npm run vitest -- test/<file>.test.ts",
@@ -41,21 +42,15 @@ let failed = 0;
 const tally: string[] = [];
 const note = (line: string) => tally.push(line);
 /**
- * node --test's closing counts. A cancelled test (its file timed out or its process died) is a
- * failure, never a silent gap; skipped and todo tests are named in the summary.
+ * node --test's closing counts (scripts/lib/test-summary.ts). A cancelled test (its file timed out
+ * or its process died) is a failure, never a silent gap; skipped and todo tests are named with
+ * their reasons; a step killed before its counts is reported from the lines it printed.
  */
 const count = (name: string, res: StepResult) => {
-  const n = (key: string) => Number(new RegExp(`^# ${key} (\\d+)`, "m").exec(res.stdout)?.[1] ?? 0);
-  const [pass, fail, cancelled, skipped, todo] = [n("pass"), n("fail"), n("cancelled"), n("skipped"), n("todo")];
-  const bad = fail + cancelled || (res.ok ? 0 : 1);
-  passed += pass;
-  failed += bad;
-  note(
-    `${res.ok && bad === 0 ? "✔" : "✘"} ${name}: ${pass} passed, ${fail} failed` +
-      (cancelled ? `, ${cancelled} cancelled (counted as failed)` : "") +
-      (skipped || todo ? `, ${skipped + todo} skipped` : "") +
-      (!res.ok && fail + cancelled === 0 ? " (the step itself failed: see its log)" : ""),
-  );
+  const c = nodeTestCounts(name, res.stdout, res.ok);
+  passed += c.pass;
+  failed += c.failed;
+  note(c.line);
 };
 
 /**
@@ -127,6 +122,7 @@ async function workerLane(log: string[]) {
       numPendingTests?: number;
       numTodoTests?: number;
       numTotalTests?: number;
+      testResults?: { name: string; assertionResults?: { fullName: string; status: string }[] }[];
     };
     const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
     passed += report.numPassedTests;
@@ -139,6 +135,11 @@ async function workerLane(log: string[]) {
         (lost ? `, ${lost} did not finish (counted as failed)` : "") +
         (skipped ? `, ${skipped} skipped` : ""),
     );
+    // Named, with their files: a skipped test is a decision someone must be able to see.
+    for (const file of report.testResults ?? [])
+      for (const t of file.assertionResults ?? [])
+        if (["skipped", "pending", "todo"].includes(t.status))
+          note(`    - ${t.fullName} (${file.name.replace(`${process.cwd()}/`, "")}): ${t.status}`);
   } catch {
     failed += 1; // no report: the suite did not run
     note("✘ Worker tests in workerd: no report (the suite did not run)");

@@ -186,6 +186,8 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
   // Fresh local state: schema, then one staff user with a token (format of src/auth/tokens.ts).
   const dist = path.join(tmp, "dist");
   const bundled = wranglerCli(["deploy", "--dry-run", "--outdir", dist, "--containers-rollout=none"]);
+  // Awaited below; a failure meanwhile must surface there, not as an unhandled rejection.
+  bundled.catch(() => {});
   await wranglerCli(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
   await opts.prepare?.(persist);
   const userUuid = randomUUID();
@@ -253,7 +255,11 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
     }
     return child;
   };
-  /** True once the Worker answers; false when wrangler dev exited or 90 s went by. */
+  /**
+   * True once the Worker answers; false when wrangler dev exited, reported its port taken (it may
+   * stay up without serving: waiting out the bound then cost 90 s of a test's time under load), or
+   * 90 s went by.
+   */
   const listening = async () => {
     const deadline = Date.now() + 90_000;
     for (;;) {
@@ -263,7 +269,7 @@ export async function startLocalApi(opts: LocalApiOptions = {}): Promise<LocalAp
       } catch {
         // not listening yet
       }
-      if (api.wrangler?.exitCode !== null || Date.now() > deadline) return false;
+      if (api.wrangler?.exitCode !== null || portTaken || Date.now() > deadline) return false;
       await sleep(500);
     }
   };

@@ -40,8 +40,10 @@ describe("relay with no subscription", () => {
     const admin = await actor("admin");
     const cursor = async () => ((await rows("SELECT last_event_id AS c FROM webhook_relay_cursor WHERE id = 1")) as [{ c: number }])[0].c;
     const newest = async () => ((await rows("SELECT max(id) AS n FROM audit_events")) as [{ n: number }])[0].n;
+    // Work after the answer (waitUntil): polled, bounded generously (a loaded machine).
     const until = async (check: () => Promise<boolean>) => {
-      for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
+      const deadline = Date.now() + 20_000;
+      while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       return check();
     };
     // The first write's relay finds nobody and skips to the newest event…

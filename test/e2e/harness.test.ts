@@ -8,7 +8,8 @@ import { createServer } from "node:net";
 import { test } from "node:test";
 import { freePort, startLocalApi } from "../../scripts/lib/local-api.ts";
 
-test("wrangler dev starts on new ports when its first port was taken meanwhile", { timeout: 180_000 }, async () => {
+// Its bound covers a bundle, migrations and two starts on a loaded machine (180 s was hit beside npm run dev).
+test("wrangler dev starts on new ports when its first port was taken meanwhile", { timeout: 480_000 }, async () => {
   const squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
   const address = squatter.address();

@@ -32,7 +32,8 @@ export default async function setup(project: TestProject) {
     },
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("transcoder did not start within 15 s")), 15_000);
+    // Generous: node starting a TypeScript entry and ffmpeg -version on a loaded 2-core machine.
+    const timer = setTimeout(() => reject(new Error("transcoder did not start within 90 s")), 90_000);
     child.once("exit", (code) => reject(new Error(`transcoder exited early (${code})`)));
     // server.ts prints {"event":"listening","url":…} once bound.
     createInterface({ input: child.stdout }).on("line", (line) => {

@@ -10,6 +10,8 @@ import {
   jobBody,
   leftoverTempDirs,
   makeClip,
+  pacedFfmpeg,
+  processAlive,
   sandbox,
   startStorage,
   startTranscoder,
@@ -21,7 +23,7 @@ let sb: Sandbox;
 let storage: Storage;
 let hd: Buffer; // 1080p, 3 s, with audio
 let small: Buffer; // 360p, 1 s — cheap to transcode
-let long: Buffer; // 1080p, 8 s — takes well over the timeout test's limit
+let long: Buffer; // 720p (so a 720p rung is encoded for its whole length), 30 s at 5 frames/s — paced, a run lasts well over the timeout test's limit
 const servers: RunningServer[] = [];
 
 before(async () => {
@@ -29,7 +31,7 @@ before(async () => {
   storage = await startStorage();
   hd = await readFile(await makeClip(sb.dir, "hd.mp4", { width: 1920, height: 1080, seconds: 3, audio: true }));
   small = await readFile(await makeClip(sb.dir, "small.mp4", { width: 640, height: 360, seconds: 1 }));
-  long = await readFile(await makeClip(sb.dir, "long.mp4", { width: 1920, height: 1080, seconds: 8, crf: 20 }));
+  long = await readFile(await makeClip(sb.dir, "long.mp4", { width: 1280, height: 720, seconds: 30, rate: 5, crf: 20 }));
 });
 
 after(async () => {
@@ -127,30 +129,31 @@ describe("failures", () => {
   });
 
   it("timeout → ffmpeg killed, failed + retryable, no ffmpeg left, temp dir gone", async () => {
-    const quick = await server({ jobTimeoutSeconds: 2.5 });
+    // Load-proof: the limit (8 s) leaves download + probe ample time on a crowded machine, and the
+    // paced ffmpeg runs at least the clip's 30 s of wall clock, so the limit strikes while it runs.
+    const ffmpeg = await pacedFfmpeg(sb.dir);
+    const quick = await server({ jobTimeoutSeconds: 8, ffmpegPath: ffmpeg.path });
     storage.sources.set("slowjob", long);
     const r = await submit(quick.url, jobBody(storage, "slowjob", "slowjob"));
     assert.equal(r.status, 202);
-    // ffmpeg really started before the timeout hit
-    let sawFfmpeg = false;
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && !sawFfmpeg) {
-      sawFfmpeg = (await ffmpegProcessesMentioning(sb.tmp)).length > 0;
-      if (!sawFfmpeg) await new Promise((res) => setTimeout(res, 30));
-    }
     const cb = await storage.waitForCallback("slowjob");
-    assert.ok(sawFfmpeg, "ffmpeg was running before the timeout");
+    // The callback goes out only after ffmpeg has exited, so every run that started is recorded.
+    const runs = await ffmpeg.started();
+    assert.equal(runs.length, 1, "ffmpeg was running before the timeout (download + probe took under 8 s)");
     assert.equal(cb.status, "failed");
     assert.equal(cb.retryable, true);
-    assert.match(String(cb.error), /timed out after 2\.5 s/);
+    assert.match(String(cb.error), /timed out after 8 s/);
+    assert.equal(await processAlive(runs[0] as number), false, "the ffmpeg that was running is gone");
     assert.deepEqual(await ffmpegProcessesMentioning(sb.tmp), [], "no ffmpeg left running");
     assert.deepEqual(await leftoverTempDirs(sb.tmp), []);
+    for (const n of ["1080p", "720p", "thumbnail"]) assert.equal(storage.received.puts.has(`slowjob-${n}`), false, "nothing uploaded");
   });
 
   it("busy → 503 with Retry-After while MAX_CONCURRENT_JOBS jobs run", async () => {
     const one = await server({ maxConcurrentJobs: 1 });
     storage.sources.set("first", small);
-    storage.slowMs = 1500;
+    // The first job's download is held until released: it is still running whatever the load.
+    const release = storage.holdSlow();
     const first = await submit(one.url, jobBody(storage, "first", "first", { slow: true }));
     assert.equal(first.status, 202);
     const health = (await (await fetch(`${one.url}/healthz`)).json()) as Record<string, unknown>;
@@ -159,9 +162,9 @@ describe("failures", () => {
     assert.equal(second.status, 503);
     assert.deepEqual(second.json, { error: "busy" });
     assert.equal(second.headers.get("retry-after"), "15");
+    release();
     const cb = await storage.waitForCallback("first");
     assert.equal(cb.status, "completed", JSON.stringify(cb));
-    storage.slowMs = 0;
     const third = await submit(one.url, jobBody(storage, "third", "first"));
     assert.equal(third.status, 202, "slot is free again after the job");
     await storage.waitForCallback("third");

@@ -2,7 +2,7 @@
 // an in-process transcoder, MP4 box parsing.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -113,8 +113,8 @@ export interface Storage {
   received: Received;
   /** Serve these bytes at GET /src/<name>. */
   sources: Map<string, Buffer>;
-  /** GET /slow/<name> waits this long before answering (ms). */
-  slowMs: number;
+  /** Holds every GET /slow/<name> until the returned function is called (an event, not a delay). */
+  holdSlow(): () => void;
   /** Status to answer callbacks with (sequence; last one repeats). */
   callbackStatuses: number[];
   waitForCallback(jobId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -135,12 +135,19 @@ export async function startStorage(): Promise<Storage> {
   const received: Received = { puts: new Map(), callbacks: [] };
   const sources = new Map<string, Buffer>();
   const waiters: Array<() => void> = [];
+  let held: Promise<void> = Promise.resolve();
   let server: Server;
   const storage: Storage = {
     url: "",
     received,
     sources,
-    slowMs: 0,
+    holdSlow() {
+      let release: () => void = () => {};
+      held = new Promise<void>((r) => {
+        release = r;
+      });
+      return release;
+    },
     callbackStatuses: [200],
     async waitForCallback(jobId, timeoutMs = 150_000) {
       const deadline = Date.now() + timeoutMs;
@@ -173,7 +180,7 @@ export async function startStorage(): Promise<Storage> {
       return;
     }
     if (req.method === "GET" && (kind === "src" || kind === "slow")) {
-      if (kind === "slow") await new Promise((r) => setTimeout(r, storage.slowMs));
+      if (kind === "slow") await held;
       const src = sources.get(name);
       if (!src) {
         res.writeHead(name === "fail500" ? 500 : 404).end();
@@ -262,6 +269,63 @@ export function testConfig(tmp: string, overrides: Partial<Config> = {}): Config
 
 export async function startTranscoder(config: Config): Promise<RunningServer> {
   return startServer(config);
+}
+
+/**
+ * The real ffmpeg behind a small wrapper (use as `ffmpegPath` / FFMPEG_PATH), for tests that must
+ * act while a job's ffmpeg runs (a timeout, a kill, a shutdown) on a machine of any speed or load:
+ * - every transcode run (a command with `-i`) appends its pid to a marker file before `exec`ing
+ *   ffmpeg (same pid), so the test learns that ffmpeg started, and which process, as a fact rather
+ *   than by catching it in `ps` (a short run can start and end between two looks);
+ * - it adds `-re` (read the input at its native frame rate), so a run lasts at least the clip's
+ *   duration in wall-clock time however fast or idle the CPU is: a job that must outlast its
+ *   limit does, and one the test means to interrupt is still running when it does.
+ * The rest is the transcoder's own command line, run by the real binary.
+ */
+export interface PacedFfmpeg {
+  path: string;
+  /** Pids of the transcode runs started so far, oldest first. */
+  started(): Promise<number[]>;
+  /** Resolves with the pid of the next run to start (after the `already` ones); bounded generously. */
+  waitForStart(already?: number, limitMs?: number): Promise<number>;
+}
+
+export async function pacedFfmpeg(dir: string): Promise<PacedFfmpeg> {
+  const folder = await mkdtemp(join(dir, "paced-ffmpeg-"));
+  const marker = join(folder, "started");
+  const path = join(folder, "ffmpeg");
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  await writeFile(marker, "");
+  await writeFile(
+    path,
+    `#!/bin/sh\ncase " $* " in\n  *" -i "*) echo $$ >> ${q(marker)}; exec ${q(FFMPEG)} -re "$@" ;;\n  *) exec ${q(FFMPEG)} "$@" ;;\nesac\n`,
+  );
+  await chmod(path, 0o755);
+  const started = async () => (await readFile(marker, "utf8")).split("\n").filter(Boolean).map(Number);
+  return {
+    path,
+    started,
+    async waitForStart(already = 0, limitMs = 120_000) {
+      const deadline = Date.now() + limitMs;
+      for (;;) {
+        const pids = await started();
+        const pid = pids[already];
+        if (pid !== undefined) return pid;
+        if (Date.now() > deadline) throw new Error(`ffmpeg did not start within ${limitMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  };
+}
+
+/** Whether `pid` is a live process (not gone, not a zombie waiting to be reaped). */
+export async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const state = /\) (\S)/.exec(await readFile(`/proc/${pid}/stat`, "utf8"))?.[1];
+    return state !== undefined && state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
 }
 
 /** ffmpeg processes whose command line mentions `needle` (e.g. a sandbox path). */

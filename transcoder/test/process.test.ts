@@ -7,7 +7,18 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Sandbox, Storage } from "./helpers.ts";
-import { ffmpegProcessesMentioning, jobBody, leftoverTempDirs, makeClip, must, sandbox, startStorage, submit } from "./helpers.ts";
+import {
+  ffmpegProcessesMentioning,
+  jobBody,
+  leftoverTempDirs,
+  makeClip,
+  must,
+  pacedFfmpeg,
+  processAlive,
+  sandbox,
+  startStorage,
+  submit,
+} from "./helpers.ts";
 
 const SERVER = fileURLToPath(new URL("../src/server.ts", import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -19,7 +30,12 @@ const children: ChildProcess[] = [];
 before(async () => {
   sb = await sandbox();
   storage = await startStorage();
-  storage.sources.set("clip", await readFile(await makeClip(sb.dir, "hd.mp4", { width: 1920, height: 1080, seconds: 3, audio: true })));
+  // 1080p (so the completed retry uploads every rung) at 5 frames/s: 50 frames are quick to make
+  // and transcode, yet a paced ffmpeg (pacedFfmpeg) runs for at least its 10 s.
+  storage.sources.set(
+    "clip",
+    await readFile(await makeClip(sb.dir, "hd.mp4", { width: 1920, height: 1080, seconds: 10, rate: 5, audio: true })),
+  );
 });
 
 after(async () => {
@@ -60,22 +76,14 @@ async function status(url: string, jobId: string): Promise<Record<string, unknow
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function waitForFfmpeg(): Promise<number[]> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const pids = await ffmpegProcessesMentioning(sb.tmp);
-    if (pids.length > 0) return pids;
-    await sleep(30);
-  }
-  throw new Error("ffmpeg never started");
-}
-
 describe("server process lifecycle", () => {
   it("SIGKILL mid-job: no callback arrives; a new instance takes the same job and completes it", async () => {
-    const a = await spawnServer();
+    // Paced: its ffmpeg is known to have started (its pid recorded) and still runs when killed.
+    const ffmpeg = await pacedFfmpeg(sb.dir);
+    const a = await spawnServer({ FFMPEG_PATH: ffmpeg.path });
     const body = jobBody(storage, "crash", "clip");
     assert.equal((await submit(a.url, body)).status, 202);
-    const orphans = await waitForFfmpeg();
+    const orphans = [await ffmpeg.waitForStart()];
     // The Worker asks after the job it handed over: this process holds attempt 1.
     assert.deepEqual(
       { ...(await status(a.url, "crash")), started_at: "…" },
@@ -119,11 +127,13 @@ describe("server process lifecycle", () => {
   });
 
   it("SIGTERM mid-job: ffmpeg killed, temp dir removed, failed+retryable callback, clean exit", async () => {
-    const c = await spawnServer();
+    const ffmpeg = await pacedFfmpeg(sb.dir);
+    const c = await spawnServer({ FFMPEG_PATH: ffmpeg.path });
     assert.equal((await submit(c.url, jobBody(storage, "term", "clip"))).status, 202);
-    await waitForFfmpeg();
+    const running = await ffmpeg.waitForStart();
     c.child.kill("SIGTERM");
     assert.equal(await c.exited, 0, "exits 0 after cleaning up");
+    assert.equal(await processAlive(running), false, "the job's ffmpeg was killed");
     assert.deepEqual(await ffmpegProcessesMentioning(sb.tmp), [], "no ffmpeg left");
     assert.deepEqual(await leftoverTempDirs(sb.tmp), [], "temp dir removed");
     const cbs = storage.received.callbacks.filter((cb) => cb.job_id === "term");

@@ -4,7 +4,7 @@
  * other users' tokens are not found unless the caller is an administrator.
  */
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type Actor, actor, api, csrfFor, expectStatus, makeUser } from "../../support/helpers";
 
 const list = (who: { token: string }, query = "") => api("GET", `/api/security/tokens?action=list${query}`, { token: who.token });
@@ -34,18 +34,17 @@ describe("GET /api/security/tokens", () => {
   it("records when a token was last used", async () => {
     const staff = await makeUser("staff");
     await list(staff);
-    // The write happens after the answer (waitUntil): poll, bounded.
-    let seen: string | null = null;
-    for (let i = 0; i < 50 && !seen; i++) {
-      seen =
-        (
-          await env.DB.prepare("SELECT last_used_at FROM api_tokens WHERE id = ?")
-            .bind(staff.tokenId)
-            .first<{ last_used_at: string | null }>()
-        )?.last_used_at ?? null;
-      if (!seen) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(seen).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // The write happens after the answer (waitUntil): poll, bounded generously (a loaded machine).
+    const seen = await vi.waitFor(
+      async () => {
+        const row = await env.DB.prepare("SELECT last_used_at FROM api_tokens WHERE id = ?")
+          .bind(staff.tokenId)
+          .first<{ last_used_at: string | null }>();
+        expect(row?.last_used_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        return row?.last_used_at;
+      },
+      { timeout: 20_000, interval: 50 },
+    );
     const res = await list(staff);
     expect(res.body.data[0].last_used_at).toBe(seen);
   });

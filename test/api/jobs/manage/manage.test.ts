@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, seedFixtures } from "../../../support/helpers";
 import { seedStatus } from "../../../support/workflow-helpers";
 
@@ -665,9 +665,8 @@ describe("delete", () => {
       const n = await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE job_id = ?`).bind(created.job_id).first<{ n: number }>();
       expect(n?.n, table).toBe(0);
     }
-    // Files go through the media queue's cleanup message; wait for the consumer.
-    for (let i = 0; i < 50 && (await env.MEDIA.list({ prefix })).objects.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    expect((await env.MEDIA.list({ prefix })).objects).toEqual([]);
+    // Files go through the media queue's cleanup message; wait for the consumer (bounded generously).
+    await vi.waitFor(async () => expect((await env.MEDIA.list({ prefix })).objects).toEqual([]), { timeout: 20_000, interval: 100 });
     expect(await env.MEDIA.get(`jobs/${keep.job_uuid}/photos/p2/original`)).not.toBeNull();
     expect((await auditOf(created.job_uuid)).map((e) => e.action)).toEqual(["job.created", "job.deleted"]);
     const again = await api("POST", "/api/jobs/manage", {

@@ -568,10 +568,7 @@ describe("delete", () => {
       body: { action: "delete", uuid: temp.job_uuid },
     });
     expectStatus(del, 200);
-    const start = Date.now();
-    while ((await keysUnder(`jobs/${temp.job_uuid}/`)).length > 0 && Date.now() - start < 10_000)
-      await new Promise((r) => setTimeout(r, 100));
-    expect(await keysUnder(`jobs/${temp.job_uuid}/`)).toEqual([]);
+    await vi.waitFor(async () => expect(await keysUnder(`jobs/${temp.job_uuid}/`)).toEqual([]), { timeout: 20_000, interval: 100 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { abortAllDurableObjects, env, evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type UserPins, userPins } from "../../../../src/pins/user-pins";
 import { type Actor, actor, api, createJob, expectStatus, type Fixtures, getJob, seedFixtures } from "../../../support/helpers";
 import { send, UNKNOWN_UUID } from "../../../support/workflow-helpers";
@@ -83,14 +83,8 @@ describe("POST /api/jobs/toggle-pin", () => {
     const list = await pinnedList(user);
     expect(list.data.map((j) => j.uuid)).toEqual([kept.job_uuid]);
     expect(list.count).toBe(1);
-    // The forget runs after the answer (waitUntil): give it a moment.
-    let stored: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      stored = await storedPins(user);
-      if (!stored.includes(deleted.job_uuid)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(stored).toEqual([kept.job_uuid]);
+    // The forget runs after the answer (waitUntil): poll, bounded generously (a loaded machine).
+    await vi.waitFor(async () => expect(await storedPins(user)).toEqual([kept.job_uuid]), { timeout: 20_000, interval: 50 });
   });
 
   it("does not forget pins of jobs that merely fall outside the caller's view", async () => {
