@@ -18,6 +18,23 @@ export function uploadBody(jobId: number, fields: Record<string, string>, file: 
   return fd;
 }
 
+/** A request's body: FormData as it is (the browser writes its boundary), anything else as JSON (its Content-Type set in `headers`). */
+export function requestBody(body: Json | FormData | undefined, headers: Record<string, string>): BodyInit | undefined {
+  if (body instanceof FormData) return body;
+  if (!body) return undefined;
+  headers["Content-Type"] = "application/json";
+  return JSON.stringify(body);
+}
+
+/** The JSON an answer carries, or undefined when it is not JSON (a proxy's HTML page, an empty body). */
+export function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -36,7 +53,7 @@ export class ApiError extends Error {
   }
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 type Method = "GET" | "POST" | "PATCH" | "DELETE" | "PUT";
 
 export class Api {
@@ -144,13 +161,7 @@ export class Api {
     extra: Record<string, string> = {},
   ): Promise<T> {
     const headers: Record<string, string> = this.headers({ ...(csrf ? { "X-CSRF-Token": csrf } : {}), ...extra });
-    let payload: BodyInit | undefined;
-    if (body instanceof FormData) payload = body;
-    else if (body) {
-      headers["Content-Type"] = "application/json";
-      payload = JSON.stringify(body);
-    }
-    const res = await this.fetch(path, { method, headers, body: payload });
+    const res = await this.fetch(path, { method, headers, body: requestBody(body, headers) });
     return this.parse<T>(res.status, await res.text());
   }
 
@@ -163,12 +174,7 @@ export class Api {
   }
 
   private parse<T>(status: number, text: string): T {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const json = jsonOf(text);
     if (status >= 200 && status < 300 && json && typeof json === "object") return json as T;
     const body = (json ?? {}) as Partial<ErrorBody>;
     const message = typeof body.message === "string" ? body.message : `The server answered ${status}`;

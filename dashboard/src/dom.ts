@@ -139,6 +139,26 @@ export function card(id: string, heading: string, wide = false) {
   return { box, title };
 }
 
+/**
+ * A sign-in form's submit: "Checking the token…" while `signIn` tries the token; on failure the
+ * reason in the status line and the token field focused again; on success the field emptied.
+ */
+export function onSignIn(form: HTMLFormElement, input: HTMLInputElement, status: HTMLElement, signIn: (token: string) => Promise<void>) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    status.className = "status";
+    status.textContent = "Checking the token…";
+    try {
+      await signIn(input.value.trim());
+      input.value = "";
+    } catch (err) {
+      status.className = "status error";
+      status.textContent = describeError(err, "sign in");
+      input.focus();
+    }
+  });
+}
+
 export function field(label: string, control: HTMLElement, hint?: string) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;

@@ -1,5 +1,5 @@
 /** Entry: sign in, the page shell, and a hash router (#/ home, #/jobs/<uuid> a job). */
-import { announce, button, describeError, field, h, replace } from "./dom";
+import { announce, button, field, h, onSignIn, replace } from "./dom";
 import type { ViewRefresh } from "./home";
 import { renderBoard, renderBreaches, renderHome } from "./home";
 import { liveJobUpdate, renderJob, showViewers } from "./job";
@@ -23,20 +23,10 @@ function signInView(message?: string) {
     h("button", { type: "submit", class: "primary" }, "Sign in"),
     status,
   );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.className = "status";
-    status.textContent = "Checking the token…";
-    try {
-      session = await Session.signIn(input.value);
-      input.value = "";
-      // The view the URL names (a shared link opened before signing in) is the one drawn.
-      void route();
-    } catch (err) {
-      status.className = "status error";
-      status.textContent = describeError(err, "sign in");
-      input.focus();
-    }
+  onSignIn(form, input, status, async (token) => {
+    session = await Session.signIn(token);
+    // The view the URL names (a shared link opened before signing in) is the one drawn.
+    void route();
   });
   return form;
 }

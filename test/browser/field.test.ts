@@ -218,6 +218,8 @@ test("offline on site: a note, two photos and the completion are queued, survive
     await route.abort("connectionreset");
   });
   mark("reloaded");
+  // Where the office's live stream stands before the phone sends anything.
+  const liveFrom = (await api<{ after: number }>(stack.tokens.manager, "/api/live", { method: "POST", body: {} })).after;
   await context.setOffline(false);
   await page.getByTestId("sync").filter({ hasText: "all sent" }).waitFor({ timeout: 90_000 });
   await page.getByTestId("job-status").filter({ hasText: "Completed" }).waitFor();
@@ -249,6 +251,16 @@ test("offline on site: a note, two photos and the completion are queued, survive
   assert.equal(audit.data.filter((e) => e.action === "photo.uploaded").length, 2);
   const after = await api<{ data: { status_name: string } }>(stack.tokens.contractor, `/api/jobs/manage?action=get&uuid=${job.uuid}`);
   assert.equal(after.data.status_name, "Completed");
+  // Visible live to the manager: the office's event stream (polled here, as a client without
+  // WebSockets reads it) carries each change of the sync once.
+  const live = await api<{ events: { type: string; job_uuid: string | null }[] }>(
+    stack.tokens.manager,
+    `/api/live/events?after=${liveFrom}&limit=200`,
+  );
+  const seen = live.events.filter((e) => e.job_uuid === job.uuid).map((e) => e.type);
+  assert.equal(seen.filter((t) => t === "job.completed").length, 1, `one completion live: ${seen.join(", ")}`);
+  assert.equal(seen.filter((t) => t === "media.uploaded").length, 2, `two photos live: ${seen.join(", ")}`);
+  assert.ok(seen.includes("note.added"), `the note live: ${seen.join(", ")}`);
 });
 
 test("a step the office has overtaken is shown as a conflict to resolve, never dropped", { timeout: 90_000 }, async () => {

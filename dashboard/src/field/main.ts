@@ -4,7 +4,7 @@
  * a sync status bar, and a hash router (#/ the jobs, #/jobs/<uuid> a job). The service worker
  * (sw.ts) keeps the app shell, so the page opens with no signal.
  */
-import { announce, button, describeError, field, h, replace } from "../dom";
+import { announce, button, describeError, field, h, onSignIn, replace } from "../dom";
 import { FieldApi, FieldError } from "./net";
 import { store } from "./store";
 import { Sync } from "./sync";
@@ -33,23 +33,13 @@ function signInView(message?: string) {
     h("button", { type: "submit", class: "primary" }, "Sign in"),
     status,
   );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.className = "status";
-    status.textContent = "Checking the token…";
-    const api = new FieldApi(input.value.trim());
-    try {
-      await api.get("/api/security/csrf-token");
-      await store.setToken(api.token);
-      input.value = "";
-      start(api);
-      await sync?.refreshJobs();
-      void route();
-    } catch (err) {
-      status.className = "status error";
-      status.textContent = describeError(err, "sign in");
-      input.focus();
-    }
+  onSignIn(form, input, status, async (token) => {
+    const api = new FieldApi(token);
+    await api.get("/api/security/csrf-token");
+    await store.setToken(api.token);
+    start(api);
+    await sync?.refreshJobs();
+    void route();
   });
   return form;
 }

@@ -3,7 +3,7 @@
  * (GET /api/security/csrf-token) on writes, an `Idempotency-Key` on every queued write, and the
  * refusal's whole body kept (a refused transition names the job's current status).
  */
-import { ApiError } from "../api";
+import { ApiError, type Json, jsonOf, requestBody } from "../api";
 import type { CsrfToken } from "../types";
 
 /** A refusal with the API's error body, or status 0 when the request never reached the API. */
@@ -33,8 +33,6 @@ export class FieldError extends ApiError {
 }
 
 export const offlineError = () => new FieldError(0, "No connection: it will be sent when the phone is back online", "", []);
-
-type Json = Record<string, unknown>;
 
 export class FieldApi {
   private csrf: { token: string; expires: number } | undefined;
@@ -74,13 +72,7 @@ export class FieldApi {
 
   private async send<T>(method: "GET" | "POST", path: string, body?: Json | FormData, extra: Record<string, string> = {}): Promise<T> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, ...extra };
-    let payload: BodyInit | undefined;
-    if (body instanceof FormData) payload = body;
-    else if (body) {
-      headers["Content-Type"] = "application/json";
-      payload = JSON.stringify(body);
-    }
-    const res = await this.fetch(path, { method, headers, body: payload });
+    const res = await this.fetch(path, { method, headers, body: requestBody(body, headers) });
     return this.parse<T>(res.status, await res.text().catch(() => ""));
   }
 
@@ -95,12 +87,7 @@ export class FieldApi {
 
   /** The API's envelope → the answer, or a FieldError carrying the whole error body. */
   parse<T>(status: number, text: string): T {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const json = jsonOf(text);
     if (status >= 200 && status < 300 && json && typeof json === "object") return json as T;
     const body = (json && typeof json === "object" ? json : {}) as Json;
     const message = typeof body.message === "string" ? body.message : `The server answered ${status}`;
