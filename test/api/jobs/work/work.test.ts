@@ -125,6 +125,7 @@ describe("POST /api/jobs/work", () => {
       "job.accepted",
       "job.started",
       "job.status_changed",
+      "media.uploaded", // the "after" photo the completion needs
       "job.completed",
       "job.status_changed",
       "note.added",
