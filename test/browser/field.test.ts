@@ -253,11 +253,16 @@ test("offline on site: a note, two photos and the completion are queued, survive
   assert.equal(after.data.status_name, "Completed");
   // Visible live to the manager: the office's event stream (polled here, as a client without
   // WebSockets reads it) carries each change of the sync once.
-  const live = await api<{ events: { type: string; job_uuid: string | null }[] }>(
-    stack.tokens.manager,
-    `/api/live/events?after=${liveFrom}&limit=200`,
-  );
-  const seen = live.events.filter((e) => e.job_uuid === job.uuid).map((e) => e.type);
+  // The hub takes in the outbox just after each write answers: poll (bounded) until the last is in.
+  let seen: string[] = [];
+  for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+    const live = await api<{ events: { type: string; job_uuid: string | null }[] }>(
+      stack.tokens.manager,
+      `/api/live/events?after=${liveFrom}&limit=200`,
+    );
+    seen = live.events.filter((e) => e.job_uuid === job.uuid).map((e) => e.type);
+    if (seen.includes("job.completed") && seen.filter((t) => t === "media.uploaded").length >= 2) break;
+  }
   assert.equal(seen.filter((t) => t === "job.completed").length, 1, `one completion live: ${seen.join(", ")}`);
   assert.equal(seen.filter((t) => t === "media.uploaded").length, 2, `two photos live: ${seen.join(", ")}`);
   assert.ok(seen.includes("note.added"), `the note live: ${seen.join(", ")}`);
